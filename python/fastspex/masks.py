@@ -1,0 +1,296 @@
+"""Ablation masks: packed storage and the designs that choose which masks to query.
+
+A mask is a row of ``n`` bits, **1 = component kept, 0 = ablated**. ``PackedMasks`` stores
+``m`` masks as an ``(m, ceil(n/64))`` uint64 array (bit ``j`` of a row in word ``j // 64``,
+bit ``j % 64``); every design returns one. Convert with :func:`pack` / :meth:`PackedMasks.to_bool`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+from . import _core
+from ._validate import as_int, as_seed, as_threads
+
+__all__ = [
+    "MaskLike",
+    "PackedMasks",
+    "as_bool_masks",
+    "as_packed",
+    "bernoulli",
+    "exhaustive",
+    "gf2_subsample",
+    "leave_k_out",
+    "leave_one_out",
+    "pack",
+    "random_subsets",
+    "unique",
+]
+
+MAX_EXHAUSTIVE_N = 24
+
+
+@dataclass(frozen=True, eq=False)
+class PackedMasks:
+    """``m`` masks over ``n`` components, packed 64 per word (row-major)."""
+
+    words: np.ndarray
+    n: int
+
+    def __post_init__(self) -> None:
+        n = as_int(self.n, "n", minimum=1)
+        words = self.words
+        if not isinstance(words, np.ndarray) or words.dtype != np.uint64 or words.ndim != 2:
+            msg = "PackedMasks.words must be a 2-D uint64 array"
+            raise TypeError(msg)
+        if words.shape[1] != (n + 63) // 64:
+            msg = f"PackedMasks.words has {words.shape[1]} words per row; n = {n} needs {(n + 63) // 64}"
+            raise ValueError(msg)
+        object.__setattr__(self, "words", np.ascontiguousarray(words))
+        object.__setattr__(self, "n", n)
+
+    def __len__(self) -> int:
+        return int(self.words.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(m, n)``, the shape of the unpacked matrix."""
+        return (len(self), self.n)
+
+    def __getitem__(self, rows: int | slice | np.ndarray) -> PackedMasks:
+        """Select rows (an int, slice, index array or boolean array) as new ``PackedMasks``."""
+        if isinstance(rows, (int, np.integer)):
+            rows = slice(int(rows), int(rows) + 1) if rows != -1 else slice(-1, None)
+        return PackedMasks(np.ascontiguousarray(self.words[rows]), self.n)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PackedMasks):
+            return NotImplemented
+        return self.n == other.n and np.array_equal(self.words, other.words)
+
+    def to_bool(self, *, n_threads: int | None = None) -> np.ndarray:
+        """The ``(m, n)`` bool matrix."""
+        return _core.unpack(self.words, self.n, as_threads(n_threads))
+
+    def popcount(self, *, n_threads: int | None = None) -> np.ndarray:
+        """Number of kept components in each mask."""
+        return _core.popcount(self.words, self.n, as_threads(n_threads))
+
+    def row_bytes(self) -> list[bytes]:
+        """Each mask as a compact byte string (its packed words), e.g. as a storage key."""
+        raw = self.words.tobytes()
+        step = self.words.shape[1] * 8
+        return [raw[i : i + step] for i in range(0, len(raw), step)]
+
+    @classmethod
+    def from_row_bytes(cls, rows: list[bytes], n: int) -> PackedMasks:
+        """Inverse of :meth:`row_bytes`."""
+        w = (n + 63) // 64
+        words = np.frombuffer(b"".join(rows), dtype=np.uint64).reshape(len(rows), w)
+        return cls(words.copy(), n)
+
+    @staticmethod
+    def concat(parts: list[PackedMasks]) -> PackedMasks:
+        """Stack several mask sets over the same ``n``."""
+        if not parts:
+            msg = "concat needs at least one PackedMasks"
+            raise ValueError(msg)
+        n = parts[0].n
+        if any(p.n != n for p in parts):
+            msg = "all PackedMasks must have the same n"
+            raise ValueError(msg)
+        return PackedMasks(np.concatenate([p.words for p in parts], axis=0), n)
+
+
+MaskLike = Union[PackedMasks, np.ndarray]
+
+
+def pack(masks: np.ndarray, *, n_threads: int | None = None) -> PackedMasks:
+    """Pack an ``(m, n)`` bool/integer 0-1 matrix (nonzero = kept)."""
+    arr = np.asarray(masks)
+    if arr.ndim != 2:
+        msg = f"masks must be a 2-D (m, n) array, got shape {arr.shape}"
+        raise ValueError(msg)
+    if arr.shape[1] == 0:
+        msg = "masks must have at least one column (n >= 1)"
+        raise ValueError(msg)
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    elif arr.dtype != np.uint8:
+        if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.bool_:
+            msg = f"masks must be bool or integer 0/1, got dtype {arr.dtype}"
+            raise TypeError(msg)
+        if arr.size and (arr.min() < 0 or arr.max() > 1):
+            msg = "integer masks must contain only 0 and 1"
+            raise ValueError(msg)
+        arr = arr.astype(np.uint8)
+    arr = np.ascontiguousarray(arr)
+    return PackedMasks(_core.pack(arr, as_threads(n_threads)), int(arr.shape[1]))
+
+
+def as_packed(masks: MaskLike, n: int | None = None) -> PackedMasks:
+    """Accept packed or unpacked masks; check ``n`` when given."""
+    packed = masks if isinstance(masks, PackedMasks) else pack(masks)
+    if n is not None and packed.n != n:
+        msg = f"masks have {packed.n} components, expected {n}"
+        raise ValueError(msg)
+    return packed
+
+
+def as_bool_masks(masks: MaskLike, n: int | None = None) -> np.ndarray:
+    """Accept packed or unpacked masks and return the ``(m, n)`` bool matrix."""
+    if isinstance(masks, PackedMasks):
+        out = masks.to_bool()
+    else:
+        out = np.asarray(masks)
+        if out.ndim != 2:
+            msg = f"masks must be a 2-D (m, n) array, got shape {out.shape}"
+            raise ValueError(msg)
+        if out.dtype != np.bool_:
+            out = pack(out).to_bool()
+    if n is not None and out.shape[1] != n:
+        msg = f"masks have {out.shape[1]} components, expected {n}"
+        raise ValueError(msg)
+    return out
+
+
+def bernoulli(
+    m: int, n: int, p: float = 0.5, *, seed: int | None = None, n_threads: int | None = None
+) -> PackedMasks:
+    """``m`` masks keeping each component independently with probability ``p``.
+
+    ``p`` is honoured to 2⁻³²; ``p = 1/2`` (the default) is the uniform design of ProxySPEX.
+    """
+    m = as_int(m, "m", minimum=0)
+    n = as_int(n, "n", minimum=1)
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        msg = f"p must lie in [0, 1], got {p}"
+        raise ValueError(msg)
+    return PackedMasks(_core.bernoulli(m, n, p, as_seed(seed), as_threads(n_threads)), n)
+
+
+def _count_range(value: int | tuple[int, int], name: str, n: int) -> tuple[int, int]:
+    lo, hi = (value, value) if not isinstance(value, tuple) else value
+    lo = as_int(lo, name, minimum=0)
+    hi = as_int(hi, name, minimum=0)
+    if lo > hi or hi > n:
+        msg = f"{name} must satisfy 0 <= min <= max <= n = {n}, got ({lo}, {hi})"
+        raise ValueError(msg)
+    return lo, hi
+
+
+def random_subsets(
+    m: int,
+    n: int,
+    *,
+    num_ablated: int | tuple[int, int] | None = (1, 5),
+    num_kept: int | tuple[int, int] | None = None,
+    seed: int | None = None,
+    n_threads: int | None = None,
+) -> PackedMasks:
+    """``m`` masks each ablating a uniformly chosen set of ``k`` components.
+
+    ``k`` is fixed (an int) or drawn uniformly from an inclusive ``(min, max)`` range; the default
+    ``(1, 5)`` is the guide's "1 to 5 ablated at a time". Give ``num_kept`` instead to fix the
+    number of kept components.
+    """
+    m = as_int(m, "m", minimum=0)
+    n = as_int(n, "n", minimum=1)
+    if num_kept is not None:
+        lo, hi = _count_range(num_kept, "num_kept", n)
+        count_kept = True
+    elif num_ablated is not None:
+        lo, hi = _count_range(num_ablated, "num_ablated", n)
+        count_kept = False
+    else:
+        msg = "give num_ablated or num_kept"
+        raise ValueError(msg)
+    words = _core.random_subsets(m, n, lo, hi, count_kept, as_seed(seed), as_threads(n_threads))
+    return PackedMasks(words, n)
+
+
+def leave_k_out(
+    n: int, k: int, *, min_k: int = 0, n_threads: int | None = None
+) -> PackedMasks:
+    """Every set of ``min_k``…``k`` components ablated from the full input.
+
+    Rows are ordered by the number ablated, then lexicographically; with ``min_k = 0`` the first
+    row is the full input. ``leave_k_out(n, 2)`` is what the ablation interactions Δᵢⱼ need.
+    """
+    n = as_int(n, "n", minimum=1)
+    k = as_int(k, "k", minimum=0)
+    min_k = as_int(min_k, "min_k", minimum=0)
+    if min_k > k or k > n:
+        msg = f"need 0 <= min_k <= k <= n = {n}, got min_k={min_k}, k={k}"
+        raise ValueError(msg)
+    return PackedMasks(_core.leave_k_out(n, min_k, k, as_threads(n_threads)), n)
+
+
+def leave_one_out(n: int, *, include_full: bool = True) -> PackedMasks:
+    """The full input (optional) followed by the ``n`` masks that ablate one component."""
+    return leave_k_out(n, 1, min_k=0 if include_full else 1)
+
+
+def exhaustive(n: int, *, n_threads: int | None = None) -> PackedMasks:
+    """All ``2ⁿ`` masks (n ≤ 24); row ``r`` keeps component ``j`` iff bit ``j`` of ``r`` is set."""
+    n = as_int(n, "n", minimum=1)
+    if n > MAX_EXHAUSTIVE_N:
+        msg = f"exhaustive enumeration needs n <= {MAX_EXHAUSTIVE_N}, got {n}"
+        raise ValueError(msg)
+    return PackedMasks(_core.exhaustive(n, as_threads(n_threads)), n)
+
+
+def gf2_subsample(
+    n: int,
+    b: int,
+    *,
+    delays: MaskLike | None = None,
+    H: MaskLike | None = None,
+    seed: int | None = None,
+    n_threads: int | None = None,
+) -> tuple[PackedMasks, PackedMasks]:
+    """SPEX's subsampling design: rows ``Hᵀℓ ⊕ d`` for every delay ``d`` and ``ℓ ∈ {0,1}ᵇ``.
+
+    ``H`` is a ``b × n`` binary matrix (i.i.d. fair bits from ``seed`` unless given) and
+    ``delays`` a ``P × n`` binary matrix (default: the single zero delay). Row
+    ``p·2ᵇ + ℓ`` of the result uses delay ``p``, and bit ``k`` of ``ℓ`` selects row ``k`` of ``H``.
+    Returns ``(masks, H)``.
+    """
+    n = as_int(n, "n", minimum=1)
+    b = as_int(b, "b", minimum=0)
+    if b > n:
+        msg = f"b must not exceed n (b={b}, n={n})"
+        raise ValueError(msg)
+    if b > 30:
+        msg = f"b must be <= 30 (2^b masks per delay), got {b}"
+        raise ValueError(msg)
+    threads = as_threads(n_threads)
+    if H is None:
+        h = PackedMasks(_core.bernoulli(b, n, 0.5, as_seed(seed), threads), n)
+    else:
+        h = as_packed(H, n)
+        if len(h) != b:
+            msg = f"H must have b = {b} rows, got {len(h)}"
+            raise ValueError(msg)
+    d = PackedMasks(np.zeros((1, (n + 63) // 64), np.uint64), n) if delays is None else as_packed(delays, n)
+    if len(d) == 0:
+        msg = "delays must have at least one row"
+        raise ValueError(msg)
+    return PackedMasks(_core.gf2_subsample(h.words, d.words, n, threads), n), h
+
+
+def unique(
+    masks: MaskLike, *, n_threads: int | None = None
+) -> tuple[PackedMasks, np.ndarray, np.ndarray]:
+    """Distinct masks in order of first occurrence.
+
+    Returns ``(distinct, first, inverse)`` with ``distinct = masks[first]`` and
+    ``masks[i] == distinct[inverse[i]]``.
+    """
+    packed = as_packed(masks)
+    first, inverse = _core.unique(packed.words, packed.n, as_threads(n_threads))
+    return packed[first], first, inverse
