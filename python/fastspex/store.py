@@ -1,0 +1,182 @@
+"""The evaluation store: every evaluated mask and its output, persisted in embedded SQLite.
+
+Rows are keyed by ``(experiment key, packed mask)``. Each batch is written in one transaction
+as soon as the model returns it, so a run killed at any point (Ctrl-C, ``kill -9``, a crashing
+model) keeps every finished batch, and a restarted run asks the model only for what is missing.
+SQLite's write-ahead log and busy timeout let several processes write the same file safely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .masks import PackedMasks
+
+__all__ = ["EvalStore", "cache_dir", "default_store", "experiment_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    key TEXT PRIMARY KEY,
+    n INTEGER NOT NULL,
+    meta TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS evals (
+    key TEXT NOT NULL,
+    mask BLOB NOT NULL,
+    output BLOB NOT NULL,
+    PRIMARY KEY (key, mask)
+) WITHOUT ROWID;
+"""
+_LOOKUP_CHUNK = 500  # below SQLite's default limit on bound parameters
+
+
+def cache_dir() -> Path:
+    """fastspex's cache folder: ``$FASTSPEX_CACHE_DIR``, else ``$XDG_CACHE_HOME/fastspex``, else ``~/.cache/fastspex``."""
+    env = os.environ.get("FASTSPEX_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "fastspex"
+
+
+def experiment_key(*parts: Any, **named: Any) -> str:
+    """A stable hex key for an experiment from JSON-serialisable parts (model id, input, settings)."""
+    payload = json.dumps({"parts": parts, "named": named}, sort_keys=True, default=repr)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class EvalStore:
+    """A SQLite file of ``(experiment key, mask) -> output`` rows, safe for concurrent writers."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 120.0) -> None:
+        self.path = Path(path) if path is not None else cache_dir() / "evals.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process (only power loss can drop the last commits).
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection (further use raises)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> EvalStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EvalStore({str(self.path)!r})"
+
+    def register(self, key: str, n: int, meta: dict[str, Any] | None = None) -> None:
+        """Record an experiment; refuses to reuse ``key`` with a different ``n``."""
+        with self._lock:
+            row = self._conn.execute("SELECT n FROM experiments WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                if int(row[0]) != int(n):
+                    msg = f"store key {key[:12]}… was recorded with n = {row[0]}, not {n}"
+                    raise ValueError(msg)
+                return
+            self._conn.execute(
+                "INSERT OR IGNORE INTO experiments VALUES (?, ?, ?, ?)",
+                (key, int(n), json.dumps(meta or {}, default=repr), time.time()),
+            )
+
+    def lookup(self, key: str, masks: PackedMasks) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """For each mask: whether it is stored, and its stored output (``None`` if not)."""
+        rows = masks.row_bytes()
+        found: dict[bytes, bytes] = {}
+        with self._lock:
+            for start in range(0, len(rows), _LOOKUP_CHUNK):
+                chunk = rows[start : start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                cur = self._conn.execute(
+                    f"SELECT mask, output FROM evals WHERE key = ? AND mask IN ({marks})",
+                    (key, *chunk),
+                )
+                found.update(cur.fetchall())
+        outputs = [
+            np.frombuffer(found[r], dtype=np.float64).copy() if r in found else None for r in rows
+        ]
+        hit = np.fromiter((o is not None for o in outputs), bool, count=len(rows))
+        return hit, outputs
+
+    def put(self, key: str, masks: PackedMasks, outputs: np.ndarray) -> None:
+        """Store a batch atomically: all of its rows or none."""
+        out = np.ascontiguousarray(outputs, dtype=np.float64)
+        if out.shape[0] != len(masks):
+            msg = f"put: {len(masks)} masks but {out.shape[0]} outputs"
+            raise ValueError(msg)
+        out2 = out.reshape(len(masks), -1)
+        data = [(key, m, o.tobytes()) for m, o in zip(masks.row_bytes(), out2)]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("INSERT OR REPLACE INTO evals VALUES (?, ?, ?)", data)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def count(self, key: str) -> int:
+        """Number of stored masks for ``key``."""
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM evals WHERE key = ?", (key,)).fetchone()[0])
+
+    def items(self, key: str) -> tuple[PackedMasks, np.ndarray]:
+        """Every stored ``(masks, outputs)`` of an experiment, in storage order."""
+        with self._lock:
+            n_row = self._conn.execute("SELECT n FROM experiments WHERE key = ?", (key,)).fetchone()
+            rows = self._conn.execute("SELECT mask, output FROM evals WHERE key = ?", (key,)).fetchall()
+        if n_row is None:
+            msg = f"no experiment {key[:12]}… in {self.path}"
+            raise KeyError(msg)
+        n = int(n_row[0])
+        if not rows:
+            return PackedMasks(np.zeros((0, (n + 63) // 64), np.uint64), n), np.zeros(0)
+        masks = PackedMasks.from_row_bytes([r[0] for r in rows], n)
+        outs = np.stack([np.frombuffer(r[1], dtype=np.float64) for r in rows])
+        return masks, (outs[:, 0] if outs.shape[1] == 1 else outs)
+
+    def keys(self) -> list[str]:
+        """All experiment keys in the store."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT key FROM experiments ORDER BY created")]
+
+    def clear(self, key: str) -> None:
+        """Forget an experiment and all its outputs."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("DELETE FROM evals WHERE key = ?", (key,))
+            self._conn.execute("DELETE FROM experiments WHERE key = ?", (key,))
+            self._conn.execute("COMMIT")
+
+
+_default: EvalStore | None = None
+_default_lock = threading.Lock()
+
+
+def default_store() -> EvalStore:
+    """The process-wide store under :func:`cache_dir` (opened on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None or _default.path != cache_dir() / "evals.sqlite":
+            _default = EvalStore()
+        return _default

@@ -1,0 +1,227 @@
+"""Value functions: the ``masks -> outputs`` interface to the model, and a safe evaluator.
+
+A value function is any callable taking an ``(m, n)`` bool matrix (1 = component kept) and
+returning ``m`` float outputs, shape ``(m,)`` (or ``(m, d)`` for vector outputs). It may carry
+``n``, ``labels``, ``batch_size`` and ``cache_key`` attributes; ``cache_key`` names the
+experiment in the evaluation store so interrupted runs resume without repeating model calls.
+
+:class:`Evaluator` wraps one: it removes duplicate masks, skips masks already in the store,
+calls the model in batches with a progress bar, checks every batch (shape, NaN/inf) and stores
+it as soon as it returns.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ._validate import as_int
+from .masks import MaskLike, PackedMasks, as_packed, unique
+from .store import EvalStore, default_store
+
+__all__ = [
+    "Evaluator",
+    "ModelCallError",
+    "ValueFunction",
+    "ValueFunctionError",
+    "as_evaluator",
+]
+
+DEFAULT_BATCH_SIZE = 64
+
+
+@runtime_checkable
+class ValueFunction(Protocol):
+    """``(m, n)`` bool masks -> ``(m,)`` or ``(m, d)`` float outputs."""
+
+    def __call__(self, masks: np.ndarray) -> np.ndarray: ...
+
+
+class ValueFunctionError(ValueError):
+    """A value function returned outputs of the wrong shape or non-finite values."""
+
+
+class ModelCallError(RuntimeError):
+    """The value function raised; ``rows`` are the caller's mask rows of the failed batch."""
+
+    def __init__(self, message: str, rows: np.ndarray) -> None:
+        super().__init__(message)
+        self.rows = rows
+
+
+def _rows_text(rows: np.ndarray, limit: int = 10) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    return shown + (f", … ({len(rows)} rows)" if len(rows) > limit else "")
+
+
+class Evaluator:
+    """Evaluates masks through a value function with de-duplication, batching and storage.
+
+    Args:
+        fn: the value function.
+        n: number of components (default: ``fn.n``).
+        batch_size: masks per model call (default: ``fn.batch_size`` or 64).
+        store: ``"default"`` (the cache-folder store, used when the experiment has a key),
+            an :class:`EvalStore`, a path to a SQLite file, or ``None`` to store nothing.
+        key: experiment key in the store (default: ``fn.cache_key``). Without a key nothing is
+            stored: an anonymous callable has no safe identity to resume under.
+        progress: show a progress bar (``None``: when more than one batch must run on a terminal).
+        meta: extra settings recorded with the experiment.
+
+    ``calls`` counts masks the model actually evaluated (store hits and duplicates excluded).
+    """
+
+    def __init__(
+        self,
+        fn: ValueFunction,
+        n: int | None = None,
+        *,
+        batch_size: int | None = None,
+        store: EvalStore | str | os.PathLike[str] | None = "default",
+        key: str | None = None,
+        progress: bool | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        if not callable(fn):
+            msg = f"value function must be callable, got {type(fn).__name__}"
+            raise TypeError(msg)
+        self.fn = fn
+        n = n if n is not None else getattr(fn, "n", None)
+        if n is None:
+            msg = "pass n (the number of components): the value function has no `n` attribute"
+            raise ValueError(msg)
+        self.n = as_int(n, "n", minimum=1)
+        bs = batch_size if batch_size is not None else getattr(fn, "batch_size", DEFAULT_BATCH_SIZE)
+        self.batch_size = as_int(bs, "batch_size", minimum=1)
+        self.key = key if key is not None else getattr(fn, "cache_key", None)
+        if self.key is not None and not isinstance(self.key, str):
+            msg = f"store key must be a string, got {type(self.key).__name__}"
+            raise TypeError(msg)
+        self.store = self._open_store(store) if self.key is not None else None
+        if self.store is not None:
+            self.store.register(self.key, self.n, meta)
+        self.progress = progress
+        self.calls = 0
+        self.hits = 0
+        self.batches = 0
+        self.output_dim: int | None = None
+
+    @staticmethod
+    def _open_store(store: EvalStore | str | os.PathLike[str] | None) -> EvalStore | None:
+        if store is None or store is False:
+            return None
+        if isinstance(store, EvalStore):
+            return store
+        if isinstance(store, str) and store == "default":
+            return default_store()
+        if isinstance(store, (str, os.PathLike)):
+            return EvalStore(store)
+        msg = f"store must be 'default', an EvalStore, a path or None, got {type(store).__name__}"
+        raise TypeError(msg)
+
+    def __repr__(self) -> str:
+        return f"Evaluator(n={self.n}, calls={self.calls}, key={self.key!r})"
+
+    def __call__(self, masks: MaskLike) -> np.ndarray:
+        """Outputs for every mask row, in order: ``(m,)`` or ``(m, d)`` float64."""
+        packed = as_packed(masks, self.n)
+        if len(packed) == 0:
+            msg = "no masks to evaluate (got an empty mask matrix)"
+            raise ValueError(msg)
+        distinct, first, inverse = unique(packed)
+        results: list[np.ndarray | None]
+        if self.store is not None:
+            hit, results = self.store.lookup(self.key, distinct)
+            for r in results:
+                if r is not None:
+                    self._check_dim(r.shape[0], "the store")
+        else:
+            hit = np.zeros(len(distinct), bool)
+            results = [None] * len(distinct)
+        self.hits += int(hit.sum())
+        todo = np.flatnonzero(~hit)
+        self._run(distinct, first, todo, results)
+        out = np.stack([results[u] for u in inverse])  # type: ignore[misc]
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def _check_dim(self, d: int, source: str) -> None:
+        if self.output_dim is None:
+            self.output_dim = d
+        elif d != self.output_dim:
+            msg = f"outputs from {source} have dimension {d}, earlier ones {self.output_dim}"
+            raise ValueFunctionError(msg)
+
+    def _run(
+        self,
+        distinct: PackedMasks,
+        first: np.ndarray,
+        todo: np.ndarray,
+        results: list[np.ndarray | None],
+    ) -> None:
+        if len(todo) == 0:
+            return
+        from tqdm.auto import tqdm
+
+        show = self.progress if self.progress is not None else len(todo) > self.batch_size
+        bar = tqdm(total=len(todo), disable=None if show else True, unit="mask", desc="model calls")
+        try:
+            for start in range(0, len(todo), self.batch_size):
+                batch = todo[start : start + self.batch_size]
+                batch_masks = distinct[batch]
+                caller_rows = first[batch]
+                outputs = self._call(batch_masks, caller_rows)
+                if self.store is not None:
+                    self.store.put(self.key, batch_masks, outputs)
+                for u, o in zip(batch, outputs):
+                    results[u] = o
+                bar.update(len(batch))
+        finally:
+            bar.close()
+
+    def _call(self, batch: PackedMasks, caller_rows: np.ndarray) -> np.ndarray:
+        bool_masks = batch.to_bool()
+        try:
+            raw = self.fn(bool_masks)
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:
+            msg = (
+                f"the value function raised {type(err).__name__} on a batch of {len(batch)} masks "
+                f"(mask rows {_rows_text(caller_rows)}): {err}"
+            )
+            raise ModelCallError(msg, caller_rows) from err
+        self.calls += len(batch)
+        self.batches += 1
+        try:
+            out = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            msg = f"value function returned {type(raw).__name__} that is not a float array: {err}"
+            raise ValueFunctionError(msg) from err
+        if out.ndim == 0 or out.shape[0] != len(batch) or out.ndim > 2:
+            msg = (
+                f"value function returned shape {out.shape} for {len(batch)} masks; expected "
+                f"({len(batch)},) or ({len(batch)}, d) (mask rows {_rows_text(caller_rows)})"
+            )
+            raise ValueFunctionError(msg)
+        out = out.reshape(len(batch), -1)
+        self._check_dim(out.shape[1], "the value function")
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any():
+            msg = (
+                "value function returned NaN or inf for mask rows "
+                f"{_rows_text(caller_rows[bad])}"
+            )
+            raise ValueFunctionError(msg)
+        return out
+
+
+def as_evaluator(fn: ValueFunction | Evaluator, n: int | None = None, **options: Any) -> Evaluator:
+    """Wrap ``fn`` in an :class:`Evaluator` unless it already is one."""
+    if isinstance(fn, Evaluator):
+        if n is not None and fn.n != n:
+            msg = f"evaluator has n = {fn.n}, expected {n}"
+            raise ValueError(msg)
+        return fn
+    return Evaluator(fn, n, **options)
