@@ -11,8 +11,25 @@ except ImportError as err:  # pragma: no cover - only when the build is missing
     )
     raise ImportError(msg) from err
 
-from . import masks
+from . import dense, masks, store, value
+from .coefficients import Coefficients
+from .masks import PackedMasks
+from .store import EvalStore
+from .value import Evaluator, ModelCallError, ValueFunction, ValueFunctionError
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "masks"]
+__all__ = [
+    "Coefficients",
+    "EvalStore",
+    "Evaluator",
+    "ModelCallError",
+    "PackedMasks",
+    "ValueFunction",
+    "ValueFunctionError",
+    "__version__",
+    "dense",
+    "masks",
+    "store",
+    "value",
+]

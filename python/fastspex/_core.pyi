@@ -1,0 +1,59 @@
+"""
+fastspex C++ core (private: use the fastspex package)
+"""
+from __future__ import annotations
+import numpy
+import numpy.typing
+import typing
+__all__: list[str] = ['MemoryLimitError', 'bernoulli', 'exhaustive', 'fwht', 'gf2_subsample', 'hardware_threads', 'leave_k_out', 'mobius', 'pack', 'popcount', 'random_subsets', 'unique', 'unpack', 'zeta']
+class MemoryLimitError(MemoryError):
+    pass
+def bernoulli(m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
+    """
+    m masks, each component kept independently with probability p.
+    """
+def exhaustive(n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
+    """
+    All 2^n masks; row r keeps component j iff bit j of r is set.
+    """
+def fwht(values: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Unnormalised Walsh-Hadamard transform of 2^n values.
+    """
+def gf2_subsample(h: numpy.typing.NDArray[numpy.uint64], delays: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
+    """
+    Rows (H^T l) XOR d for every delay d and every l in {0,1}^b.
+    """
+def leave_k_out(n: typing.SupportsInt | typing.SupportsIndex, k_min: typing.SupportsInt | typing.SupportsIndex, k_max: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
+    """
+    Every subset of k_min..k_max components ablated from the full input.
+    """
+def mobius(values: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Möbius transform of a set function given on all 2^n masks.
+    """
+def pack(masks: numpy.typing.NDArray[numpy.uint8], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
+    """
+    Pack a (m, n) uint8/bool matrix (nonzero = kept) into (m, ceil(n/64)) uint64 words.
+    """
+def popcount(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Number of kept components in each packed mask.
+    """
+def random_subsets(m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k_min: typing.SupportsInt | typing.SupportsIndex, k_max: typing.SupportsInt | typing.SupportsIndex, count_kept: bool, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
+    """
+    m masks ablating (or keeping) k components, k uniform in [k_min, k_max].
+    """
+def unique(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
+    """
+    Indices of the first occurrence of each distinct row, and the inverse map.
+    """
+def unpack(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.bool]:
+    """
+    Unpack (m, ceil(n/64)) uint64 words into an (m, n) bool matrix.
+    """
+def zeta(values: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Inverse Möbius (zeta) transform: sums over subsets.
+    """
+hardware_threads: int = 2
