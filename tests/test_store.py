@@ -23,10 +23,17 @@ WORKER = Path(__file__).with_name("_store_worker.py")
 def _worker(store: Path, log: Path, m: int, n: int, batch: int, sleep: float, key: str = "kill-test") -> subprocess.Popen:
     env = dict(os.environ)
     src = Path(__file__).resolve().parents[1] / "python"
-    if (src / "fastspex" / "__init__.py").exists() and any((src / "fastspex").glob("_core*")):
+    if any((src / "fastspex").glob("_core*.so")):  # an in-place development build
         env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
     args = [sys.executable, str(WORKER), str(store), str(log), "5", str(m), str(n), str(batch), str(sleep), key]
-    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Output goes to files, not pipes, so a failing test leaks no open descriptors.
+    with open(log.with_suffix(".out"), "w") as out:
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _finish(proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    proc.wait(timeout=timeout)
+    assert proc.returncode == 0, log.with_suffix(".out").read_text()
 
 
 def _logged(log: Path) -> list[str]:
@@ -73,7 +80,7 @@ def test_sigkill_mid_run_then_resume_makes_exactly_the_missing_calls(tmp_path: P
     while len(_logged(log)) < 6 * batch and time.time() < deadline:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    proc.wait()
     assert proc.returncode == -signal.SIGKILL
     called_before = _logged(log)
     assert 0 < len(called_before) < m
@@ -88,9 +95,7 @@ def test_sigkill_mid_run_then_resume_makes_exactly_the_missing_calls(tmp_path: P
     assert len(called_before) - len(stored) <= batch
 
     log.unlink()
-    resumed = _worker(store_path, log, m, n, batch, sleep=0.0)
-    out, err = resumed.communicate(timeout=120)
-    assert resumed.returncode == 0, err
+    _finish(_worker(store_path, log, m, n, batch, sleep=0.0), log)
     called_after = _logged(log)
     design = {"".join("1" if b else "0" for b in row) for row in M.bernoulli(m, n, seed=5).to_bool()}
     assert set(called_after) == design - stored
@@ -100,10 +105,10 @@ def test_sigkill_mid_run_then_resume_makes_exactly_the_missing_calls(tmp_path: P
 
 def test_two_processes_write_concurrently(tmp_path: Path) -> None:
     store_path = tmp_path / "s.sqlite"
-    procs = [_worker(store_path, tmp_path / f"log{i}", 400, 20, 5, 0.0, key="shared") for i in range(2)]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
+    logs = [tmp_path / f"log{i}" for i in range(2)]
+    procs = [_worker(store_path, log, 400, 20, 5, 0.0, key="shared") for log in logs]
+    for proc, log in zip(procs, logs):
+        _finish(proc, log)
     con = sqlite3.connect(store_path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
