@@ -31,28 +31,42 @@ void design_bernoulli(BitRows out, double p, std::uint64_t seed, int n_threads) 
   if (!(p >= 0.0 && p <= 1.0)) throw std::invalid_argument("p must lie in [0, 1]");
   const std::size_t w = out.words();
   const std::uint64_t tail = tail_mask(out.n);
-  // Bits of a word are 1 with probability q / 2^32: combine fair words digit by digit of q,
-  // least significant first (OR on a 1 digit, AND on a 0 digit).
+  // A bit is 1 with probability q / 2^32 (p rounded to 32 binary digits), i.e. when a uniform
+  // u in [0, 1) compares below q / 2^32. Two exact ways to decide 64 lanes at once:
+  //  - short expansions (p = 1/2, 3/4, ...): combine fair words digit by digit of q, least
+  //    significant first (OR on a 1 digit, AND on a 0 digit) -- one word per digit;
+  //  - otherwise compare u with q digit by digit, most significant first, stopping once every
+  //    lane has differed from q -- about 8 words per 64 bits whatever p is.
   const auto q = static_cast<std::uint64_t>(std::llround(p * 4294967296.0));
   const int low = q == 0 ? 32 : __builtin_ctzll(q);
+  const bool short_expansion = 32 - low <= 8;
+  auto draw_word = [&](Xoshiro256& rng) -> std::uint64_t {
+    if (q == 0) return 0;
+    if (q >= (std::uint64_t{1} << 32)) return ~std::uint64_t{0};
+    std::uint64_t word = 0;
+    if (short_expansion) {
+      for (int d = low; d < 32; ++d) {
+        word = ((q >> d) & 1U) ? (word | rng.next()) : (word & rng.next());
+      }
+      return word;
+    }
+    std::uint64_t undecided = ~std::uint64_t{0};
+    for (int d = 31; d >= low && undecided != 0; --d) {
+      const std::uint64_t r = rng.next();
+      if ((q >> d) & 1U) {
+        word |= undecided & ~r;  // u's digit 0 < q's digit 1: u < q
+        undecided &= r;
+      } else {
+        undecided &= ~r;  // u's digit 1 > q's digit 0: u > q
+      }
+    }
+    return word;  // lanes still undecided match q's digits, so u >= q: they stay 0
+  };
   parallel_for(0, out.rows, kRandomGrain, n_threads, [&](std::size_t lo, std::size_t hi) {
     Xoshiro256 rng(seed, lo / kRandomGrain);
     for (std::size_t i = lo; i < hi; ++i) {
       std::uint64_t* r = out.row(i);
-      for (std::size_t k = 0; k < w; ++k) {
-        std::uint64_t word;
-        if (q == 0) {
-          word = 0;
-        } else if (q >= (std::uint64_t{1} << 32)) {
-          word = ~std::uint64_t{0};
-        } else {
-          word = 0;
-          for (int d = low; d < 32; ++d) {
-            word = ((q >> d) & 1U) ? (word | rng.next()) : (word & rng.next());
-          }
-        }
-        r[k] = word;
-      }
+      for (std::size_t k = 0; k < w; ++k) r[k] = draw_word(rng);
       if (w) r[w - 1] &= tail;
     }
   });
