@@ -1,0 +1,250 @@
+#include "fastspex/pairs.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "fastspex/errors.hpp"
+#include "fastspex/parallel.hpp"
+
+namespace fastspex {
+namespace {
+
+using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+constexpr std::size_t kTile = 256;  // 256 x 256 doubles = 512 KiB: one tile stays in L2
+
+PairList to_list(const std::vector<ScoredPair>& best) {
+  PairList out;
+  out.i.reserve(best.size());
+  out.j.reserve(best.size());
+  out.score.reserve(best.size());
+  for (const ScoredPair& p : best) {
+    out.i.push_back(p.i);
+    out.j.push_back(p.j);
+    out.score.push_back(p.score);
+  }
+  return out;
+}
+
+void check_k(std::size_t n, std::size_t k) {
+  if (n < 2) throw std::invalid_argument("pair scoring needs n >= 2 components");
+  if (k == 0) throw std::invalid_argument("k must be >= 1");
+  if (k > pair_count(n)) {
+    throw std::invalid_argument("k = " + std::to_string(k) + " exceeds the " +
+                                std::to_string(pair_count(n)) + " pairs of n = " +
+                                std::to_string(n) + " components");
+  }
+  require_bytes(checked_mul(k, 4 * sizeof(ScoredPair), "top pairs"), "top pairs");
+}
+
+// Largest key any entry of a block can have (scale > 0 keeps the order of scores).
+template <class Block>
+double block_max_key(const Block& b, double scale, RankBy by) {
+  switch (by) {
+    case RankBy::Largest:
+      return b.maxCoeff() * scale;
+    case RankBy::Smallest:
+      return -(b.minCoeff() * scale);
+    case RankBy::Magnitude:
+      return b.cwiseAbs().maxCoeff() * scale;
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+// Open-addressing map from a pair key (i << 32 | j) to its accumulated value.
+class PairMap {
+ public:
+  explicit PairMap(std::size_t expected) {
+    std::size_t cap = 16;
+    while (cap < 2 * expected) cap <<= 1;
+    keys_.assign(cap, kEmpty);
+    values_.assign(cap, 0.0);
+  }
+  void add(std::uint64_t key, double v) {
+    std::size_t pos = slot(key);
+    if (keys_[pos] == kEmpty) {
+      keys_[pos] = key;
+      values_[pos] = v;
+      if (2 * ++size_ > keys_.size()) grow();
+    } else {
+      values_[pos] += v;
+    }
+  }
+  // 0.0 if absent.
+  double get(std::uint64_t key) const {
+    const std::size_t pos = slot(key);
+    return keys_[pos] == kEmpty ? 0.0 : values_[pos];
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t p = 0; p < keys_.size(); ++p) {
+      if (keys_[p] != kEmpty) f(keys_[p], values_[p]);
+    }
+  }
+
+ private:
+  static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+  static std::uint64_t mix(std::uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+  }
+  std::size_t slot(std::uint64_t key) const {
+    const std::size_t mask = keys_.size() - 1;
+    std::size_t pos = static_cast<std::size_t>(mix(key)) & mask;
+    while (keys_[pos] != kEmpty && keys_[pos] != key) pos = (pos + 1) & mask;
+    return pos;
+  }
+  void grow() {
+    std::vector<std::uint64_t> old_keys = std::move(keys_);
+    std::vector<double> old_values = std::move(values_);
+    require_bytes(checked_mul(old_keys.size(), 2 * 16, "pair map"), "pair map");
+    keys_.assign(old_keys.size() * 2, kEmpty);
+    values_.assign(old_keys.size() * 2, 0.0);
+    for (std::size_t p = 0; p < old_keys.size(); ++p) {
+      if (old_keys[p] == kEmpty) continue;
+      const std::size_t pos = slot(old_keys[p]);
+      keys_[pos] = old_keys[p];
+      values_[pos] = old_values[p];
+    }
+  }
+  std::vector<std::uint64_t> keys_;
+  std::vector<double> values_;
+  std::size_t size_ = 0;
+};
+
+std::uint64_t pair_key(std::int32_t i, std::int32_t j) {
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(i)) << 32) |
+         static_cast<std::uint32_t>(j);
+}
+
+}  // namespace
+
+PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scale, std::size_t k,
+                      RankBy by, int n_threads) {
+  check_k(n, k);
+  if (r == 0) throw std::invalid_argument("the embeddings have rank r = 0");
+  if (!(scale > 0.0)) throw std::invalid_argument("scale must be positive");
+  if (n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    throw std::invalid_argument("n must be below 2^31");
+  }
+  const std::size_t blocks = (n + kTile - 1) / kTile;
+  TopK global(k);
+  std::mutex global_mutex;
+  std::atomic<double> global_floor{-std::numeric_limits<double>::infinity()};
+
+  // One work item = one strip of kTile rows against every column block to its right.
+  parallel_for(0, blocks, 1, n_threads, [&](std::size_t b0, std::size_t b1) {
+    RowMat tile(kTile, kTile);
+    for (std::size_t bi = b0; bi < b1; ++bi) {
+      TopK local(k);
+      const std::size_t i0 = bi * kTile;
+      const std::size_t ni = std::min(kTile, n - i0);
+      Eigen::Map<const RowMat> Vi(V + i0 * r, static_cast<Eigen::Index>(ni),
+                                  static_cast<Eigen::Index>(r));
+      for (std::size_t bj = bi; bj < blocks; ++bj) {
+        const std::size_t j0 = bj * kTile;
+        const std::size_t nj = std::min(kTile, n - j0);
+        Eigen::Map<const RowMat> Vj(V + j0 * r, static_cast<Eigen::Index>(nj),
+                                    static_cast<Eigen::Index>(r));
+        auto T = tile.topLeftCorner(static_cast<Eigen::Index>(ni), static_cast<Eigen::Index>(nj));
+        T.noalias() = Vi * Vj.transpose();
+        double thr = std::max(local.floor(), global_floor.load(std::memory_order_relaxed));
+        if (block_max_key(T, scale, by) < thr) continue;
+        for (std::size_t ii = 0; ii < ni; ++ii) {
+          const std::size_t jstart = bj == bi ? ii + 1 : 0;
+          if (jstart >= nj) continue;
+          auto row = T.row(static_cast<Eigen::Index>(ii))
+                         .segment(static_cast<Eigen::Index>(jstart),
+                                  static_cast<Eigen::Index>(nj - jstart));
+          if (block_max_key(row, scale, by) < thr) continue;
+          const double* p = tile.data() + ii * kTile;
+          for (std::size_t jj = jstart; jj < nj; ++jj) {
+            const double score = p[jj] * scale;
+            const double key = rank_key(score, by);
+            if (key < thr) continue;
+            local.push(ScoredPair{key, score, static_cast<std::int32_t>(i0 + ii),
+                                  static_cast<std::int32_t>(j0 + jj)});
+            thr = std::max(local.floor(), thr);
+          }
+        }
+      }
+      std::lock_guard<std::mutex> lock(global_mutex);
+      global.merge(local);
+      global_floor.store(global.floor(), std::memory_order_relaxed);
+    }
+  });
+  return to_list(global.sorted());
+}
+
+PairList sparse_top_pairs(const SparseSetView& in, const WeightTable& weights, std::size_t k,
+                          RankBy by, int n_threads, std::uint64_t max_terms) {
+  check_k(in.n, k);
+  std::uint64_t terms = 0;
+  for (std::size_t s = 0; s < in.size; ++s) {
+    const std::size_t t = in.order(s);
+    if (t < 2 || weights.at(2, t) == 0.0) continue;
+    terms += binomial_saturating(t, 2);
+    if (terms > max_terms) {
+      throw std::invalid_argument("the supports hold more than max_terms = " +
+                                  std::to_string(max_terms) +
+                                  " pair terms; raise max_terms or prune high-order supports");
+    }
+  }
+  // Partition pairs by their first component so each thread owns its own map; every pair's
+  // value is summed in support order in exactly one map, so results do not depend on threads.
+  const auto parts = static_cast<std::size_t>(resolve_threads(n_threads));
+  std::vector<PairMap> maps;
+  maps.reserve(parts);
+  for (std::size_t p = 0; p < parts; ++p) {
+    maps.emplace_back(static_cast<std::size_t>(std::min<std::uint64_t>(terms / parts, 1U << 20)) + 16);
+  }
+  std::vector<TopK> tops(parts, TopK(k));
+  parallel_for(0, parts, 1, static_cast<int>(parts), [&](std::size_t p0, std::size_t p1) {
+    for (std::size_t p = p0; p < p1; ++p) {
+      PairMap& map = maps[p];
+      for (std::size_t s = 0; s < in.size; ++s) {
+        const std::size_t t = in.order(s);
+        if (t < 2) continue;
+        const double w = weights.at(2, t);
+        if (w == 0.0 || in.values[s] == 0.0) continue;
+        const double c = w * in.values[s];
+        const std::int32_t* sup = in.support(s);
+        for (std::size_t a = 0; a + 1 < t; ++a) {
+          if (static_cast<std::size_t>(sup[a]) % parts != p) continue;
+          for (std::size_t b = a + 1; b < t; ++b) map.add(pair_key(sup[a], sup[b]), c);
+        }
+      }
+      TopK& top = tops[p];
+      map.for_each([&](std::uint64_t key, double v) {
+        if (v == 0.0) return;  // cancelled exactly: a zero pair like the untouched ones
+        top.push(ScoredPair{rank_key(v, by), v, static_cast<std::int32_t>(key >> 32),
+                            static_cast<std::int32_t>(key & 0xffffffffULL)});
+      });
+    }
+  });
+  TopK global(k);
+  for (const TopK& t : tops) global.merge(t);
+  // Zero pairs tie at key 0 and rank by (i, j): only the first k of them can matter.
+  if (!(global.full() && global.floor() > 0.0)) {
+    std::size_t zeros = 0;
+    for (std::size_t i = 0; i + 1 < in.n && zeros < k; ++i) {
+      const PairMap& map = maps[i % parts];
+      for (std::size_t j = i + 1; j < in.n && zeros < k; ++j) {
+        const auto ii = static_cast<std::int32_t>(i);
+        const auto jj = static_cast<std::int32_t>(j);
+        if (map.get(pair_key(ii, jj)) != 0.0) continue;
+        global.push(ScoredPair{0.0, 0.0, ii, jj});
+        ++zeros;
+      }
+    }
+  }
+  return to_list(global.sorted());
+}
+
+}  // namespace fastspex
