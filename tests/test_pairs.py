@@ -114,6 +114,20 @@ def test_sparse_polynomial_large_n_and_exact_cancellation():
     assert got.to_dict() == {(0, 1): 0.0, (0, 2): 0.0, (0, 3): 0.0, (1, 2): 0.0, (1, 3): 0.0, (2, 3): 0.0}
 
 
+def test_portable_kernel_agrees():
+    from fastspex import _core
+
+    rng = np.random.default_rng(8)
+    V = rng.normal(size=(1500, 5))
+    for by in BYS:
+        want = numpy_top(V @ V.T, 200, by)
+        for simd in (True, False):
+            i, j, s = _core.fm_top_pairs(V, 1.0, 200, by, 2, simd)
+            np.testing.assert_array_equal(i, want[0])
+            np.testing.assert_array_equal(j, want[1])
+            np.testing.assert_allclose(s, want[2], rtol=1e-12)
+
+
 def test_results_do_not_depend_on_threads():
     rng = np.random.default_rng(2)
     V = rng.normal(size=(3000, 16))

@@ -13,7 +13,7 @@ py::tuple pair_arrays(PairList&& list) {
 }
 
 py::tuple fm_pairs(const Doubles& V, double scale, long long k, const std::string& by,
-                   int n_threads) {
+                   int n_threads, bool simd) {
   if (V.ndim() != 2) throw std::invalid_argument("fm_top_pairs: V must be 2-D (n, r)");
   if (k < 1) throw std::invalid_argument("fm_top_pairs: k must be >= 1");
   const RankBy rank = parse_rank_by(by);
@@ -23,7 +23,7 @@ py::tuple fm_pairs(const Doubles& V, double scale, long long k, const std::strin
   PairList out;
   {
     py::gil_scoped_release release;
-    out = fm_top_pairs(data, n, r, scale, static_cast<std::size_t>(k), rank, n_threads);
+    out = fm_top_pairs(data, n, r, scale, static_cast<std::size_t>(k), rank, n_threads, simd);
   }
   return pair_arrays(std::move(out));
 }
@@ -56,7 +56,9 @@ py::tuple sparse_pairs(const Int64s& indptr, const Int32s& indices, const Double
 
 void bind_pairs(py::module_& m) {
   m.def("fm_top_pairs", &fm_pairs, "V"_a.noconvert(), "scale"_a, "k"_a, "by"_a,
-        "n_threads"_a = 0, "Top-k pairs i<j of scale * <V_i, V_j> (arrays i, j, score).");
+        "n_threads"_a = 0, "simd"_a = true,
+        "Top-k pairs i<j of scale * <V_i, V_j> (arrays i, j, score); simd=False forces the "
+        "portable Eigen kernel.");
   m.def("sparse_top_pairs", &sparse_pairs, "indptr"_a.noconvert(), "indices"_a.noconvert(),
         "values"_a.noconvert(), "n"_a, "basis"_a, "index"_a, "order"_a, "k"_a, "by"_a,
         "n_threads"_a = 0, "max_terms"_a = std::uint64_t{1} << 26,

@@ -1,6 +1,8 @@
 #include "fastspex/pairs.hpp"
 
 #include <Eigen/Core>
+#include <immintrin.h>
+
 #include <algorithm>
 #include <atomic>
 #include <limits>
@@ -54,6 +56,74 @@ double block_max_key(const Block& b, double scale, RankBy by) {
   }
   return std::numeric_limits<double>::infinity();
 }
+
+// AVX2/FMA tile kernel, chosen at run time when the CPU has it (the build targets baseline
+// x86-64, where Eigen's GEMM uses SSE2 only). tile[ii * kTile + jj] = <Vi[ii], V[j0 + jj]> for
+// ii < ni, jj < round_up(nj, 8); PT is V transposed (r x stride, zero padded), offset to j0.
+// A 4 x 8 register block: per k, 2 loads of PT, 4 broadcasts of Vi, 8 FMAs.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FASTSPEX_HAVE_AVX2_KERNEL 1
+__attribute__((target("avx2,fma"))) void tile_avx2(const double* Vi, std::size_t ni,
+                                                  const double* PT, std::size_t stride,
+                                                  std::size_t nj, std::size_t r, double* tile) {
+  const std::size_t njp = (nj + 7) / 8 * 8;
+  std::size_t ii = 0;
+  for (; ii + 4 <= ni; ii += 4) {
+    const double* a = Vi + ii * r;
+    for (std::size_t jj = 0; jj < njp; jj += 8) {
+      __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
+      __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
+      __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
+      __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
+      for (std::size_t k = 0; k < r; ++k) {
+        const double* b = PT + k * stride + jj;
+        const __m256d b0 = _mm256_loadu_pd(b);
+        const __m256d b1 = _mm256_loadu_pd(b + 4);
+        __m256d x = _mm256_broadcast_sd(a + k);
+        c00 = _mm256_fmadd_pd(x, b0, c00);
+        c01 = _mm256_fmadd_pd(x, b1, c01);
+        x = _mm256_broadcast_sd(a + r + k);
+        c10 = _mm256_fmadd_pd(x, b0, c10);
+        c11 = _mm256_fmadd_pd(x, b1, c11);
+        x = _mm256_broadcast_sd(a + 2 * r + k);
+        c20 = _mm256_fmadd_pd(x, b0, c20);
+        c21 = _mm256_fmadd_pd(x, b1, c21);
+        x = _mm256_broadcast_sd(a + 3 * r + k);
+        c30 = _mm256_fmadd_pd(x, b0, c30);
+        c31 = _mm256_fmadd_pd(x, b1, c31);
+      }
+      double* t = tile + ii * kTile + jj;
+      _mm256_storeu_pd(t, c00);
+      _mm256_storeu_pd(t + 4, c01);
+      _mm256_storeu_pd(t + kTile, c10);
+      _mm256_storeu_pd(t + kTile + 4, c11);
+      _mm256_storeu_pd(t + 2 * kTile, c20);
+      _mm256_storeu_pd(t + 2 * kTile + 4, c21);
+      _mm256_storeu_pd(t + 3 * kTile, c30);
+      _mm256_storeu_pd(t + 3 * kTile + 4, c31);
+    }
+  }
+  for (; ii < ni; ++ii) {
+    const double* a = Vi + ii * r;
+    for (std::size_t jj = 0; jj < njp; jj += 8) {
+      __m256d c0 = _mm256_setzero_pd(), c1 = _mm256_setzero_pd();
+      for (std::size_t k = 0; k < r; ++k) {
+        const double* b = PT + k * stride + jj;
+        const __m256d x = _mm256_broadcast_sd(a + k);
+        c0 = _mm256_fmadd_pd(x, _mm256_loadu_pd(b), c0);
+        c1 = _mm256_fmadd_pd(x, _mm256_loadu_pd(b + 4), c1);
+      }
+      _mm256_storeu_pd(tile + ii * kTile + jj, c0);
+      _mm256_storeu_pd(tile + ii * kTile + jj + 4, c1);
+    }
+  }
+}
+
+bool cpu_has_avx2_fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+#endif
 
 // Open-addressing map from a pair key (i << 32 | j) to its accumulated value.
 class PairMap {
@@ -126,7 +196,7 @@ std::uint64_t pair_key(std::int32_t i, std::int32_t j) {
 }  // namespace
 
 PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scale, std::size_t k,
-                      RankBy by, int n_threads) {
+                      RankBy by, int n_threads, bool allow_simd) {
   check_k(n, k);
   if (r == 0) throw std::invalid_argument("the embeddings have rank r = 0");
   if (!(scale > 0.0)) throw std::invalid_argument("scale must be positive");
@@ -134,6 +204,24 @@ PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scal
     throw std::invalid_argument("n must be below 2^31");
   }
   const std::size_t blocks = (n + kTile - 1) / kTile;
+  // V transposed and zero padded to a multiple of 8 columns, for the AVX2 kernel.
+  std::vector<double> PT;
+  std::size_t stride = 0;
+  bool use_avx2 = false;
+#ifdef FASTSPEX_HAVE_AVX2_KERNEL
+  use_avx2 = allow_simd && cpu_has_avx2_fma();
+  if (use_avx2) {
+    stride = (n + 7) / 8 * 8;
+    require_bytes(checked_mul(checked_mul(stride, r, "fm_top_pairs"), sizeof(double),
+                              "fm_top_pairs"), "fm_top_pairs");
+    PT.assign(stride * r, 0.0);
+    for (std::size_t a = 0; a < n; ++a) {
+      for (std::size_t c = 0; c < r; ++c) PT[c * stride + a] = V[a * r + c];
+    }
+  }
+#else
+  (void)allow_simd;
+#endif
   TopK global(k);
   std::mutex global_mutex;
   std::atomic<double> global_floor{-std::numeric_limits<double>::infinity()};
@@ -153,7 +241,15 @@ PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scal
         Eigen::Map<const RowMat> Vj(V + j0 * r, static_cast<Eigen::Index>(nj),
                                     static_cast<Eigen::Index>(r));
         auto T = tile.topLeftCorner(static_cast<Eigen::Index>(ni), static_cast<Eigen::Index>(nj));
+#ifdef FASTSPEX_HAVE_AVX2_KERNEL
+        if (use_avx2) {
+          tile_avx2(V + i0 * r, ni, PT.data() + j0, stride, nj, r, tile.data());
+        } else {
+          T.noalias() = Vi * Vj.transpose();
+        }
+#else
         T.noalias() = Vi * Vj.transpose();
+#endif
         double thr = std::max(local.floor(), global_floor.load(std::memory_order_relaxed));
         if (block_max_key(T, scale, by) < thr) continue;
         for (std::size_t ii = 0; ii < ni; ++ii) {

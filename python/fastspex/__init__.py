@@ -11,8 +11,8 @@ except ImportError as err:  # pragma: no cover - only when the build is missing
     )
     raise ImportError(msg) from err
 
-from . import masks
+from . import indices, masks, pairs
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "masks"]
+__all__ = ["__version__", "indices", "masks", "pairs"]

@@ -23,9 +23,10 @@ inline std::uint64_t pair_count(std::size_t n) {
 }
 
 // Top-k of scale * <V_i, V_j> over all i < j; V is row-major (n x r). Tiles of V V^T are
-// computed with Eigen GEMM (upper triangle only) and filtered against the running k-th key.
+// computed (upper triangle only) by an AVX2/FMA register-blocked kernel when the CPU has one and
+// allow_simd is set, else by Eigen GEMM, and filtered against the running k-th key.
 PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scale, std::size_t k,
-                      RankBy by, int n_threads);
+                      RankBy by, int n_threads, bool allow_simd = true);
 
 // Top-k over all i < j of the pair index Σ_{T ⊇ {i,j}} W(2,|T|) c(T) of a sparse set (weights
 // from index_weights). Pairs no support touches score exactly 0 and compete like any other.
