@@ -70,12 +70,16 @@ def poly_pair_matrix(coefs: Coefficients) -> np.ndarray:
 
 
 def numpy_top(P: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k |score| over the upper triangle of a dense matrix."""
-    A = np.abs(P)
-    A[np.tril_indices(len(A))] = -1.0
-    flat = np.argpartition(A.ravel(), -k)[-k:]
-    flat = flat[np.argsort(-A.ravel()[flat], kind="stable")]
-    return np.unravel_index(flat, A.shape)
+    """Top-k |score| over pairs i<j of a dense matrix, symmetric (FM) or upper-triangular
+    (polynomial); lean NumPy: no index arrays, one argpartition."""
+    A = np.abs(P, out=P)
+    np.fill_diagonal(A, -1.0)
+    flat = np.argpartition(A.ravel(), -2 * k)[-2 * k:]  # each pair appears twice (symmetric)
+    i, j = np.unravel_index(flat, A.shape)
+    keep = i < j
+    i, j, flat = i[keep], j[keep], flat[keep]
+    order = np.argsort(-A.ravel()[flat], kind="stable")[:k]
+    return i[order], j[order]
 
 
 def timed(fn, repeats: int):

@@ -287,3 +287,28 @@ def test_concurrent_threads_agree():
         t.join()
     for r in results:
         np.testing.assert_array_equal(r, expected)
+
+
+@pytest.mark.parametrize(("name", "order"), [("sii", 2), ("stii", 2), ("fsii", 2), ("fbii", 3)])
+def test_agrees_with_shapiq_exact_computer(name, order):
+    shapiq = pytest.importorskip("shapiq")
+    rng = np.random.default_rng(31)
+    n = 7
+    coefs = random_set(rng, n, 10, 5, "fourier")
+    game = lambda masks: indices.evaluate(coefs, np.asarray(masks, bool))  # noqa: E731
+    exact = shapiq.ExactComputer(n_players=n, game=game)(name.upper(), order)
+    ours = indices.compute_index(coefs, name, order)
+    for subset, value in exact.dict_values.items():
+        if len(subset) > 0:
+            assert ours[subset] == pytest.approx(value, abs=1e-8), subset
+    converted = ours.to_shapiq()
+    assert converted.index == name.upper() and converted.n_players == n
+    assert converted[(0, 1)] == pytest.approx(ours[(0, 1)])
+
+
+def test_empty_set_and_no_masks():
+    empty = Coefficients(4, np.array([0]), np.array([], np.int32), np.array([]), "fourier")
+    assert len(indices.to_mobius(empty)) == 0
+    assert len(indices.fsii(empty, 2)) == 0
+    np.testing.assert_array_equal(indices.shapley_values(empty), np.zeros(4))
+    assert indices.evaluate(empty, np.zeros((0, 4), bool)).shape == (0,)

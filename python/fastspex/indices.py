@@ -90,6 +90,30 @@ class InteractionIndex:
         """``{set: value}``; fine for small K, use the arrays for large ones."""
         return {self.support(k): float(self.values[k]) for k in range(len(self))}
 
+    def to_shapiq(self):  # noqa: ANN201 - shapiq is an optional dependency
+        """The same values as a ``shapiq.InteractionValues`` (needs shapiq installed)."""
+        names = {"bii": "BII", "sii": "SII", "fbii": "FBII", "fsii": "FSII", "stii": "STII"}
+        if self.index not in names:
+            msg = f"shapiq has no counterpart of the {self.index!r} index"
+            raise ValueError(msg)
+        try:
+            from shapiq import InteractionValues
+        except ImportError as err:
+            msg = "to_shapiq needs shapiq: pip install shapiq (or fastspex[bench])"
+            raise ImportError(msg) from err
+        lookup = {self.support(k): k for k in range(len(self))}
+        orders = self.orders()
+        return InteractionValues(
+            np.array(self.values, dtype=float),
+            index=names[self.index],
+            max_order=int(self.order if self.order is not None else (orders.max() if len(orders) else 0)),
+            n_players=self.n,
+            min_order=int(orders.min()) if len(orders) else 0,
+            interaction_lookup=lookup,
+            estimated=False,
+            baseline_value=self[()],
+        )
+
     def __getitem__(self, subset: tuple[int, ...] | list[int]) -> float:
         """The value on one set of components (0 if absent)."""
         key = tuple(sorted(int(i) for i in subset))
