@@ -63,13 +63,36 @@ double block_max_key(const Block& b, double scale, RankBy by) {
 // A 4 x 8 register block: per k, 2 loads of PT, 4 broadcasts of Vi, 8 FMAs.
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FASTSPEX_HAVE_AVX2_KERNEL 1
+// Also writes row_max[ii] = the largest rank key (before scaling) in tile row ii, padding
+// columns (value 0) included, so rows that cannot enter the heap are skipped without a rescan.
+__attribute__((target("avx2,fma"))) inline __m256d key_avx2(__m256d c, RankBy by) {
+  switch (by) {
+    case RankBy::Largest:
+      return c;
+    case RankBy::Smallest:
+      return _mm256_sub_pd(_mm256_setzero_pd(), c);
+    case RankBy::Magnitude:
+      return _mm256_andnot_pd(_mm256_set1_pd(-0.0), c);
+  }
+  return c;
+}
+
+__attribute__((target("avx2,fma"))) double hmax_avx2(__m256d v) {
+  alignas(32) double buf[4];
+  _mm256_store_pd(buf, v);
+  return std::max(std::max(buf[0], buf[1]), std::max(buf[2], buf[3]));
+}
+
 __attribute__((target("avx2,fma"))) void tile_avx2(const double* Vi, std::size_t ni,
                                                   const double* PT, std::size_t stride,
-                                                  std::size_t nj, std::size_t r, double* tile) {
+                                                  std::size_t nj, std::size_t r, RankBy by,
+                                                  double* tile, double* row_max) {
   const std::size_t njp = (nj + 7) / 8 * 8;
+  const __m256d lowest = _mm256_set1_pd(-std::numeric_limits<double>::infinity());
   std::size_t ii = 0;
   for (; ii + 4 <= ni; ii += 4) {
     const double* a = Vi + ii * r;
+    __m256d m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest;
     for (std::size_t jj = 0; jj < njp; jj += 8) {
       __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
       __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
@@ -101,10 +124,19 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const double* Vi, std::size_t
       _mm256_storeu_pd(t + 2 * kTile + 4, c21);
       _mm256_storeu_pd(t + 3 * kTile, c30);
       _mm256_storeu_pd(t + 3 * kTile + 4, c31);
+      m0 = _mm256_max_pd(m0, _mm256_max_pd(key_avx2(c00, by), key_avx2(c01, by)));
+      m1 = _mm256_max_pd(m1, _mm256_max_pd(key_avx2(c10, by), key_avx2(c11, by)));
+      m2 = _mm256_max_pd(m2, _mm256_max_pd(key_avx2(c20, by), key_avx2(c21, by)));
+      m3 = _mm256_max_pd(m3, _mm256_max_pd(key_avx2(c30, by), key_avx2(c31, by)));
     }
+    row_max[ii] = hmax_avx2(m0);
+    row_max[ii + 1] = hmax_avx2(m1);
+    row_max[ii + 2] = hmax_avx2(m2);
+    row_max[ii + 3] = hmax_avx2(m3);
   }
   for (; ii < ni; ++ii) {
     const double* a = Vi + ii * r;
+    __m256d m0 = lowest;
     for (std::size_t jj = 0; jj < njp; jj += 8) {
       __m256d c0 = _mm256_setzero_pd(), c1 = _mm256_setzero_pd();
       for (std::size_t k = 0; k < r; ++k) {
@@ -115,7 +147,9 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const double* Vi, std::size_t
       }
       _mm256_storeu_pd(tile + ii * kTile + jj, c0);
       _mm256_storeu_pd(tile + ii * kTile + jj + 4, c1);
+      m0 = _mm256_max_pd(m0, _mm256_max_pd(key_avx2(c0, by), key_avx2(c1, by)));
     }
+    row_max[ii] = hmax_avx2(m0);
   }
 }
 
@@ -229,6 +263,7 @@ PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scal
   // One work item = one strip of kTile rows against every column block to its right.
   parallel_for(0, blocks, 1, n_threads, [&](std::size_t b0, std::size_t b1) {
     RowMat tile(kTile, kTile);
+    std::vector<double> row_max(kTile, std::numeric_limits<double>::infinity());
     for (std::size_t bi = b0; bi < b1; ++bi) {
       TopK local(k);
       const std::size_t i0 = bi * kTile;
@@ -243,7 +278,8 @@ PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scal
         auto T = tile.topLeftCorner(static_cast<Eigen::Index>(ni), static_cast<Eigen::Index>(nj));
 #ifdef FASTSPEX_HAVE_AVX2_KERNEL
         if (use_avx2) {
-          tile_avx2(V + i0 * r, ni, PT.data() + j0, stride, nj, r, tile.data());
+          tile_avx2(V + i0 * r, ni, PT.data() + j0, stride, nj, r, by, tile.data(),
+                    row_max.data());
         } else {
           T.noalias() = Vi * Vj.transpose();
         }
@@ -251,14 +287,20 @@ PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scal
         T.noalias() = Vi * Vj.transpose();
 #endif
         double thr = std::max(local.floor(), global_floor.load(std::memory_order_relaxed));
-        if (block_max_key(T, scale, by) < thr) continue;
+        if (use_avx2) {
+          const double tile_max = *std::max_element(row_max.begin(), row_max.begin() + ni);
+          if (tile_max * scale < thr) continue;
+        } else if (block_max_key(T, scale, by) < thr) {
+          continue;
+        }
         for (std::size_t ii = 0; ii < ni; ++ii) {
           const std::size_t jstart = bj == bi ? ii + 1 : 0;
           if (jstart >= nj) continue;
+          if (use_avx2 && row_max[ii] * scale < thr) continue;
           auto row = T.row(static_cast<Eigen::Index>(ii))
                          .segment(static_cast<Eigen::Index>(jstart),
                                   static_cast<Eigen::Index>(nj - jstart));
-          if (block_max_key(row, scale, by) < thr) continue;
+          if (!use_avx2 && block_max_key(row, scale, by) < thr) continue;
           const double* p = tile.data() + ii * kTile;
           for (std::size_t jj = jstart; jj < nj; ++jj) {
             const double score = p[jj] * scale;
