@@ -9,6 +9,8 @@ namespace py = pybind11;
 namespace fastspex::bind {
 void bind_masks(py::module_& m);
 void bind_transforms(py::module_& m);
+void bind_indices(py::module_& m);
+void bind_pairs(py::module_& m);
 }  // namespace fastspex::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -17,4 +19,6 @@ PYBIND11_MODULE(_core, m) {
   m.attr("hardware_threads") = fastspex::resolve_threads(0);
   fastspex::bind::bind_masks(m);
   fastspex::bind::bind_transforms(m);
+  fastspex::bind::bind_indices(m);
+  fastspex::bind::bind_pairs(m);
 }

@@ -11,7 +11,7 @@ except ImportError as err:  # pragma: no cover - only when the build is missing
     )
     raise ImportError(msg) from err
 
-from . import dense, masks, store, value
+from . import dense, indices, masks, pairs, store, value
 from .coefficients import Coefficients
 from .masks import PackedMasks
 from .store import EvalStore
@@ -29,7 +29,9 @@ __all__ = [
     "ValueFunctionError",
     "__version__",
     "dense",
+    "indices",
     "masks",
+    "pairs",
     "store",
     "value",
 ]

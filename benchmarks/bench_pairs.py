@@ -1,0 +1,222 @@
+"""All-pairs top-100 scoring: fastspex vs NumPy (dense matrix + argpartition) vs a per-pair loop.
+
+Two proxies over n components: a rank-16 factorization machine (pair score ⟨vᵢ, vⱼ⟩) and a sparse
+Möbius polynomial (n main effects, 5n pairs, n/10 triples; pair index = SII). For each n in
+1e3, 1e4, 1e5 it times:
+
+- fastspex ``top_pairs`` (streaming heap, GEMM tiles, all cores), in a fresh subprocess so its
+  peak RSS can be reported;
+- NumPy: the full n x n score matrix, upper triangle, ``argpartition`` (only where it fits);
+- the seed guide's per-pair Python loop (pred(both) - pred(i) - pred(j) + pred(neither)) at
+  n = 1e3 on a random subsample of pairs, extrapolated to all pairs (labelled as such).
+
+Medians of repeats; wall and CPU seconds (the machine may be shared). Writes
+``benchmarks/results/bench_pairs.json``. ``--quick`` stops at n = 1e4 with one repeat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+
+from fastspex.coefficients import Coefficients  # noqa: E402
+from fastspex.pairs import top_pairs  # noqa: E402
+
+K = 100
+RANK = 16
+
+
+def make_fm(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, RANK)) / np.sqrt(RANK)
+
+
+def make_poly(n: int, seed: int = 0) -> Coefficients:
+    rng = np.random.default_rng(seed)
+    pairs = rng.integers(0, n, size=(5 * n, 2))
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs.sort(axis=1)
+    triples = np.sort(np.stack([rng.choice(n, 3, replace=False) for _ in range(max(1, n // 10))]), axis=1)
+    sizes = np.concatenate([np.ones(n, int), np.full(len(pairs), 2), np.full(len(triples), 3)])
+    indptr = np.concatenate([[0], np.cumsum(sizes)])
+    indices = np.concatenate([np.arange(n), pairs.ravel(), triples.ravel()])
+    values = rng.normal(size=len(sizes))
+    return Coefficients(n, indptr, indices, values, "mobius")
+
+
+def poly_pair_matrix(coefs: Coefficients) -> np.ndarray:
+    """Dense SII pair matrix of a Möbius polynomial: Σ_{T⊇ij} a(T) / (|T| - 1)."""
+    n = coefs.n
+    P = np.zeros((n, n))
+    sizes = coefs.orders()
+    for t in (2, 3):
+        rows = np.flatnonzero(sizes == t)
+        sup = coefs.indices[coefs.indptr[rows][:, None] + np.arange(t)]
+        w = coefs.values[rows] / (t - 1)
+        for a in range(t):
+            for b in range(a + 1, t):
+                np.add.at(P, (sup[:, a], sup[:, b]), w)
+    return P
+
+
+def numpy_top(P: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k |score| over pairs i<j of a dense matrix, symmetric (FM) or upper-triangular
+    (polynomial); lean NumPy: no index arrays, one argpartition."""
+    A = np.abs(P, out=P)
+    np.fill_diagonal(A, -1.0)
+    flat = np.argpartition(A.ravel(), -2 * k)[-2 * k:]  # each pair appears twice (symmetric)
+    i, j = np.unravel_index(flat, A.shape)
+    keep = i < j
+    i, j, flat = i[keep], j[keep], flat[keep]
+    order = np.argsort(-A.ravel()[flat], kind="stable")[:k]
+    return i[order], j[order]
+
+
+def timed(fn, repeats: int):
+    walls, cpus, out = [], [], None
+    for _ in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return float(np.median(walls)), float(np.median(cpus)), out
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM; unlike ru_maxrss it is reset by exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(kind: str, n: int, repeats: int) -> None:
+    """Runs in a subprocess: build the proxy, time fastspex, report time and peak RSS."""
+    model = make_fm(n) if kind == "fm" else make_poly(n)
+    rss_before = peak_rss_mib()
+    kwargs = {"by": "magnitude"} if kind == "fm" else {"by": "magnitude", "index": "sii"}
+    wall, cpu, res = timed(lambda: top_pairs(model, K, **kwargs), repeats)
+    print(json.dumps({"wall": wall, "cpu": cpu, "peak_rss_mib": peak_rss_mib(),
+                      "rss_before_mib": rss_before,
+                      "i": res.i.tolist(), "j": res.j.tolist()}))
+
+
+def run_fastspex(kind: str, n: int, repeats: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(n), str(repeats)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def guide_loop_fm(V: np.ndarray, pairs: np.ndarray) -> None:
+    n = len(V)
+    w = np.zeros(n)
+
+    def pred(x: np.ndarray) -> float:  # FM prediction on one mask, O(n r)
+        s = V.T @ x
+        return float(w @ x + 0.5 * (s @ s - ((V * V).sum(1) @ x)))
+
+    for i, j in pairs:
+        x = np.ones(n)
+        both = pred(x)
+        x[i] = 0
+        no_i = pred(x)
+        x[j] = 0
+        neither = pred(x)
+        x[i] = 1
+        no_j = pred(x)
+        _ = both - no_i - no_j + neither
+
+
+def guide_loop_poly(coefs: Coefficients, pairs: np.ndarray) -> None:
+    sup = [coefs.indices[coefs.indptr[k]:coefs.indptr[k + 1]] for k in range(len(coefs))]
+    vals = coefs.values
+
+    def pred(x: np.ndarray) -> float:  # Möbius polynomial on one mask
+        return float(sum(v for s, v in zip(sup, vals) if x[s].all()))
+
+    for i, j in pairs:
+        x = np.ones(coefs.n, bool)
+        both = pred(x)
+        x[i] = False
+        no_i = pred(x)
+        x[j] = False
+        neither = pred(x)
+        x[i] = True
+        no_j = pred(x)
+        _ = both - no_i - no_j + neither
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--child", nargs=3)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]), int(args.child[2]))
+        return
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    rows = []
+    for kind in ("fm", "poly"):
+        for n in sizes:
+            reps = 1 if (args.quick or n >= 100_000) else 3
+            fs = run_fastspex(kind, n, reps)
+            row = {"proxy": kind, "n": n, "pairs": n * (n - 1) // 2, "repeats": reps,
+                   "fastspex_wall_s": fs["wall"], "fastspex_cpu_s": fs["cpu"],
+                   "fastspex_peak_rss_mib": fs["peak_rss_mib"],
+                   "fastspex_rss_before_call_mib": fs["rss_before_mib"]}
+            if n <= 10_000:  # the dense n x n matrix (0.8 GB at 1e4) fits; at 1e5 it is 80 GB
+                model = make_fm(n) if kind == "fm" else make_poly(n)
+                build = (lambda: model @ model.T) if kind == "fm" else (lambda: poly_pair_matrix(model))
+                wall, cpu, (ti, tj) = timed(lambda: numpy_top(build(), K), reps)
+                row.update(numpy_wall_s=wall, numpy_cpu_s=cpu,
+                           speedup_vs_numpy=wall / fs["wall"],
+                           same_top_pairs=sorted(zip(ti.tolist(), tj.tolist())) ==
+                           sorted(zip(fs["i"], fs["j"])))
+            else:
+                row.update(numpy_wall_s=None, numpy_note="n x n matrix does not fit in memory")
+            if n == 1_000:
+                model = make_fm(n) if kind == "fm" else make_poly(n)
+                rng = np.random.default_rng(1)
+                m = 2_000 if kind == "fm" else 200
+                sub = np.sort(rng.choice(n, size=(m, 2), replace=True), axis=1)
+                sub = sub[sub[:, 0] != sub[:, 1]]
+                loop = guide_loop_fm if kind == "fm" else guide_loop_poly
+                wall, _, _ = timed(lambda: loop(model, sub), 1)
+                row.update(python_loop_s_extrapolated=wall / len(sub) * row["pairs"],
+                           python_loop_subsample_pairs=int(len(sub)),
+                           speedup_vs_python_loop=wall / len(sub) * row["pairs"] / fs["wall"])
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    print()
+    hdr = f"{'proxy':6} {'n':>7} {'pairs':>11} {'fastspex s':>11} {'cpu s':>7} {'RSS MiB':>8} " \
+          f"{'numpy s':>9} {'x numpy':>8} {'loop s (extrap.)':>17} {'x loop':>9}"
+    print(hdr)
+    for r in rows:
+        np_s = f"{r['numpy_wall_s']:.3f}" if r.get("numpy_wall_s") else "no fit"
+        xnp = f"{r['speedup_vs_numpy']:.0f}" if r.get("speedup_vs_numpy") else "-"
+        loop = f"{r['python_loop_s_extrapolated']:.0f}" if "python_loop_s_extrapolated" in r else "-"
+        xl = f"{r['speedup_vs_python_loop']:.0f}" if "speedup_vs_python_loop" in r else "-"
+        print(f"{r['proxy']:6} {r['n']:>7} {r['pairs']:>11} {r['fastspex_wall_s']:>11.3f} "
+              f"{r['fastspex_cpu_s']:>7.2f} {r['fastspex_peak_rss_mib']:>8.0f} {np_s:>9} {xnp:>8} "
+              f"{loop:>17} {xl:>9}")
+    result = {"benchmark": "bench_pairs", "k": K, "rank": RANK, "cpus": os.cpu_count(),
+              "load_average_at_end": os.getloadavg(), "rows": rows,
+              "note": "times are medians of `repeats`; the Python loop is timed on a subsample "
+                      "and extrapolated linearly to all pairs"}
+    out = ROOT / "benchmarks" / "results" / "bench_pairs.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
