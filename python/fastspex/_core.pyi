@@ -5,16 +5,24 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['MemoryLimitError', 'bernoulli', 'exhaustive', 'fwht', 'gf2_subsample', 'hardware_threads', 'leave_k_out', 'mobius', 'pack', 'popcount', 'random_subsets', 'unique', 'unpack', 'zeta']
+__all__: list[str] = ['MemoryLimitError', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'mobius', 'pack', 'popcount', 'random_subsets', 'sparse_top_pairs', 'unique', 'unpack', 'zeta']
 class MemoryLimitError(MemoryError):
     pass
 def bernoulli(m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
     """
     m masks, each component kept independently with probability p.
     """
+def evaluate_set(indptr: numpy.typing.NDArray[numpy.int64], indices: numpy.typing.NDArray[numpy.int32], values: numpy.typing.NDArray[numpy.float64], n: typing.SupportsInt | typing.SupportsIndex, basis: str, words: numpy.typing.NDArray[numpy.uint64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Value of a sparse expansion on each packed mask.
+    """
 def exhaustive(n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
     """
     All 2^n masks; row r keeps component j iff bit j of r is set.
+    """
+def fm_top_pairs(V: numpy.typing.NDArray[numpy.float64], scale: typing.SupportsFloat | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, by: str, n_threads: typing.SupportsInt | typing.SupportsIndex = 0, simd: bool = True) -> tuple:
+    """
+    Top-k pairs i<j of scale * <V_i, V_j> (arrays i, j, score); simd=False forces the portable Eigen kernel.
     """
 def fwht(values: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
     """
@@ -23,6 +31,10 @@ def fwht(values: numpy.typing.NDArray[numpy.float64], n_threads: typing.Supports
 def gf2_subsample(h: numpy.typing.NDArray[numpy.uint64], delays: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
     """
     Rows (H^T l) XOR d for every delay d and every l in {0,1}^b.
+    """
+def index_transform(indptr: numpy.typing.NDArray[numpy.int64], indices: numpy.typing.NDArray[numpy.int32], values: numpy.typing.NDArray[numpy.float64], n: typing.SupportsInt | typing.SupportsIndex, basis: str, index: str, order: typing.SupportsInt | typing.SupportsIndex, max_terms: typing.SupportsInt | typing.SupportsIndex, tol: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> tuple:
+    """
+    Interaction index (or change of basis) of a sparse set, as CSR arrays (supports sorted by size, then lexicographically).
     """
 def leave_k_out(n: typing.SupportsInt | typing.SupportsIndex, k_min: typing.SupportsInt | typing.SupportsIndex, k_max: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
     """
@@ -43,6 +55,10 @@ def popcount(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | 
 def random_subsets(m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k_min: typing.SupportsInt | typing.SupportsIndex, k_max: typing.SupportsInt | typing.SupportsIndex, count_kept: bool, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
     """
     m masks ablating (or keeping) k components, k uniform in [k_min, k_max].
+    """
+def sparse_top_pairs(indptr: numpy.typing.NDArray[numpy.int64], indices: numpy.typing.NDArray[numpy.int32], values: numpy.typing.NDArray[numpy.float64], n: typing.SupportsInt | typing.SupportsIndex, basis: str, index: str, order: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, by: str, n_threads: typing.SupportsInt | typing.SupportsIndex = 0, max_terms: typing.SupportsInt | typing.SupportsIndex = 67108864) -> tuple:
+    """
+    Top-k pairs i<j of a pair index of a sparse set (arrays i, j, score).
     """
 def unique(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
     """
