@@ -11,6 +11,9 @@ void bind_masks(py::module_& m);
 void bind_transforms(py::module_& m);
 void bind_indices(py::module_& m);
 void bind_pairs(py::module_& m);
+void bind_regression(py::module_& m);
+void bind_trees(py::module_& m);
+void bind_spex(py::module_& m);
 }  // namespace fastspex::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -21,4 +24,7 @@ PYBIND11_MODULE(_core, m) {
   fastspex::bind::bind_transforms(m);
   fastspex::bind::bind_indices(m);
   fastspex::bind::bind_pairs(m);
+  fastspex::bind::bind_regression(m);
+  fastspex::bind::bind_trees(m);
+  fastspex::bind::bind_spex(m);
 }

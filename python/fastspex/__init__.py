@@ -19,6 +19,39 @@ from .value import Evaluator, ModelCallError, ValueFunction, ValueFunctionError
 
 __version__ = "0.1.0"
 
+# Public names whose modules pull in heavy optional dependencies (LightGBM, torch, matplotlib)
+# load on first use, so `import fastspex` stays fast and works without the extras.
+_LAZY = {
+    "ProxySPEX": "proxyspex",
+    "ProxySPEXResult": "proxyspex",
+    "SPEX": "spex",
+    "SPEXResult": "spex",
+    "explain": "explain",
+    "greedy_search": "greedy",
+    "GreedyResult": "greedy",
+    "Interactions": "interactions",
+    "fit_sparse_polynomial": "proxies",
+    "fit_factorization_machine": "proxies",
+}
+_LAZY_MODULES = {
+    "ablate", "explain", "greedy", "interactions", "plot", "proxies", "proxyspex", "ray_backend",
+    "report", "spex", "synthetic",
+}
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'fastspex' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | _LAZY_MODULES)
+
 __all__ = [
     "Coefficients",
     "EvalStore",

@@ -1,0 +1,100 @@
+"""Planted sparse functions with known interactions: the ground truth of tests and benchmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import indices
+from .coefficients import Basis, Coefficients
+from .masks import MaskLike
+
+
+@dataclass(frozen=True)
+class PlantedFunction:
+    """A value function ``f(mask) = Σ_S c_S·φ_S(mask) + noise`` with a known sparse expansion.
+
+    ``coefficients`` is the truth (in ``basis``); calling it on ``(m, n)`` masks returns ``(m,)``
+    floats, with Gaussian noise of standard deviation ``noise`` drawn from its own seeded stream
+    (so repeated calls on the same masks differ, as a noisy model would).
+    """
+
+    coefficients: Coefficients
+    noise: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.noise) or self.noise < 0:
+            msg = f"noise must be a finite number >= 0, got {self.noise}"
+            raise ValueError(msg)
+        object.__setattr__(self, "_rng", np.random.default_rng([self.seed, 0x5EED]))
+
+    @property
+    def n(self) -> int:
+        return self.coefficients.n
+
+    def exact(self, masks: MaskLike) -> np.ndarray:
+        """The noiseless value on each mask."""
+        return indices.evaluate(self.coefficients, masks)
+
+    def __call__(self, masks: MaskLike) -> np.ndarray:
+        values = self.exact(masks)
+        if self.noise > 0:
+            values = values + self._rng.normal(0.0, self.noise, size=values.shape)  # type: ignore[attr-defined]
+        return values
+
+    def top(self, k: int = 10) -> list[tuple[int, ...]]:
+        """The ``k`` non-empty supports with the largest ``|coefficient|`` (ties by support)."""
+        items = [(s, v) for s, v in self.coefficients.to_dict().items() if s]
+        items.sort(key=lambda sv: (-abs(sv[1]), sv[0]))
+        return [s for s, _ in items[:k]]
+
+
+def planted(
+    n: int,
+    k: int,
+    *,
+    max_order: int = 3,
+    basis: Basis = "fourier",
+    magnitude: tuple[float, float] = (0.5, 1.0),
+    noise: float = 0.0,
+    constant: float = 0.0,
+    seed: int = 0,
+) -> PlantedFunction:
+    """A random function of ``n`` components with ``k`` distinct non-empty interactions.
+
+    Each support has a uniformly drawn order in ``1..max_order`` and uniformly drawn members;
+    each coefficient has a uniform magnitude in ``magnitude`` and a random sign. ``constant``
+    is the coefficient of the empty set. ``noise`` is the standard deviation of additive
+    Gaussian noise per call, in the same units as the coefficients.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    if not 1 <= max_order <= n:
+        raise ValueError(f"max_order must lie in [1, n={n}], got {max_order}")
+    lo, hi = magnitude
+    if not 0 <= lo <= hi:
+        raise ValueError(f"magnitude must be (low, high) with 0 <= low <= high, got {magnitude}")
+    capacity = _count_supports(n, max_order)
+    if k > capacity:
+        raise ValueError(f"k={k} exceeds the {capacity} supports of order <= {max_order} over n={n}")
+    rng = np.random.default_rng(seed)
+    supports: dict[tuple[int, ...], float] = {}
+    while len(supports) < k:
+        order = int(rng.integers(1, max_order + 1))
+        members = tuple(sorted(int(i) for i in rng.choice(n, size=order, replace=False)))
+        if members not in supports:
+            supports[members] = float(rng.uniform(lo, hi) * rng.choice((-1.0, 1.0)))
+    if constant:
+        supports[()] = float(constant)
+    coefs = Coefficients.from_dict(supports, n=n, basis=basis)
+    return PlantedFunction(coefs, noise=float(noise), seed=seed)
+
+
+def _count_supports(n: int, max_order: int) -> int:
+    from math import comb
+
+    return sum(comb(n, r) for r in range(1, max_order + 1))
