@@ -1,0 +1,550 @@
+"""Sparse proxy regression on ablation masks: a sparse Möbius polynomial and a factorization machine.
+
+Both proxies model the value function on masks ``x ∈ {0,1}ⁿ`` (1 = kept):
+
+- :func:`fit_sparse_polynomial`: ``f(x) ≈ a₀ + Σ aᵢxᵢ + Σ a_ij xᵢx_j`` fitted by elastic-net
+  coordinate descent over *every* main effect and pair product, without materialising the
+  ``n(n-1)/2`` pair columns (a streaming all-pairs gradient scan keeps a bounded pool of the
+  pairs most correlated with the residual, and Cauchy–Schwarz bounds certify the KKT conditions
+  for all others), along a warm-started penalty path; k-fold cross-validation picks the penalty
+  and an (almost) unpenalised least-squares refit removes the shrinkage on the chosen support.
+  The result's :class:`~fastspex.coefficients.Coefficients` are in the Möbius basis.
+- :func:`fit_factorization_machine`: ``f(x) ≈ w₀ + Σ wᵢxᵢ + Σ_{i<j} ⟨vᵢ, vⱼ⟩ xᵢxⱼ`` with
+  embeddings ``V ∈ ℝ^{n×r}``, fitted by alternating least squares with L2 penalties and early
+  stopping on held-out masks. ``fastspex.pairs.top_pairs(result)`` scores all pairs.
+
+Both take packed masks (:class:`~fastspex.masks.PackedMasks`) or ``(m, n)`` bool/0-1 arrays, are
+deterministic for a seed, and run in the C++ core with the GIL released.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal
+
+import numpy as np
+
+from . import _core
+from ._validate import as_int, as_seed, as_threads
+from .coefficients import Coefficients
+from .indices import evaluate
+from .masks import MaskLike, PackedMasks, as_packed
+from .pairs import PairScores, RankBy, top_pairs
+
+__all__ = [
+    "FactorizationMachineResult",
+    "SparsePolynomialPath",
+    "SparsePolynomialResult",
+    "fit_factorization_machine",
+    "fit_sparse_polynomial",
+    "sparse_polynomial_path",
+]
+
+Screening = Literal["scan", "explicit"]
+Selection = Literal["min", "1se"]
+MAX_EXPLICIT_PAIRS = 2_000_000
+MAX_FM_COEFFICIENT_N = 4096
+
+
+def _masks_and_targets(masks: MaskLike, y: object, what: str) -> tuple[PackedMasks, np.ndarray]:
+    if not isinstance(masks, PackedMasks):
+        arr = np.asarray(masks)
+        if arr.ndim != 2:
+            msg = f"{what}: masks must be PackedMasks or a 2-D (m, n) array, got shape {arr.shape}"
+            raise ValueError(msg)
+        if arr.shape[0] == 0:
+            msg = f"{what}: masks are empty (m = 0): nothing to fit"
+            raise ValueError(msg)
+    packed = as_packed(masks)
+    m = len(packed)
+    if m == 0:
+        msg = f"{what}: masks are empty (m = 0): nothing to fit"
+        raise ValueError(msg)
+    targets = np.asarray(y)
+    if targets.ndim == 2 and targets.shape[1] == 1:
+        targets = targets[:, 0]
+    if targets.ndim != 1:
+        msg = f"{what}: y must be 1-D (one output per mask), got shape {targets.shape}"
+        raise ValueError(msg)
+    if not np.issubdtype(targets.dtype, np.number) or np.issubdtype(targets.dtype, np.complexfloating):
+        msg = f"{what}: y must be real numbers, got dtype {targets.dtype}"
+        raise TypeError(msg)
+    if len(targets) != m:
+        msg = f"{what}: {m} masks but {len(targets)} targets"
+        raise ValueError(msg)
+    targets = np.ascontiguousarray(targets, dtype=np.float64)
+    if not np.all(np.isfinite(targets)):
+        bad = int(np.count_nonzero(~np.isfinite(targets)))
+        msg = f"{what}: y has {bad} non-finite values (NaN or inf)"
+        raise ValueError(msg)
+    if m < 2:
+        msg = f"{what}: need at least 2 masks, got {m}"
+        raise ValueError(msg)
+    if np.ptp(targets) == 0:
+        msg = f"{what}: y is constant ({targets[0]!r}): there is nothing to fit"
+        raise ValueError(msg)
+    return packed, targets
+
+
+def _terms_from_supports(supports: Iterable[Iterable[int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    a, b = [], []
+    seen = set()
+    for s in supports:
+        t = tuple(sorted(int(i) for i in s))
+        if len(t) == 0:
+            continue  # the intercept is always fitted
+        if len(t) > 2 or len(set(t)) != len(t) or t[0] < 0 or t[-1] >= n:
+            msg = f"terms must be distinct components in [0, {n}) of size 1 or 2, got {tuple(s)}"
+            raise ValueError(msg)
+        if t in seen:
+            continue
+        seen.add(t)
+        a.append(t[0])
+        b.append(t[1] if len(t) == 2 else -1)
+    if not a:
+        msg = "terms must contain at least one main effect or pair"
+        raise ValueError(msg)
+    return np.asarray(a, np.int32), np.asarray(b, np.int32)
+
+
+def _all_terms(n: int, max_order: int) -> tuple[np.ndarray, np.ndarray]:
+    a = [np.arange(n, dtype=np.int32)]
+    b = [np.full(n, -1, np.int32)]
+    if max_order >= 2 and n >= 2:
+        i, j = np.triu_indices(n, 1)
+        a.append(i.astype(np.int32))
+        b.append(j.astype(np.int32))
+    return np.concatenate(a), np.concatenate(b)
+
+
+def _coefficients(n: int, intercept: float, ta: np.ndarray, tb: np.ndarray, values: np.ndarray) -> Coefficients:
+    keep = values != 0
+    ta, tb, values = ta[keep], tb[keep], values[keep]
+    order = np.lexsort((tb, ta, (tb >= 0).astype(np.int8)))  # mains, then pairs; by index
+    ta, tb, values = ta[order], tb[order], values[order]
+    sizes = np.concatenate([[0, 0], np.where(tb >= 0, 2, 1)])
+    indptr = np.cumsum(sizes).astype(np.int64)
+    indices = np.empty(int(indptr[-1]), np.int32)
+    # Row 0 is the empty set (intercept); row t+1 starts at indptr[t+1].
+    pos = indptr[1:-1]
+    indices[pos] = ta
+    pair_rows = np.flatnonzero(tb >= 0)
+    indices[pos[pair_rows] + 1] = tb[pair_rows]
+    return Coefficients(n, indptr, indices, np.concatenate([[intercept], values]), "mobius")
+
+
+@dataclass(frozen=True)
+class SparsePolynomialPath:
+    """The elastic-net path: ``coef(k)`` are the coefficients at ``alphas[k]``.
+
+    ``terms_a``/``terms_b`` list every term that entered the working set (``b = -1`` for a main
+    effect); coefficients at penalty ``k`` are ``(coef_terms, coef_values)[indptr[k]:indptr[k+1]]``
+    (indices into the term list). ``objectives`` are the elastic-net objective values,
+    ``scans`` the number of all-pairs gradient scans and ``exact_checks`` the candidate
+    gradients recomputed exactly while certifying the KKT conditions.
+    """
+
+    n: int
+    alphas: np.ndarray
+    alpha_max: float
+    terms_a: np.ndarray
+    terms_b: np.ndarray
+    indptr: np.ndarray
+    coef_terms: np.ndarray
+    coef_values: np.ndarray
+    intercepts: np.ndarray
+    objectives: np.ndarray
+    sweeps: np.ndarray
+    scans: int
+    exact_checks: int
+
+    def __len__(self) -> int:
+        return len(self.alphas)
+
+    def coefficients(self, k: int) -> Coefficients:
+        """The (penalised) Möbius coefficients at ``alphas[k]``, intercept included."""
+        k = as_int(k, "k")
+        if not -len(self) <= k < len(self):
+            msg = f"k = {k} is out of range for a path of {len(self)} penalties"
+            raise IndexError(msg)
+        k %= len(self)
+        lo, hi = int(self.indptr[k]), int(self.indptr[k + 1])
+        t = self.coef_terms[lo:hi]
+        return _coefficients(self.n, float(self.intercepts[k]), self.terms_a[t], self.terms_b[t],
+                             self.coef_values[lo:hi])
+
+    def dense(self, supports: list[tuple[int, ...]]) -> np.ndarray:
+        """``(len(alphas), len(supports))`` coefficient matrix for the given supports."""
+        col = {s: c for c, s in enumerate(supports)}
+        out = np.zeros((len(self), len(supports)))
+        for k in range(len(self)):
+            for t, v in zip(self.coef_terms[self.indptr[k]:self.indptr[k + 1]],
+                            self.coef_values[self.indptr[k]:self.indptr[k + 1]]):
+                a, b = int(self.terms_a[t]), int(self.terms_b[t])
+                s = (a,) if b < 0 else (a, b)
+                if s in col:
+                    out[k, col[s]] = v
+        return out
+
+
+def _path_options(l1_ratio: float, tol: float, max_sweeps: int) -> tuple[float, float, int]:
+    l1_ratio = float(l1_ratio)
+    if not 0.0 < l1_ratio <= 1.0:
+        msg = f"l1_ratio must lie in (0, 1], got {l1_ratio}"
+        raise ValueError(msg)
+    tol = float(tol)
+    if not tol > 0:
+        msg = f"tol must be positive, got {tol}"
+        raise ValueError(msg)
+    return l1_ratio, tol, as_int(max_sweeps, "max_sweeps", minimum=1)
+
+
+def _alpha_array(alphas: object) -> np.ndarray:
+    if alphas is None:
+        return np.empty(0, np.float64)
+    arr = np.ascontiguousarray(np.asarray(alphas, dtype=np.float64).ravel())
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        msg = "alphas must be a non-empty sequence of finite values >= 0"
+        raise ValueError(msg)
+    return np.ascontiguousarray(np.sort(arr)[::-1])
+
+
+def sparse_polynomial_path(
+    masks: MaskLike,
+    y: object,
+    *,
+    max_order: int = 2,
+    terms: Iterable[Iterable[int]] | None = None,
+    l1_ratio: float = 1.0,
+    alphas: object = None,
+    n_alphas: int = 100,
+    eps: float | None = None,
+    max_features: int | None = None,
+    pool: int | None = None,
+    tol: float = 1e-9,
+    max_sweeps: int = 100_000,
+    screening: Screening = "scan",
+    n_threads: int | None = None,
+) -> SparsePolynomialPath:
+    """The elastic-net path of ``y`` on main effects and pair products of the masks.
+
+    Minimises ``(1/2m)‖y − a₀ − Xβ‖² + α(ρ‖β‖₁ + (1−ρ)/2‖β‖²)`` (scikit-learn's ElasticNet
+    objective, ``ρ = l1_ratio``, unstandardised 0/1 columns) at each penalty, warm-started.
+
+    Args:
+        masks: packed masks or an ``(m, n)`` bool/0-1 array.
+        y: ``(m,)`` targets.
+        max_order: 1 (main effects only) or 2 (plus all pairs).
+        terms: restrict the candidates to these supports (size 1 or 2) instead of all of them.
+        l1_ratio: ``ρ`` in (0, 1]; 1 is the lasso.
+        alphas: penalties (sorted descending); default ``n_alphas`` values from the smallest
+            penalty with all-zero coefficients down to ``eps`` times it, geometrically.
+        eps: default 1e-3 when there are fewer candidates than masks, else 1e-2 (glmnet's rule).
+        max_features: stop the path once more terms are active (default ``min(m // 2, 2000)``).
+        pool: pairs kept with their gradient between all-pairs scans (default ``max(4096, 32n)``).
+        tol: a solve stops when no coordinate step reduces the loss by more than ``tol·‖y−ȳ‖²``.
+        screening: "scan" streams the all-pairs gradient in GEMM tiles (never storing the pair
+            columns); "explicit" lists every pair as a candidate (small n only).
+        n_threads: threads (default: all cores).
+    """
+    packed, targets = _masks_and_targets(masks, y, "sparse_polynomial_path")
+    n, m = packed.n, len(packed)
+    max_order = as_int(max_order, "max_order", minimum=1)
+    if max_order > 2:
+        msg = f"max_order must be 1 or 2 (pairs), got {max_order}"
+        raise ValueError(msg)
+    l1_ratio, tol, max_sweeps = _path_options(l1_ratio, tol, max_sweeps)
+    if screening not in ("scan", "explicit"):
+        msg = f"screening must be 'scan' or 'explicit', got {screening!r}"
+        raise ValueError(msg)
+    scan = False
+    if terms is not None:
+        ta, tb = _terms_from_supports(terms, n)
+    elif max_order == 1 or n < 2:
+        ta, tb = _all_terms(n, 1)
+    elif screening == "explicit":
+        if n * (n - 1) // 2 > MAX_EXPLICIT_PAIRS:
+            msg = f"screening='explicit' lists n(n-1)/2 = {n * (n - 1) // 2} pairs; use 'scan'"
+            raise ValueError(msg)
+        ta, tb = _all_terms(n, 2)
+    else:
+        ta, tb = np.empty(0, np.int32), np.empty(0, np.int32)
+        scan = True
+    candidates = (n + n * (n - 1) // 2) if scan else len(ta)
+    if eps is None:
+        eps = 1e-3 if candidates < m else 1e-2
+    eps = float(eps)
+    if not 0.0 < eps < 1.0:
+        msg = f"eps must lie in (0, 1), got {eps}"
+        raise ValueError(msg)
+    if max_features is None:
+        max_features = min(m // 2, 2000)
+    max_features = as_int(max_features, "max_features", minimum=0)
+    pool = 0 if pool is None else as_int(pool, "pool", minimum=1)
+    d = _core.poly_path(
+        packed.words, n, targets, ta, tb, scan, _alpha_array(alphas),
+        as_int(n_alphas, "n_alphas", minimum=1), eps, l1_ratio, tol, max_sweeps, max_features,
+        pool, as_threads(n_threads),
+    )
+    return SparsePolynomialPath(
+        n=n, alphas=d["alphas"], alpha_max=float(d["alpha_max"]), terms_a=d["terms_a"],
+        terms_b=d["terms_b"], indptr=d["indptr"], coef_terms=d["coef_terms"],
+        coef_values=d["coef_values"], intercepts=d["intercepts"], objectives=d["objectives"],
+        sweeps=d["sweeps"], scans=int(d["scans"]), exact_checks=int(d["exact_checks"]),
+    )
+
+
+@dataclass(frozen=True)
+class SparsePolynomialResult:
+    """A fitted sparse polynomial proxy.
+
+    ``coefficients`` (Möbius basis, intercept as the empty set) are the refit on the support
+    chosen by cross-validation (or the penalised ones with ``refit=False``); ``alpha`` the chosen
+    penalty, ``path`` the full-data path, ``cv_mse`` the ``(folds, len(path.alphas))`` held-out
+    errors (None without CV).
+    """
+
+    coefficients: Coefficients
+    n: int
+    alpha: float
+    alpha_index: int
+    path: SparsePolynomialPath
+    cv_mse: np.ndarray | None
+    settings: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def predict(self, masks: MaskLike, *, n_threads: int | None = None) -> np.ndarray:
+        """The proxy's value on each mask."""
+        return evaluate(self.coefficients, as_packed(masks, self.n), n_threads=n_threads)
+
+    def top_pairs(self, k: int = 10, *, index: str = "mobius", by: RankBy = "magnitude") -> PairScores:
+        """The ``k`` best pairs under a pair index of the fitted polynomial."""
+        return top_pairs(self.coefficients, k, index=index, by=by)  # type: ignore[arg-type]
+
+    @property
+    def cv_mean(self) -> np.ndarray | None:
+        """Mean held-out MSE per penalty."""
+        return None if self.cv_mse is None else self.cv_mse.mean(axis=0)
+
+
+def fit_sparse_polynomial(
+    masks: MaskLike,
+    y: object,
+    *,
+    max_order: int = 2,
+    l1_ratio: float = 1.0,
+    alphas: object = None,
+    n_alphas: int = 100,
+    eps: float | None = None,
+    cv: int | None = 5,
+    selection: Selection = "1se",
+    refit: bool = True,
+    refit_ridge: float = 1e-8,
+    seed: int | None = 0,
+    screening: Screening = "scan",
+    terms: Iterable[Iterable[int]] | None = None,
+    max_features: int | None = None,
+    pool: int | None = None,
+    tol: float = 1e-9,
+    max_sweeps: int = 100_000,
+    n_threads: int | None = None,
+) -> SparsePolynomialResult:
+    """Fit a sparse Möbius polynomial proxy ``a₀ + Σ aᵢxᵢ + Σ a_ij xᵢx_j`` to ``(masks, y)``.
+
+    The path over all candidates is solved on the full data (see :func:`sparse_polynomial_path`
+    for the penalty grid and options). With ``cv`` folds (seeded split), each fold's path is
+    solved on every main effect plus the pairs that entered the full-data path — the pairs of
+    the full scan are screened once, on all data — and the penalty with the lowest mean held-out
+    error (``selection="min"``) or the largest penalty within one standard error of it
+    (``"1se"``, sparser) is chosen. ``cv=None`` takes the last penalty of the path. The support
+    at that penalty is then refit by least squares with a tiny ridge (``refit_ridge`` times the
+    mean Gram diagonal) unless ``refit=False``.
+    """
+    t0 = time.perf_counter()
+    packed, targets = _masks_and_targets(masks, y, "fit_sparse_polynomial")
+    if selection not in ("min", "1se"):
+        msg = f"selection must be 'min' or '1se', got {selection!r}"
+        raise ValueError(msg)
+    refit_ridge = float(refit_ridge)
+    if not refit_ridge >= 0:
+        msg = f"refit_ridge must be >= 0, got {refit_ridge}"
+        raise ValueError(msg)
+    m = len(packed)
+    if cv is not None:
+        cv = as_int(cv, "cv", minimum=2)
+        if cv > m:
+            msg = f"cv = {cv} folds needs at least {cv} masks, got {m}"
+            raise ValueError(msg)
+    threads = as_threads(n_threads)
+    path = sparse_polynomial_path(
+        packed, targets, max_order=max_order, terms=terms, l1_ratio=l1_ratio, alphas=alphas,
+        n_alphas=n_alphas, eps=eps, max_features=max_features, pool=pool, tol=tol,
+        max_sweeps=max_sweeps, screening=screening, n_threads=n_threads,
+    )
+    t_path = time.perf_counter()
+    n = packed.n
+    cv_mse = None
+    k = len(path) - 1
+    if cv is not None:
+        rng = np.random.default_rng(as_seed(seed))
+        fold_of = np.empty(m, np.int32)
+        fold_of[rng.permutation(m)] = np.arange(m) % cv
+        if terms is not None:
+            ca, cb = _terms_from_supports(terms, n)
+        else:
+            pairs = path.terms_b >= 0
+            ca = np.concatenate([np.arange(n, dtype=np.int32), path.terms_a[pairs]])
+            cb = np.concatenate([np.full(n, -1, np.int32), path.terms_b[pairs]])
+        l1, tol_, sweeps = _path_options(l1_ratio, tol, max_sweeps)
+        mf = min(m // 2, 2000) if max_features is None else as_int(max_features, "max_features", minimum=0)
+        cv_mse = _core.poly_cv_mse(
+            packed.words, n, targets, np.ascontiguousarray(ca), np.ascontiguousarray(cb),
+            np.ascontiguousarray(path.alphas), fold_of, cv, refit_ridge if refit else -1.0, l1, tol_,
+            sweeps, mf, threads,
+        )
+        k = _select(cv_mse, selection)
+    t_cv = time.perf_counter()
+    lo, hi = int(path.indptr[k]), int(path.indptr[k + 1])
+    t = path.coef_terms[lo:hi]
+    ta, tb = np.ascontiguousarray(path.terms_a[t]), np.ascontiguousarray(path.terms_b[t])
+    if refit and len(t):
+        b0, values = _core.poly_refit(packed.words, n, targets, ta, tb, refit_ridge, threads)
+    else:
+        b0, values = float(path.intercepts[k]), path.coef_values[lo:hi]
+    coefs = _coefficients(n, float(b0), ta, tb, np.asarray(values, np.float64))
+    t_end = time.perf_counter()
+    settings = {
+        "max_order": int(max_order), "l1_ratio": float(l1_ratio), "n_alphas": len(path.alphas),
+        "cv": cv, "selection": selection, "refit": bool(refit), "refit_ridge": refit_ridge,
+        "seed": seed, "screening": screening if terms is None else "terms", "tol": float(tol),
+    }
+    timings = {"path": t_path - t0, "cv": t_cv - t_path, "refit": t_end - t_cv, "algorithm": t_end - t0}
+    return SparsePolynomialResult(coefs, n, float(path.alphas[k]), int(k), path, cv_mse, settings, timings)
+
+
+def _select(cv_mse: np.ndarray, selection: Selection) -> int:
+    complete = np.all(np.isfinite(cv_mse), axis=0)
+    if not np.any(complete):
+        msg = "cross-validation produced no complete column of errors"
+        raise RuntimeError(msg)
+    usable = np.flatnonzero(complete)
+    mean = cv_mse[:, usable].mean(axis=0)
+    best = int(np.argmin(mean))
+    if selection == "min":
+        return int(usable[best])
+    se = cv_mse[:, usable[best]].std(ddof=1) / np.sqrt(cv_mse.shape[0])
+    within = np.flatnonzero(mean <= mean[best] + se)
+    return int(usable[within[0]])  # largest penalty (alphas are descending)
+
+
+@dataclass(frozen=True)
+class FactorizationMachineResult:
+    """A fitted factorization machine ``w0 + Σ wᵢxᵢ + Σ_{i<j} ⟨V[i], V[j]⟩ xᵢxⱼ``."""
+
+    w0: float
+    w: np.ndarray  # (n,)
+    V: np.ndarray  # (n, rank)
+    n: int
+    rank: int
+    train_loss: np.ndarray
+    val_loss: np.ndarray
+    best_epoch: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def predict(self, masks: MaskLike, *, n_threads: int | None = None) -> np.ndarray:
+        """The proxy's value on each mask."""
+        packed = as_packed(masks, self.n)
+        return _core.fm_predict(packed.words, self.n, float(self.w0), self.w, self.V, as_threads(n_threads))
+
+    def top_pairs(self, k: int = 10, *, index: str = "mobius", by: RankBy = "magnitude") -> PairScores:
+        """The ``k`` best pairs ``⟨vᵢ, vⱼ⟩`` (all pairs scored, O(n·r + k) memory)."""
+        return top_pairs(self, k, index=index, by=by)  # type: ignore[arg-type]
+
+    def to_coefficients(self, *, tol: float = 0.0) -> Coefficients:
+        """The exact Möbius expansion (intercept, n mains, n(n-1)/2 pairs); n ≤ 4096.
+
+        Terms with ``|value| <= tol`` are dropped (the intercept is always kept).
+        """
+        n = self.n
+        if n > MAX_FM_COEFFICIENT_N:
+            msg = (f"to_coefficients lists all n(n-1)/2 pairs; n = {n} exceeds "
+                   f"{MAX_FM_COEFFICIENT_N} (use fastspex.pairs.top_pairs instead)")
+            raise ValueError(msg)
+        i, j = np.triu_indices(n, 1)
+        pv = np.einsum("pr,pr->p", self.V[i], self.V[j])
+        ta = np.concatenate([np.arange(n), i]).astype(np.int32)
+        tb = np.concatenate([np.full(n, -1), j]).astype(np.int32)
+        values = np.concatenate([self.w, pv])
+        keep = np.abs(values) > tol
+        coefs = _coefficients(n, float(self.w0), ta[keep], tb[keep], values[keep])
+        return coefs
+
+
+def fit_factorization_machine(
+    masks: MaskLike,
+    y: object,
+    *,
+    rank: int = 8,
+    l2: float = 1e-4,
+    l2_linear: float | None = None,
+    max_epochs: int = 100,
+    patience: int = 5,
+    validation_fraction: float = 0.2,
+    init_std: float = 0.1,
+    tol: float = 1e-6,
+    seed: int | None = 0,
+    n_threads: int | None = None,
+) -> FactorizationMachineResult:
+    """Fit a factorization-machine proxy by alternating least squares with early stopping.
+
+    Minimises ``(1/m)Σ eₛ² + l2_linear‖w‖² + l2‖V‖²`` over the training masks, coordinate by
+    coordinate (each update is an exact one-dimensional least-squares step). A seeded
+    ``validation_fraction`` of the masks is held out; training stops after ``patience`` epochs
+    without a relative improvement of ``tol`` in held-out MSE and returns the best epoch's
+    parameters. ``validation_fraction=0`` trains on everything and stops on the training loss.
+    """
+    t0 = time.perf_counter()
+    packed, targets = _masks_and_targets(masks, y, "fit_factorization_machine")
+    rank = as_int(rank, "rank")
+    if rank < 1:
+        msg = f"rank must be >= 1 (r = {rank} has no pair term), got {rank}"
+        raise ValueError(msg)
+    l2 = float(l2)
+    l2_linear = l2 if l2_linear is None else float(l2_linear)
+    if not (l2 >= 0 and l2_linear >= 0 and np.isfinite(l2) and np.isfinite(l2_linear)):
+        msg = f"l2 penalties must be finite and >= 0, got l2={l2}, l2_linear={l2_linear}"
+        raise ValueError(msg)
+    validation_fraction = float(validation_fraction)
+    if not 0.0 <= validation_fraction < 1.0:
+        msg = f"validation_fraction must lie in [0, 1), got {validation_fraction}"
+        raise ValueError(msg)
+    init_std = float(init_std)
+    if not (init_std >= 0 and np.isfinite(init_std)):
+        msg = f"init_std must be finite and >= 0, got {init_std}"
+        raise ValueError(msg)
+    m = len(packed)
+    seed_value = as_seed(seed)
+    is_val = np.zeros(m, np.uint8)
+    n_val = int(round(validation_fraction * m))
+    if validation_fraction > 0 and (n_val < 1 or m - n_val < 2):
+        msg = f"validation_fraction={validation_fraction} leaves no usable split of {m} masks"
+        raise ValueError(msg)
+    if n_val:
+        is_val[np.random.default_rng(seed_value).permutation(m)[:n_val]] = 1
+    d = _core.fm_fit(
+        packed.words, packed.n, targets, is_val, rank, l2_linear, l2, init_std,
+        as_int(max_epochs, "max_epochs", minimum=1), as_int(patience, "patience", minimum=1),
+        float(tol), seed_value, as_threads(n_threads),
+    )
+    settings = {
+        "rank": rank, "l2": l2, "l2_linear": l2_linear, "max_epochs": int(max_epochs),
+        "patience": int(patience), "validation_fraction": validation_fraction,
+        "init_std": init_std, "tol": float(tol), "seed": seed,
+    }
+    return FactorizationMachineResult(
+        w0=float(d["w0"]), w=d["w"], V=d["V"], n=packed.n, rank=rank,
+        train_loss=d["train_loss"], val_loss=d["val_loss"], best_epoch=int(d["best_epoch"]),
+        settings=settings, timings={"algorithm": time.perf_counter() - t0},
+    )
