@@ -117,12 +117,13 @@ py::tuple poly_refit(const Words& words, long long n, const Doubles& y, const In
   ConstBitRows rows = const_rows(words, n, "poly_refit");
   const double* py = targets(y, rows.rows, "poly_refit");
   std::vector<Term> terms = terms_of(ta, tb, n, "poly_refit");
-  std::pair<double, std::vector<double>> res;
+  RefitResult res;
   {
     py::gil_scoped_release release;
     res = refit(rows, py, terms, ridge, n_threads);
   }
-  return py::make_tuple(res.first, to_numpy(std::move(res.second)));
+  return py::make_tuple(res.intercept, to_numpy(std::move(res.coef)), res.rss,
+                        to_numpy(std::move(res.inv_diag)));
 }
 
 py::dict fm(const Words& words, long long n, const Doubles& y, const Bytes& is_val, long long rank,
@@ -194,7 +195,8 @@ void bind_regression(py::module_& m) {
         "least-squares refit of each support when relaxed_ridge >= 0).");
   m.def("poly_refit", &poly_refit, "words"_a.noconvert(), "n"_a, "y"_a.noconvert(),
         "terms_a"_a.noconvert(), "terms_b"_a.noconvert(), "ridge"_a, "n_threads"_a = 0,
-        "Least-squares refit (intercept, coefficients) of y on the given terms.");
+        "Least-squares refit of y on the given terms: (intercept, coefficients, rss, diagonal of\n"
+        "the inverse centred Gram, empty if singular).");
   m.def("fm_fit", &fm, "words"_a.noconvert(), "n"_a, "y"_a.noconvert(), "is_val"_a.noconvert(),
         "rank"_a, "l2_w"_a, "l2_v"_a, "init_std"_a, "max_epochs"_a, "patience"_a, "tol"_a,
         "seed"_a, "n_threads"_a = 0, "Factorization machine fitted by ALS with early stopping.");

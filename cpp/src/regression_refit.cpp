@@ -8,9 +8,8 @@
 
 namespace fastspex {
 
-std::pair<double, std::vector<double>> refit(ConstBitRows masks, const double* y,
-                                             const std::vector<Term>& terms, double ridge,
-                                             int n_threads) {
+RefitResult refit(ConstBitRows masks, const double* y, const std::vector<Term>& terms,
+                  double ridge, int n_threads) {
   if (!(ridge >= 0.0)) throw std::invalid_argument("refit: ridge must be >= 0");
   for (const Term& t : terms) {
     if (t.a < 0 || static_cast<std::size_t>(t.a) >= masks.n ||
@@ -24,7 +23,12 @@ std::pair<double, std::vector<double>> refit(ConstBitRows masks, const double* y
   double ybar = 0.0;
   for (std::size_t s = 0; s < m; ++s) ybar += y[s];
   ybar /= md;
-  if (k == 0) return {ybar, {}};
+  if (k == 0) {
+    RefitResult res;
+    res.intercept = ybar;
+    for (std::size_t s = 0; s < m; ++s) res.rss += (y[s] - ybar) * (y[s] - ybar);
+    return res;
+  }
   require_bytes(checked_mul(checked_mul(k, k, "refit"), 8, "refit"), "refit");
   BitColumns X = transpose_rows(masks, nullptr, 0, n_threads);
   std::vector<std::uint64_t> bits(checked_mul(k, X.words, "refit"));
@@ -63,15 +67,28 @@ std::pair<double, std::vector<double>> refit(ConstBitRows masks, const double* y
   G.diagonal().array() += lam;
   Eigen::Map<const Eigen::VectorXd> b(xty.data(), static_cast<Eigen::Index>(k));
   // Pivoted QR tolerates a singular Gram (duplicate or constant columns) without blowing up.
-  Eigen::VectorXd beta = G.colPivHouseholderQr().solve(b);
+  const Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(G);
+  Eigen::VectorXd beta = qr.solve(b);
   if (!beta.allFinite()) throw std::runtime_error("refit: the least-squares solve failed");
-  double b0 = ybar;
-  std::vector<double> out(k);
-  for (std::size_t j = 0; j < k; ++j) {
-    out[j] = beta[static_cast<Eigen::Index>(j)];
-    b0 -= out[j] * cnt[j] / md;
+  RefitResult res;
+  res.intercept = ybar;
+  res.coef.resize(k);
+  double yy = 0.0;
+  for (std::size_t s = 0; s < m; ++s) yy += yc[s] * yc[s];
+  // RSS = ||yc||² - 2βᵀXᵀy + βᵀGβ with the unpenalised Gram.
+  G.diagonal().array() -= lam;
+  res.rss = std::max(0.0, yy - 2.0 * beta.dot(b) + beta.dot(G * beta));
+  if (qr.rank() == static_cast<Eigen::Index>(k)) {
+    G.diagonal().array() += lam;
+    Eigen::MatrixXd inv = qr.inverse();
+    res.inv_diag.resize(k);
+    for (std::size_t j = 0; j < k; ++j) res.inv_diag[j] = inv(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(j));
   }
-  return {b0, out};
+  for (std::size_t j = 0; j < k; ++j) {
+    res.coef[j] = beta[static_cast<Eigen::Index>(j)];
+    res.intercept -= res.coef[j] * cnt[j] / md;
+  }
+  return res;
 }
 
 }  // namespace fastspex

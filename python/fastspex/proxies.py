@@ -341,6 +341,7 @@ def fit_sparse_polynomial(
     selection: Selection = "1se",
     refit: bool = True,
     refit_ridge: float = 1e-8,
+    prune_t: float | None = 4.0,
     seed: int | None = 0,
     screening: Screening = "scan",
     terms: Iterable[Iterable[int]] | None = None,
@@ -359,13 +360,22 @@ def fit_sparse_polynomial(
     error (``selection="min"``) or the largest penalty within one standard error of it
     (``"1se"``, sparser) is chosen. ``cv=None`` takes the last penalty of the path. The support
     at that penalty is then refit by least squares with a tiny ridge (``refit_ridge`` times the
-    mean Gram diagonal) unless ``refit=False``.
+    mean Gram diagonal) unless ``refit=False``; cross-validation then scores that refit on each
+    penalty's support (the relaxed lasso). With ``prune_t``, terms whose refit t-statistic
+    ``|aⱼ| / se(aⱼ)`` is below it are dropped and the rest refit, until none is: the lasso in
+    the Möbius basis keeps small compensating terms (products are correlated with their
+    factors), which this removes.
     """
     t0 = time.perf_counter()
     packed, targets = _masks_and_targets(masks, y, "fit_sparse_polynomial")
     if selection not in ("min", "1se"):
         msg = f"selection must be 'min' or '1se', got {selection!r}"
         raise ValueError(msg)
+    if prune_t is not None:
+        prune_t = float(prune_t)
+        if not prune_t >= 0:
+            msg = f"prune_t must be >= 0 or None, got {prune_t}"
+            raise ValueError(msg)
     refit_ridge = float(refit_ridge)
     if not refit_ridge >= 0:
         msg = f"refit_ridge must be >= 0, got {refit_ridge}"
@@ -409,7 +419,7 @@ def fit_sparse_polynomial(
     t = path.coef_terms[lo:hi]
     ta, tb = np.ascontiguousarray(path.terms_a[t]), np.ascontiguousarray(path.terms_b[t])
     if refit and len(t):
-        b0, values = _core.poly_refit(packed.words, n, targets, ta, tb, refit_ridge, threads)
+        b0, values, ta, tb = _refit(packed, targets, ta, tb, refit_ridge, prune_t, threads)
     else:
         b0, values = float(path.intercepts[k]), path.coef_values[lo:hi]
     coefs = _coefficients(n, float(b0), ta, tb, np.asarray(values, np.float64))
@@ -417,10 +427,30 @@ def fit_sparse_polynomial(
     settings = {
         "max_order": int(max_order), "l1_ratio": float(l1_ratio), "n_alphas": len(path.alphas),
         "cv": cv, "selection": selection, "refit": bool(refit), "refit_ridge": refit_ridge,
+        "prune_t": prune_t,
         "seed": seed, "screening": screening if terms is None else "terms", "tol": float(tol),
     }
     timings = {"path": t_path - t0, "cv": t_cv - t_path, "refit": t_end - t_cv, "algorithm": t_end - t0}
     return SparsePolynomialResult(coefs, n, float(path.alphas[k]), int(k), path, cv_mse, settings, timings)
+
+
+def _refit(
+    packed: PackedMasks, y: np.ndarray, ta: np.ndarray, tb: np.ndarray, ridge: float,
+    prune_t: float | None, threads: int,
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    m = len(packed)
+    while True:
+        b0, values, rss, inv_diag = _core.poly_refit(packed.words, packed.n, y, ta, tb, ridge, threads)
+        dof = m - len(ta) - 1
+        if prune_t is None or len(ta) == 0 or len(inv_diag) == 0 or dof < 1:
+            return float(b0), values, ta, tb
+        se = np.sqrt(max(rss / dof, 0.0) * np.maximum(inv_diag, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tstat = np.where(se > 0, np.abs(values) / se, np.inf)
+        keep = tstat >= prune_t
+        if np.all(keep):
+            return float(b0), values, ta, tb
+        ta, tb = np.ascontiguousarray(ta[keep]), np.ascontiguousarray(tb[keep])
 
 
 def _select(cv_mse: np.ndarray, selection: Selection) -> int:
@@ -489,8 +519,8 @@ def fit_factorization_machine(
     rank: int = 8,
     l2: float = 1e-4,
     l2_linear: float | None = None,
-    max_epochs: int = 100,
-    patience: int = 5,
+    max_epochs: int = 1000,
+    patience: int = 10,
     validation_fraction: float = 0.2,
     init_std: float = 0.1,
     tol: float = 1e-6,

@@ -92,10 +92,17 @@ std::vector<double> cv_path_mse(ConstBitRows masks, const double* y, const std::
                                 int folds, double relaxed_ridge, const PathOptions& opt);
 
 // Least-squares refit of y on an intercept and the given terms, with ridge penalty
-// `ridge` · mean(diag of the centred Gram). Returns (intercept, coefficients).
-std::pair<double, std::vector<double>> refit(ConstBitRows masks, const double* y,
-                                             const std::vector<Term>& terms, double ridge,
-                                             int n_threads);
+// `ridge` · mean(diag of the centred Gram): coefficients, residual sum of squares and the
+// diagonal of the inverse (ridged) centred Gram matrix (empty if it is singular), from which
+// coefficient standard errors follow.
+struct RefitResult {
+  double intercept = 0.0;
+  std::vector<double> coef;
+  double rss = 0.0;
+  std::vector<double> inv_diag;
+};
+RefitResult refit(ConstBitRows masks, const double* y, const std::vector<Term>& terms,
+                  double ridge, int n_threads);
 
 // Factorization machine y ≈ w0 + Σ w_i x_i + Σ_{i<j} <v_i, v_j> x_i x_j fitted by alternating
 // least squares (coordinate-wise, Rendle 2012) with L2 penalty and early stopping on held-out
