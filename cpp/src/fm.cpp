@@ -139,8 +139,15 @@ FmResult fm_fit(ConstBitRows masks, const double* y, const std::uint8_t* is_val,
     }
   }
   const double lw = md * opt.l2_w, lv = md * opt.l2_v;
-  double best = std::numeric_limits<double>::infinity();
+  // The starting point (mean, no main effects, small random embeddings) competes too, so an
+  // over-parameterised fit never returns something worse on held-out rows than the mean.
+  double best = val.empty() ? std::numeric_limits<double>::infinity()
+                            : mse_on(masks, val, y, res.w0, res.w, res.V, r, opt.n_threads);
   FmResult keep;
+  keep.w0 = res.w0;
+  keep.w = res.w;
+  keep.V = res.V;
+  keep.best_epoch = -1;
   int stale = 0;
   for (int epoch = 0; epoch < opt.max_epochs; ++epoch) {
     double mean_e = 0.0;

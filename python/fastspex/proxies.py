@@ -517,8 +517,8 @@ def fit_factorization_machine(
     y: object,
     *,
     rank: int = 8,
-    l2: float = 1e-4,
-    l2_linear: float | None = None,
+    l2: float = 0.1,
+    l2_linear: float = 1e-4,
     max_epochs: int = 1000,
     patience: int = 10,
     validation_fraction: float = 0.2,
@@ -533,7 +533,11 @@ def fit_factorization_machine(
     coordinate (each update is an exact one-dimensional least-squares step). A seeded
     ``validation_fraction`` of the masks is held out; training stops after ``patience`` epochs
     without a relative improvement of ``tol`` in held-out MSE and returns the best epoch's
-    parameters. ``validation_fraction=0`` trains on everything and stops on the training loss.
+    parameters. Embeddings start as Gaussians of standard deviation ``init_std / sqrt(k̄)``
+    (``k̄`` the mean number of kept components). (``best_epoch = -1``: the starting point — mean, no main effects, small random
+    embeddings — was never beaten). ``validation_fraction=0`` trains on everything and stops on
+    the training loss. The default ``l2`` suits noisy, non-low-rank targets; lower it (e.g.
+    1e-6) when the pair structure is truly low-rank and the data plentiful.
     """
     t0 = time.perf_counter()
     packed, targets = _masks_and_targets(masks, y, "fit_factorization_machine")
@@ -542,7 +546,7 @@ def fit_factorization_machine(
         msg = f"rank must be >= 1 (r = {rank} has no pair term), got {rank}"
         raise ValueError(msg)
     l2 = float(l2)
-    l2_linear = l2 if l2_linear is None else float(l2_linear)
+    l2_linear = float(l2_linear)
     if not (l2 >= 0 and l2_linear >= 0 and np.isfinite(l2) and np.isfinite(l2_linear)):
         msg = f"l2 penalties must be finite and >= 0, got l2={l2}, l2_linear={l2_linear}"
         raise ValueError(msg)
@@ -563,8 +567,11 @@ def fit_factorization_machine(
         raise ValueError(msg)
     if n_val:
         is_val[np.random.default_rng(seed_value).permutation(m)[:n_val]] = 1
+    # Scale the starting embeddings so the initial pair term has spread ~init_std whatever the
+    # number of kept components (a mask keeping k of them sums k(k-1)/2 random products).
+    kept = max(1.0, float(packed.popcount().mean()))
     d = _core.fm_fit(
-        packed.words, packed.n, targets, is_val, rank, l2_linear, l2, init_std,
+        packed.words, packed.n, targets, is_val, rank, l2_linear, l2, init_std / np.sqrt(kept),
         as_int(max_epochs, "max_epochs", minimum=1), as_int(patience, "patience", minimum=1),
         float(tol), seed_value, as_threads(n_threads),
     )

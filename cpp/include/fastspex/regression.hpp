@@ -125,7 +125,7 @@ struct FmResult {
   std::vector<double> V;       // n x rank, row-major
   std::vector<double> train_loss;  // per epoch (mean squared error)
   std::vector<double> val_loss;    // per epoch (empty without held-out rows)
-  int best_epoch = 0;
+  int best_epoch = 0;  // -1: no epoch beat the starting point on the held-out rows
 };
 
 // is_val[s] != 0 marks held-out rows (may be all zero: no early stopping).
