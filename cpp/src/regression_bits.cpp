@@ -69,6 +69,14 @@ __attribute__((target("popcnt"))) std::uint64_t pop_hw(const std::uint64_t* a, s
   for (std::size_t k = 0; k < words; ++k) c += static_cast<std::uint64_t>(__builtin_popcountll(a[k]));
   return c;
 }
+__attribute__((target("popcnt"))) std::uint64_t and3_pop_hw(const std::uint64_t* a,
+                                                            const std::uint64_t* b,
+                                                            const std::uint64_t* c,
+                                                            std::size_t words) {
+  std::uint64_t n = 0;
+  for (std::size_t k = 0; k < words; ++k) n += static_cast<std::uint64_t>(__builtin_popcountll(a[k] & b[k] & c[k]));
+  return n;
+}
 bool has_popcnt() {
   static const bool has = __builtin_cpu_supports("popcnt");
   return has;
@@ -86,6 +94,16 @@ std::uint64_t and_popcount(const std::uint64_t* a, const std::uint64_t* b, std::
   std::uint64_t c = 0;
   for (std::size_t k = 0; k < words; ++k) c += static_cast<std::uint64_t>(__builtin_popcountll(a[k] & b[k]));
   return c;
+}
+
+std::uint64_t and3_popcount(const std::uint64_t* a, const std::uint64_t* b, const std::uint64_t* c,
+                           std::size_t words) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (has_popcnt()) return and3_pop_hw(a, b, c, words);
+#endif
+  std::uint64_t n = 0;
+  for (std::size_t k = 0; k < words; ++k) n += static_cast<std::uint64_t>(__builtin_popcountll(a[k] & b[k] & c[k]));
+  return n;
 }
 
 std::uint64_t popcount_words(const std::uint64_t* a, std::size_t words) {

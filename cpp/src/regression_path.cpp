@@ -45,8 +45,28 @@ class Solver {
       }
       rescan(false);
     } else {
+      // A fixed candidate list: every candidate's gradient follows from its covariance with
+      // the working set (x̃_pᵀr = x̃_pᵀy - Σ_k G_pk β_k), so KKT checks never touch the samples.
       pool_ = terms;
-      refresh_pool(false);
+      fixed_ = true;
+      pool_xty_.assign(pool_.size(), 0.0);
+      pool_cnt_.assign(pool_.size(), 0.0);
+      in_ws_.assign(pool_.size(), 0);
+      parallel_for(0, pool_.size(), 256, opt.n_threads, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t p = lo; p < hi; ++p) {
+          const Term& t = pool_[p];
+          const std::uint64_t* A = X_.col(static_cast<std::size_t>(t.a));
+          if (t.is_pair()) {
+            const std::uint64_t* B = X_.col(static_cast<std::size_t>(t.b));
+            pool_xty_[p] = ytab_.sum_and(A, B, X_.words);
+            pool_cnt_[p] = static_cast<double>(and_popcount(A, B, X_.words));
+          } else {
+            pool_xty_[p] = ytab_.sum(A, X_.words);
+            pool_cnt_[p] = X_.counts[static_cast<std::size_t>(t.a)];
+          }
+        }
+      });
+      pool_c_ = pool_xty_;
     }
   }
 
@@ -63,9 +83,12 @@ class Solver {
     int sweeps = 0;
     for (;;) {
       sweeps += cd();
-      std::vector<std::size_t> add = violators(exact_checks);
+      std::vector<std::size_t> add = fixed_ ? fixed_violators(exact_checks) : violators(exact_checks);
       if (add.empty()) break;
-      for (std::size_t p : add) add_term(pool_[p]);
+      for (std::size_t p : add) {
+        add_term(pool_[p]);
+        if (fixed_) in_ws_[p] = 1;
+      }
       finish_gram();
     }
     return sweeps;
@@ -187,6 +210,26 @@ class Solver {
                      }
                    }
                  });
+    if (fixed_) {
+      gpa_.resize(k);
+      const std::size_t P = pool_.size();
+      require_bytes(checked_mul(checked_mul(P, k, "regression"), 8, "regression"), "regression");
+      for (std::size_t j = first; j < k; ++j) {
+        std::vector<double>& col = gpa_[j];
+        col.resize(P);
+        const Col& c = ws_[j];
+        parallel_for(0, P, 256, P > 1024 ? opt_.n_threads : 1, [&](std::size_t lo, std::size_t hi) {
+          for (std::size_t p = lo; p < hi; ++p) {
+            const Term& t = pool_[p];
+            const std::uint64_t* A = X_.col(static_cast<std::size_t>(t.a));
+            const double both = static_cast<double>(
+                t.is_pair() ? and3_popcount(A, X_.col(static_cast<std::size_t>(t.b)), c.bits, X_.words)
+                            : and_popcount(A, c.bits, X_.words));
+            col[p] = both - pool_cnt_[p] * c.cnt / md_;
+          }
+        });
+      }
+    }
     for (std::size_t j = first; j < k; ++j) {
       double qj = ws_[j].xty;
       for (std::size_t i = 0; i < k; ++i) qj -= G_[j * cap_ + i] * beta_[i];
@@ -305,6 +348,31 @@ class Solver {
     return std::sqrt(s);
   }
 
+  // Fixed candidates: gradients from the covariances with the working set, no residual.
+  std::vector<std::size_t> fixed_violators(std::size_t* exact_checks) {
+    const std::size_t P = pool_.size();
+    std::vector<double>& c = pool_c_;
+    c = pool_xty_;
+    for (std::size_t k = 0; k < ws_.size(); ++k) {
+      const double b = beta_[k];
+      if (b == 0.0) continue;
+      const double* g = gpa_[k].data();
+      for (std::size_t p = 0; p < P; ++p) c[p] -= b * g[p];
+    }
+    if (exact_checks) *exact_checks += P;
+    const double slack = 1e-7 * t1_;
+    std::vector<std::pair<double, std::size_t>> v;
+    for (std::size_t p = 0; p < P; ++p) {
+      if (!in_ws_[p] && std::fabs(c[p]) > t1_ + slack) v.push_back({std::fabs(c[p]), p});
+    }
+    std::sort(v.begin(), v.end(), [&](const auto& x, const auto& y) {
+      return x.first > y.first || (x.first == y.first && x.second < y.second);
+    });
+    std::vector<std::size_t> out;
+    for (const auto& e : v) out.push_back(e.second);
+    return out;
+  }
+
   // Pool terms outside the working set whose |gradient| exceeds the penalty, largest first.
   std::vector<std::size_t> violators(std::size_t* exact_checks) {
     residual();
@@ -359,6 +427,11 @@ class Solver {
   // Candidate pool with reference gradients c_p = x̃_pᵀ r_pool and norms ||x̃_p||.
   std::vector<Term> pool_, mains_;
   std::vector<double> pool_c_, pool_norm_;
+  // Fixed candidate lists: x̃_pᵀy, counts, membership and covariances with the working set.
+  bool fixed_ = false;
+  std::vector<double> pool_xty_, pool_cnt_;
+  std::vector<char> in_ws_;
+  std::vector<std::vector<double>> gpa_;
   // All-pairs scanning.
   std::unique_ptr<PairScanner> scanner_;
   std::size_t keep_ = 0, scans_ = 0;

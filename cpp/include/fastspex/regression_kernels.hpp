@@ -11,6 +11,8 @@ namespace fastspex::regression {
 
 // popcount(a & b) over `words` words (hardware popcount when the CPU has it).
 std::uint64_t and_popcount(const std::uint64_t* a, const std::uint64_t* b, std::size_t words);
+std::uint64_t and3_popcount(const std::uint64_t* a, const std::uint64_t* b, const std::uint64_t* c,
+                           std::size_t words);
 std::uint64_t popcount_words(const std::uint64_t* a, std::size_t words);
 
 // Sums of a vector r over the set bits of any column: 256 partial sums per byte of the
