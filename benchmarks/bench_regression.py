@@ -32,10 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import median_time, print_table, write_json  # noqa: E402
-
-from fastspex import masks as M  # noqa: E402
-from fastspex import proxies, synthetic  # noqa: E402
+from _common import median_time, print_table, write_json
+from fastspex import masks as M
+from fastspex import proxies, synthetic
 
 
 def explicit(Xb: np.ndarray, ta: np.ndarray, tb: np.ndarray) -> np.ndarray:
@@ -67,7 +66,7 @@ def same_design(name: str, X: M.PackedMasks, y: np.ndarray, ta: np.ndarray, tb: 
     Zc = Z - Z.mean(0)
     yc = y - y.mean()
     terms = [(int(a),) if b < 0 else (int(a), int(b)) for a, b in zip(ta, tb)]
-    ours = lambda: proxies.sparse_polynomial_path(X, y, terms=terms, alphas=alphas, max_features=10**6)  # noqa: E731
+    ours = lambda: proxies.sparse_polynomial_path(X, y, terms=terms, alphas=alphas, max_features=10**6)
     t_ours = median_time(ours, repeats)
     path = ours()
     t_sk = median_time(lambda: sklearn_path(Zc, yc, alphas), repeats)
@@ -130,7 +129,7 @@ def main() -> None:
                  "speedup": rows[-1]["sklearn_s"] / t_scan2})
 
     for rank in (8,):
-        t = median_time(lambda: proxies.fit_factorization_machine(X, y, rank=rank, seed=0), 1)
+        t = median_time(lambda r=rank: proxies.fit_factorization_machine(X, y, rank=r, seed=0), 1)
         res = proxies.fit_factorization_machine(X, y, rank=rank, seed=0)
         fm_rows.append({"proxy": f"factorization machine r={rank}", "n": n, "m": m, "fit_s": t,
                         "epochs": len(res.train_loss), "best_val_mse": float(res.val_loss.min())})

@@ -7,8 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
-
-from fastspex import indices, masks as M, proxies, synthetic
+from fastspex import indices, proxies, synthetic
+from fastspex import masks as M
 from fastspex.pairs import top_pairs
 
 
@@ -61,7 +61,7 @@ def test_streaming_scan_equals_explicit_candidates() -> None:
     X = M.bernoulli(m, n, seed=4)
     f = synthetic.planted(n, 15, basis="mobius", max_order=2, seed=5)
     y = f.exact(X) + 0.2 * rng.normal(size=m)
-    kw = dict(n_alphas=30, tol=1e-13, max_features=10_000)
+    kw = {"n_alphas": 30, "tol": 1e-13, "max_features": 10_000}
     explicit = proxies.sparse_polynomial_path(X, y, screening="explicit", **kw)
     # a tiny pool forces many rescans and bound-based checks
     scanned = proxies.sparse_polynomial_path(X, y, screening="scan", alphas=explicit.alphas, pool=8, **kw)

@@ -20,8 +20,9 @@ deterministic for a seed, and run in the C++ core with the GIL released.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -561,7 +562,7 @@ def fit_factorization_machine(
     m = len(packed)
     seed_value = as_seed(seed)
     is_val = np.zeros(m, np.uint8)
-    n_val = int(round(validation_fraction * m))
+    n_val = round(validation_fraction * m)
     if validation_fraction > 0 and (n_val < 1 or m - n_val < 2):
         msg = f"validation_fraction={validation_fraction} leaves no usable split of {m} masks"
         raise ValueError(msg)
