@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['MemoryLimitError', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'mobius', 'pack', 'popcount', 'random_subsets', 'sparse_top_pairs', 'unique', 'unpack', 'zeta']
+__all__: list[str] = ['MemoryLimitError', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'mobius', 'pack', 'popcount', 'random_subsets', 'sparse_top_pairs', 'trees_to_fourier', 'unique', 'unpack', 'zeta']
 class MemoryLimitError(MemoryError):
     pass
 def bernoulli(m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
@@ -59,6 +59,10 @@ def random_subsets(m: typing.SupportsInt | typing.SupportsIndex, n: typing.Suppo
 def sparse_top_pairs(indptr: numpy.typing.NDArray[numpy.int64], indices: numpy.typing.NDArray[numpy.int32], values: numpy.typing.NDArray[numpy.float64], n: typing.SupportsInt | typing.SupportsIndex, basis: str, index: str, order: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, by: str, n_threads: typing.SupportsInt | typing.SupportsIndex = 0, max_terms: typing.SupportsInt | typing.SupportsIndex = 67108864) -> tuple:
     """
     Top-k pairs i<j of a pair index of a sparse set (arrays i, j, score).
+    """
+def trees_to_fourier(node_ptr: numpy.typing.NDArray[numpy.int64], leaf_ptr: numpy.typing.NDArray[numpy.int64], split_feature: numpy.typing.NDArray[numpy.int32], threshold: numpy.typing.NDArray[numpy.float64], decision_type: numpy.typing.NDArray[numpy.int32], left_child: numpy.typing.NDArray[numpy.int32], right_child: numpy.typing.NDArray[numpy.int32], leaf_value: numpy.typing.NDArray[numpy.float64], n: typing.SupportsInt | typing.SupportsIndex, top_k: typing.SupportsInt | typing.SupportsIndex = 0, tol: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_terms: typing.SupportsInt | typing.SupportsIndex = 67108864, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
+    """
+    Exact Fourier coefficients of a tree ensemble on binary inputs, as CSR arrays (supports sorted by size, then lexicographically); top_k > 0 keeps the empty set and the top_k largest |values|.
     """
 def unique(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
     """
