@@ -263,7 +263,8 @@ class ProxySPEX:
         timings["extract"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        coefs, refit_info = _refit(raw, x, y, self.refit, folds=self.folds)
+        with _blas_threads(1):  # small dense problems: extra BLAS threads only spin
+            coefs, refit_info = _refit(raw, x, y, self.refit, folds=self.folds)
         timings["refit"] = time.perf_counter() - t
 
         r2 = None
@@ -338,6 +339,16 @@ def run(fn: ValueFunction | Evaluator, n: int | None = None, budget: int = 1000,
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _blas_threads(limit: int) -> Any:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=limit, user_api="blas")
+
+
 def _scalar_outputs(out: np.ndarray) -> np.ndarray:
     if out.ndim != 1:
         msg = (
