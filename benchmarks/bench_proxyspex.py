@@ -60,6 +60,7 @@ class Timed:
 
 
 def _run_fastspex(fn: Timed, n: int, budget: int, seed: int) -> tuple[Any, float]:
+    import lightgbm  # noqa: F401 - imported before timing, as the peers' imports are
     from fastspex.proxyspex import ProxySPEX
 
     res = ProxySPEX(budget, seed=seed).fit(fn, n, store=None)
@@ -117,6 +118,9 @@ def worker(impl: str, n: int, budget: int, seed: int) -> dict[str, Any]:
     test = masks.bernoulli(1000, n, seed=10_000 + seed)
     truth = f.exact(test)
     fn = Timed(f)
+    import lightgbm  # noqa: F401 - every implementation uses it; load it before measuring
+    import sklearn.model_selection  # noqa: F401
+
     rss0 = _rss_mb()
     cpu0 = time.process_time()
     coefs, algo = RUNNERS[impl](fn, n, budget, seed)
@@ -156,30 +160,47 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--impls", default="fastspex,shapiq,spectralexplain")
+    ap.add_argument("--sizes", default="64,256,1024,10000")
+    ap.add_argument("--budgets", default="250,500,1000")
+    ap.add_argument("--name", default="bench_proxyspex", help="JSON name in benchmarks/results")
+    ap.add_argument("--merge", nargs="+", help="only merge these result JSONs: table and plot")
     args = ap.parse_args()
     if args.worker:
         impl, n, budget, seed = args.worker
         print(json.dumps(worker(impl, int(n), int(budget), int(seed))))
         return
-    sizes = [64, 256] if args.quick else [64, 256, 1024, 10_000]
-    budgets = [250, 500, 1000]
+    budgets = [int(b) for b in args.budgets.split(",")]
+    cols = ["n", "budget", "impl", "status", "algo_s", "cpu_s", "calls", "peak_mb", "r2", "top10"]
+    if args.merge:
+        rows = [r for p in args.merge for r in json.loads(Path(p).read_text())["rows"]]
+        rows.sort(key=lambda r: (r["n"], r["budget"], r["impl"]))
+        print_table(rows, cols)
+        write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
+                   "basis": "mobius", "noise": NOISE}, "merged_from": args.merge, "rows": rows})
+        _plot(rows, budgets)
+        return
+    sizes = [64, 256] if args.quick else [int(v) for v in args.sizes.split(",")]
+    impls = args.impls.split(",")
     rows: list[dict[str, Any]] = []
-    gave_up: set[str] = set()  # a peer that timed out is not retried on larger problems
+    failed: dict[str, list[tuple[int, int]]] = {}  # a peer is not retried on larger problems
     for n in sizes:
         for budget in budgets:
             for seed in range(args.seeds):
-                for impl in ("fastspex", "shapiq", "spectralexplain"):
-                    if impl != "fastspex" and (n > 1024 or impl in gave_up):
+                for impl in impls:
+                    if impl != "fastspex" and n > 1024:
+                        continue
+                    if any(n >= fn and budget >= fb for fn, fb in failed.get(impl, [])):
+                        rows.append({"impl": impl, "n": n, "budget": budget, "seed": seed,
+                                     "status": "skipped (timed out on a smaller problem)"})
                         continue
                     row = run_one(impl, n, budget, seed, args.timeout)
-                    if row["status"] != "ok" and impl != "fastspex":
-                        gave_up.add(impl)
-                        row["status"] += " (not retried on larger n/budgets)"
+                    if row["status"] != "ok":
+                        failed.setdefault(impl, []).append((n, budget))
                     rows.append(row)
                     print(json.dumps(row), flush=True)
-    cols = ["n", "budget", "impl", "status", "algo_s", "cpu_s", "calls", "peak_mb", "r2", "top10"]
     print_table(rows, cols)
-    path = write_json("bench_proxyspex", {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
+    path = write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
                       "basis": "mobius", "noise": NOISE}, "timeout_s": args.timeout, "rows": rows})
     print(f"wrote {path}")
     _plot(rows, budgets)
