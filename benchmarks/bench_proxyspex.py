@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, print_table, write_json  # noqa: E402
+from _common import RESULTS, print_table, write_json
 
 K_PLANTED, MAX_ORDER, NOISE = 20, 3, 0.05
 
@@ -141,7 +141,9 @@ def run_one(impl: str, n: int, budget: int, seed: int, timeout: float) -> dict[s
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "python")}
     t = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(
+            cmd, check=False, capture_output=True, text=True, timeout=timeout, env=env
+        )
     except subprocess.TimeoutExpired:
         return {"impl": impl, "n": n, "budget": budget, "seed": seed,
                 "status": f"timeout > {timeout:.0f} s"}

@@ -6,9 +6,14 @@ import json
 
 import numpy as np
 import pytest
-
-from fastspex import Coefficients, EvalStore, indices, masks, synthetic
-from fastspex.proxyspex import ProxySPEX, ProxySPEXResult, ablation_pair_scores, fourier_features, run
+from fastspex import Coefficients, EvalStore, masks, synthetic
+from fastspex.proxyspex import (
+    ProxySPEX,
+    ProxySPEXResult,
+    ablation_pair_scores,
+    fourier_features,
+    run,
+)
 from fastspex.value import ValueFunctionError
 
 pytest.importorskip("lightgbm")
@@ -96,7 +101,7 @@ def test_ablation_design_finds_the_planted_pair() -> None:
 @pytest.mark.slow
 def test_custom_design_and_functional_form() -> None:
     f = synthetic.planted(10, 4, max_order=2, seed=2)
-    design = lambda m, n, seed: masks.bernoulli(m, n, 0.3, seed=seed)  # noqa: E731
+    design = lambda m, n, seed: masks.bernoulli(m, n, 0.3, seed=seed)
     a = run(f, budget=200, seed=4, design=design, store=None)
     b = ProxySPEX(200, seed=4, design=design).fit(f, store=None)
     assert np.array_equal(a.coefficients.values, b.coefficients.values)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fastspex import indices, lgbm, masks
 
 lgb = pytest.importorskip("lightgbm")

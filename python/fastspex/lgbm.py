@@ -10,8 +10,9 @@ coefficients of all trees (DESIGN §3.1 step 4).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -19,8 +19,9 @@ Interactions in LLMs"; DESIGN §3.1. Steps:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence, Union
+from typing import Any, Literal
 
 import numpy as np
 
@@ -40,7 +41,7 @@ __all__ = [
     "run",
 ]
 
-Design = Union[Literal["uniform", "ablate"], Callable[..., MaskLike]]
+Design = Literal["uniform", "ablate"] | Callable[..., MaskLike]
 
 #: The default hyper-parameter grid: tree depth x learning rate (the number of trees comes from
 #: early stopping). Users pass their own list of LightGBM parameter dicts as ``grid``.
@@ -482,7 +483,7 @@ def _refit(
     sizes = raw.orders()
     nonempty = np.flatnonzero(sizes > 0)
     if how == "none" or len(nonempty) == 0:
-        return raw, {"k": int(len(nonempty)), "alpha": None, "refit_cv_r2": None}
+        return raw, {"k": len(nonempty), "alpha": None, "refit_cv_r2": None}
     order = nonempty[np.lexsort((nonempty, -np.abs(raw.values[nonempty])))]
     m = len(y)
     order = order[: max(1, m - 2)]  # more columns than masks cannot be checked by LOO
@@ -490,7 +491,7 @@ def _refit(
     var = float(np.var(y))
     loo = _prefix_loo(phi_all, y)
     if not np.isfinite(loo).any():
-        return raw, {"k": int(len(nonempty)), "alpha": None, "refit_cv_r2": None}
+        return raw, {"k": len(nonempty), "alpha": None, "refit_cv_r2": None}
     k = int(np.argmin(loo)) + 1
     err = float(loo[k - 1])
     phi = phi_all[:, :k]
