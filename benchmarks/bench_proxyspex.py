@@ -175,7 +175,7 @@ def main() -> None:
     budgets = [int(b) for b in args.budgets.split(",")]
     cols = ["n", "budget", "impl", "status", "algo_s", "cpu_s", "calls", "peak_mb", "r2", "top10"]
     if args.merge:
-        rows = [r for p in args.merge for r in json.loads(Path(p).read_text())["rows"]]
+        rows = [r for p in args.merge for r in _load_rows(Path(p))]
         rows.sort(key=lambda r: (r["n"], r["budget"], r["impl"]))
         print_table(rows, cols)
         write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
@@ -206,6 +206,14 @@ def main() -> None:
                       "basis": "mobius", "noise": NOISE}, "timeout_s": args.timeout, "rows": rows})
     print(f"wrote {path}")
     _plot(rows, budgets)
+
+
+def _load_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a result JSON, or the JSON lines a (possibly interrupted) run printed."""
+    text = path.read_text()
+    if path.suffix == ".json":
+        return json.loads(text)["rows"]
+    return [json.loads(ln) for ln in text.splitlines() if ln.startswith("{")]
 
 
 def _plot(rows: list[dict[str, Any]], budgets: list[int]) -> None:
