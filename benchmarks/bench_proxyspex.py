@@ -234,6 +234,7 @@ def _plot(rows: list[dict[str, Any]], budgets: list[int]) -> None:
         ax.set_xlabel("budget (model calls)")
         ax.set_xscale("log")
         ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.minorticks_off()
         ax.set_ylim(min(0.0, *(r["r2"] for r in ok)), 1.02)
     axes[0][0].set_ylabel("held-out R²")
     axes[0][0].legend(loc="lower right", fontsize=8)
