@@ -1,0 +1,196 @@
+"""LightGBM boosters as flat tree arrays, and their exact Fourier expansion on binary inputs.
+
+:func:`tree_arrays` reads a trained booster's model text (``model_to_string``), where every tree
+lists whole arrays — ``split_feature``, ``threshold``, ``decision_type``, ``left_child``,
+``right_child``, ``leaf_value`` — and concatenates them with vectorised NumPy, never looping over
+nodes in Python. :func:`booster_fourier` hands them to the C++ core, which sums the exact Fourier
+coefficients of all trees (DESIGN §3.1 step 4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._validate import as_int, as_threads
+from .coefficients import Coefficients
+from .indices import DEFAULT_MAX_TERMS
+
+__all__ = ["TreeArrays", "booster_fourier", "concat", "tree_arrays"]
+
+
+@dataclass(frozen=True, eq=False)
+class TreeArrays:
+    """``T`` trees in LightGBM's layout, concatenated (see ``cpp/include/fastspex/trees.hpp``).
+
+    Tree ``t`` owns internal nodes ``node_ptr[t]:node_ptr[t+1]`` and leaves
+    ``leaf_ptr[t]:leaf_ptr[t+1]``; child ids are local to their tree (``c >= 0`` an internal
+    node, ``c < 0`` the leaf ``~c``).
+    """
+
+    n: int
+    node_ptr: np.ndarray  # int64 (T+1,)
+    leaf_ptr: np.ndarray  # int64 (T+1,)
+    split_feature: np.ndarray  # int32
+    threshold: np.ndarray  # float64
+    decision_type: np.ndarray  # int32
+    left_child: np.ndarray  # int32
+    right_child: np.ndarray  # int32
+    leaf_value: np.ndarray  # float64
+
+    @property
+    def num_trees(self) -> int:
+        return len(self.node_ptr) - 1
+
+    def scaled(self, factor: float) -> TreeArrays:
+        """The same trees with every leaf value multiplied by ``factor``."""
+        return TreeArrays(
+            self.n, self.node_ptr, self.leaf_ptr, self.split_feature, self.threshold,
+            self.decision_type, self.left_child, self.right_child, self.leaf_value * float(factor),
+        )
+
+
+def _field(body: str, key: str) -> list[str]:
+    return re.findall(rf"^{key}=(.*)$", body, flags=re.MULTILINE)
+
+
+def _flat(lines: list[str], dtype: type, expected: int, key: str) -> np.ndarray:
+    out = np.array(" ".join(lines).split(), dtype=dtype)
+    if len(out) != expected:
+        msg = f"booster model text lists {len(out)} {key} entries, expected {expected}"
+        raise ValueError(msg)
+    return out
+
+
+def tree_arrays(
+    booster: Any, *, n: int | None = None, num_iteration: int | None = None,
+    start_iteration: int = 0,
+) -> TreeArrays:
+    """The trees of a LightGBM ``Booster`` (or ``LGBMModel``, or model text) as flat arrays.
+
+    Args:
+        booster: a ``lightgbm.Booster``, a fitted ``lightgbm.LGBMModel``, or the text of
+            ``Booster.model_to_string()``.
+        n: number of input features (default: from the model).
+        num_iteration: use the first ``num_iteration`` boosting rounds (default: the best
+            iteration if early stopping set one, else all).
+        start_iteration: skip this many rounds first.
+    """
+    if hasattr(booster, "booster_"):
+        booster = booster.booster_
+    if isinstance(booster, str):
+        text = booster
+    elif hasattr(booster, "model_to_string"):
+        text = booster.model_to_string(num_iteration=num_iteration, start_iteration=start_iteration)
+    else:
+        msg = f"expected a lightgbm Booster, LGBMModel or model text, got {type(booster).__name__}"
+        raise TypeError(msg)
+    head, sep, rest = text.partition("\nTree=")
+    if not sep and "tree_sizes" not in head:
+        msg = "not a LightGBM model text (no 'tree' header)"
+        raise ValueError(msg)
+    per_iter = re.search(r"^num_tree_per_iteration=(\d+)$", head, flags=re.MULTILINE)
+    if per_iter is not None and int(per_iter.group(1)) != 1:
+        msg = (
+            "the booster has several trees per iteration (multiclass); ProxySPEX needs a single "
+            "regression output"
+        )
+        raise ValueError(msg)
+    feat = re.search(r"^max_feature_idx=(-?\d+)$", head, flags=re.MULTILINE)
+    model_n = int(feat.group(1)) + 1 if feat is not None else None
+    if n is None:
+        if model_n is None:
+            msg = "pass n: the model text does not say how many features it has"
+            raise ValueError(msg)
+        n = model_n
+    n = as_int(n, "n", minimum=1)
+    if model_n is not None and model_n > n:
+        msg = f"the booster was trained on {model_n} features, more than n = {n}"
+        raise ValueError(msg)
+    body = rest.partition("end of trees")[0]
+    if re.search(r"^is_linear=1$", body, flags=re.MULTILINE):
+        msg = "linear trees (linear_tree=True) are not supported: their leaves are not constants"
+        raise ValueError(msg)
+    if any(int(c) != 0 for c in _field(body, "num_cat")):
+        msg = "categorical splits are not supported: train on the 0/1 masks as numerical features"
+        raise ValueError(msg)
+    leaves = np.array([int(v) for v in _field(body, "num_leaves")], dtype=np.int64)
+    nodes = np.maximum(leaves - 1, 0)
+    leaf_ptr = np.zeros(len(leaves) + 1, np.int64)
+    node_ptr = np.zeros(len(leaves) + 1, np.int64)
+    np.cumsum(leaves, out=leaf_ptr[1:])
+    np.cumsum(nodes, out=node_ptr[1:])
+    total = int(node_ptr[-1])
+    return TreeArrays(
+        n=n,
+        node_ptr=node_ptr,
+        leaf_ptr=leaf_ptr,
+        split_feature=_flat(_field(body, "split_feature"), np.int32, total, "split_feature"),
+        threshold=_flat(_field(body, "threshold"), np.float64, total, "threshold"),
+        decision_type=_flat(_field(body, "decision_type"), np.int32, total, "decision_type"),
+        left_child=_flat(_field(body, "left_child"), np.int32, total, "left_child"),
+        right_child=_flat(_field(body, "right_child"), np.int32, total, "right_child"),
+        leaf_value=_flat(_field(body, "leaf_value"), np.float64, int(leaf_ptr[-1]), "leaf_value"),
+    )
+
+
+def concat(parts: Sequence[TreeArrays]) -> TreeArrays:
+    """Several ensembles as one (their predictions add up)."""
+    if not parts:
+        msg = "concat needs at least one TreeArrays"
+        raise ValueError(msg)
+    n = max(p.n for p in parts)
+
+    def ptr(name: str) -> np.ndarray:
+        offsets = np.cumsum([0] + [int(getattr(p, name)[-1]) for p in parts[:-1]])
+        return np.concatenate(
+            [np.zeros(1, np.int64)] + [getattr(p, name)[1:] + o for p, o in zip(parts, offsets)]
+        )
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    return TreeArrays(
+        n, ptr("node_ptr"), ptr("leaf_ptr"), cat("split_feature"), cat("threshold"),
+        cat("decision_type"), cat("left_child"), cat("right_child"), cat("leaf_value"),
+    )
+
+
+def booster_fourier(
+    model: Any, *, n: int | None = None, top_k: int | None = None, tol: float = 0.0,
+    max_terms: int = DEFAULT_MAX_TERMS, n_threads: int | None = None,
+) -> Coefficients:
+    """The exact Fourier coefficients of a tree ensemble on masks ``x ∈ {0,1}ⁿ``.
+
+    ``model`` is a booster/model accepted by :func:`tree_arrays` or a :class:`TreeArrays`. The
+    expansion reproduces the booster's raw prediction on every 0/1 input. ``top_k`` keeps the
+    empty set and the ``top_k`` largest ``|F(S)|``; ``tol`` drops ``|F(S)| <= tol``.
+    """
+    arrays = model if isinstance(model, TreeArrays) else tree_arrays(model, n=n)
+    if n is not None and arrays.n != n:
+        if n < arrays.n:
+            msg = f"the trees use {arrays.n} features, more than n = {n}"
+            raise ValueError(msg)
+        arrays = replace(arrays, n=as_int(n, "n", minimum=1))
+    k = 0 if top_k is None else as_int(top_k, "top_k", minimum=1)
+    tol = float(tol)
+    if not np.isfinite(tol):
+        msg = "tol must be finite"
+        raise ValueError(msg)
+    indptr, indices, values = _core.trees_to_fourier(
+        np.ascontiguousarray(arrays.node_ptr, np.int64),
+        np.ascontiguousarray(arrays.leaf_ptr, np.int64),
+        np.ascontiguousarray(arrays.split_feature, np.int32),
+        np.ascontiguousarray(arrays.threshold, np.float64),
+        np.ascontiguousarray(arrays.decision_type, np.int32),
+        np.ascontiguousarray(arrays.left_child, np.int32),
+        np.ascontiguousarray(arrays.right_child, np.int32),
+        np.ascontiguousarray(arrays.leaf_value, np.float64),
+        arrays.n, k, tol, as_int(max_terms, "max_terms", minimum=1), as_threads(n_threads),
+    )
+    return Coefficients(arrays.n, indptr, indices, values, "fourier")

@@ -1,0 +1,170 @@
+"""ProxySPEX end to end: recovery of planted functions, the result contract, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fastspex import Coefficients, EvalStore, masks, synthetic
+from fastspex.proxyspex import (
+    ProxySPEX,
+    ProxySPEXResult,
+    ablation_pair_scores,
+    fourier_features,
+    run,
+)
+from fastspex.value import ValueFunctionError
+
+pytest.importorskip("lightgbm")
+
+
+@pytest.fixture(scope="module")
+def planted_fit() -> tuple[synthetic.PlantedFunction, ProxySPEXResult]:
+    f = synthetic.planted(24, 8, max_order=3, basis="mobius", noise=0.02, seed=3)
+    return f, ProxySPEX(800, seed=1, holdout=300).fit(f, store=None)
+
+
+@pytest.mark.slow
+def test_planted_function_is_recovered(planted_fit) -> None:
+    f, res = planted_fit
+    assert res.r2 is not None and res.r2 > 0.97
+    fresh = masks.bernoulli(1000, f.n, seed=77)
+    truth = f.exact(fresh)
+    pred = res.evaluate(fresh)
+    assert 1 - np.mean((truth - pred) ** 2) / np.var(truth) > 0.97
+    mob = res.index("mobius").to_dict()
+    found = sorted(mob, key=lambda s: -abs(mob[s]))
+    top = [s for s in found if s][:8]
+    assert len(set(top) & set(f.top(8))) >= 7
+
+
+@pytest.mark.slow
+def test_result_contract(planted_fit) -> None:
+    f, res = planted_fit
+    assert res.coefficients.basis == "fourier" and res.n == f.n
+    assert res.coefficients.orders()[0] == 0  # the empty set is included
+    assert res.calls == 800 + 300
+    assert res.settings["holdout_calls"] == 300 and res.settings["budget"] == 800
+    assert res.timings["algorithm"] > 0 and res.timings["model"] >= 0
+    json.dumps(res.settings)
+    full = np.ones((1, f.n), dtype=bool)
+    assert abs(res.baseline - f.exact(full)[0]) < 0.2
+    assert res.index("sii", order=2).n == f.n
+    pairs = res.top_pairs(5, index="ablation")
+    assert len(pairs.score) == 5
+    # the pair index of the expansion is the four-term ablation difference of its predictions
+    np.testing.assert_allclose(
+        ablation_pair_scores(res.evaluate, f.n, pairs.i, pairs.j), pairs.score, atol=1e-9
+    )
+    assert res.settings["refit_cv_r2"] > 0.9
+
+
+def test_linear_proxy_pair_scores_are_constant(rng: np.random.Generator) -> None:
+    """DESIGN §2 pitfall: with a linear proxy, pred(both) - pred(i) - pred(j) is one number for
+    every pair (no interaction can show), and the corrected score is exactly 0."""
+    from sklearn.linear_model import LinearRegression
+
+    n = 12
+    f = synthetic.planted(n, 6, max_order=2, basis="mobius", seed=5)
+    x = masks.random_subsets(400, n, num_ablated=(1, 5), seed=2).to_bool()
+    proxy = LinearRegression().fit(x, f(x))
+    i, j = np.triu_indices(n, 1)
+
+    def predict(m: np.ndarray) -> np.ndarray:
+        return proxy.predict(m.astype(float))
+
+    rows = np.arange(len(i))
+    both = np.ones((len(i), n), bool)
+    both[rows, i] = False
+    both[rows, j] = False
+    one_i = np.ones((len(i), n), bool)
+    one_i[rows, i] = False
+    one_j = np.ones((len(i), n), bool)
+    one_j[rows, j] = False
+    guide = predict(both) - predict(one_i) - predict(one_j)
+    np.testing.assert_allclose(guide, guide[0], atol=1e-9)
+    np.testing.assert_allclose(ablation_pair_scores(predict, n, i, j), 0.0, atol=1e-9)
+
+
+def test_ablation_design_finds_the_planted_pair() -> None:
+    n = 16
+    coefs = Coefficients.from_dict({(3, 9): 2.0, (1,): 0.5, (5,): -0.7}, n=n, basis="mobius")
+    f = synthetic.PlantedFunction(coefs, noise=0.01, seed=0)
+    res = ProxySPEX(400, seed=0, design="ablate", num_ablated=(1, 5)).fit(f, store=None)
+    top = res.top_pairs(1, index="ablation")
+    assert (int(top.i[0]), int(top.j[0])) == (3, 9)
+    assert abs(top.score[0] - 2.0) < 0.2
+    assert res.settings["design"] == "ablate"
+
+
+@pytest.mark.slow
+def test_custom_design_and_functional_form() -> None:
+    f = synthetic.planted(10, 4, max_order=2, seed=2)
+    design = lambda m, n, seed: masks.bernoulli(m, n, 0.3, seed=seed)
+    a = run(f, budget=200, seed=4, design=design, store=None)
+    b = ProxySPEX(200, seed=4, design=design).fit(f, store=None)
+    assert np.array_equal(a.coefficients.values, b.coefficients.values)
+
+
+@pytest.mark.slow
+def test_same_seed_same_result_and_refit_modes() -> None:
+    def make() -> synthetic.PlantedFunction:  # a fresh noise stream for each run
+        return synthetic.planted(16, 5, max_order=2, noise=0.05, seed=8)
+
+    f = make()
+    a = ProxySPEX(300, seed=11).fit(make(), store=None)
+    b = ProxySPEX(300, seed=11).fit(make(), store=None)
+    assert np.array_equal(a.coefficients.indices, b.coefficients.indices)
+    assert np.array_equal(a.coefficients.values, b.coefficients.values)
+    raw = ProxySPEX(300, seed=11, refit="none").fit(f, store=None)
+    ols = ProxySPEX(300, seed=11, refit="ols").fit(f, store=None)
+    assert raw.settings["alpha"] is None and ols.settings["alpha"] == 0.0
+    x = masks.bernoulli(500, 16, seed=1)
+    for res in (raw, ols):
+        r2 = 1 - np.mean((f.exact(x) - res.evaluate(x)) ** 2) / np.var(f.exact(x))
+        assert r2 > 0.8
+
+
+def test_store_resume_makes_no_new_calls(tmp_path) -> None:
+    f = synthetic.planted(12, 4, max_order=2, seed=1)
+    store = EvalStore(tmp_path / "evals.sqlite")
+    first = ProxySPEX(200, seed=3).fit(f, store=store, key="exp")
+    second = ProxySPEX(200, seed=3).fit(f, store=store, key="exp")
+    assert first.calls > 0 and second.calls == 0
+    assert np.array_equal(first.coefficients.values, second.coefficients.values)
+
+
+def test_fourier_features_match_definition(rng: np.random.Generator) -> None:
+    coefs = Coefficients.from_dict({(): 1.0, (2,): 1.0, (0, 3): 1.0, (1, 2, 4): 1.0}, n=5)
+    x = rng.integers(0, 2, size=(30, 5)).astype(bool)
+    phi = fourier_features(coefs, x)
+    for k in range(len(coefs)):
+        s = list(coefs.support(k))
+        np.testing.assert_array_equal(phi[:, k], (-1.0) ** x[:, s].sum(axis=1))
+
+
+def test_bad_inputs() -> None:
+    f = synthetic.planted(8, 3, seed=0)
+    with pytest.raises(ValueError, match="too small"):
+        ProxySPEX(5, folds=3)
+    with pytest.raises(ValueError, match="folds"):
+        ProxySPEX(100, folds=1)
+    with pytest.raises(ValueError, match="design"):
+        ProxySPEX(100, design="sobol")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="refit"):
+        ProxySPEX(100, refit="lasso")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="grid"):
+        ProxySPEX(100, grid=[])
+    with pytest.raises(TypeError, match="budget"):
+        ProxySPEX(100.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="n"):
+        ProxySPEX(100).fit(lambda m: m.sum(axis=1).astype(float), store=None)
+    with pytest.raises(ValueError, match="same output"):
+        ProxySPEX(60).fit(lambda m: np.ones(len(m)), 8, store=None)
+    with pytest.raises(ValueFunctionError, match="NaN"):
+        ProxySPEX(60).fit(lambda m: np.full(len(m), np.nan), 8, store=None)
+    with pytest.raises(ValueError, match="one scalar output"):
+        ProxySPEX(60).fit(lambda m: np.stack([f(m), f(m)], axis=1), 8, store=None)
+    with pytest.raises(ValueError, match="distinct components"):
+        ablation_pair_scores(f, 8, np.array([1]), np.array([1]))
