@@ -115,6 +115,36 @@ BchCode::BchCode(std::size_t n, int t) : n_(n), t_(t), field_(choose_m(n, t)) {
   }
 }
 
+bool BchCode::splits(const std::vector<std::uint32_t>& lam, std::size_t L, BchScratch& s) const {
+  // Work modulo the monic polynomial M = Lambda / lam[L]; x^(2^m) mod M by m squarings of x.
+  const std::uint32_t lead_inv = field_.inv(lam[L]);
+  std::vector<std::uint32_t>& mono = s.tmp;
+  mono.assign(L + 1, 0);
+  for (std::size_t i = 0; i <= L; ++i) mono[i] = field_.mul(lam[i], lead_inv);
+  std::vector<std::uint32_t>& cur = s.prev;
+  cur.assign(2 * L, 0);
+  cur[1] = 1;  // x (L >= 2, so already reduced)
+  std::vector<std::uint32_t>& sq = s.syndromes;  // free once Berlekamp-Massey is done
+  sq.assign(2 * L, 0);
+  for (int step = 0; step < field_.m(); ++step) {
+    std::fill(sq.begin(), sq.end(), 0);
+    for (std::size_t i = 0; i < L; ++i) {
+      if (cur[i]) sq[2 * i] = field_.mul(cur[i], cur[i]);  // squaring is linear in char 2
+    }
+    for (std::size_t d = 2 * L - 2; d >= L; --d) {  // reduce degrees 2L-2 .. L
+      const std::uint32_t c = sq[d];
+      if (c == 0) continue;
+      sq[d] = 0;
+      for (std::size_t i = 0; i < L; ++i) sq[d - L + i] ^= field_.mul(c, mono[i]);
+    }
+    std::copy(sq.begin(), sq.begin() + static_cast<std::ptrdiff_t>(L), cur.begin());
+  }
+  for (std::size_t i = 0; i < L; ++i) {
+    if (cur[i] != (i == 1 ? 1U : 0U)) return false;
+  }
+  return true;
+}
+
 bool BchCode::decode(const std::uint64_t* bits, std::vector<std::uint32_t>& components,
                      std::vector<std::uint32_t>& flips, BchScratch& s) const {
   components.clear();
@@ -179,6 +209,9 @@ bool BchCode::decode(const std::uint64_t* bits, std::vector<std::uint32_t>& comp
     if (p >= used) return false;
     s.positions.push_back(p);
   } else {
+    // Lambda has L distinct roots in GF(2^m) iff it divides x^(2^m) - x. Checking that costs
+    // m * L^2 products and rejects almost every miscorrection before the long Chien search.
+    if (!splits(lam, L, s)) return false;
     // Chien search in the log domain: term i at position p is lam_i * alpha^(-i p).
     std::uint32_t logs[2 * kMaxT + 2];
     std::uint32_t steps[2 * kMaxT + 2];

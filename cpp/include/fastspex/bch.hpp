@@ -74,6 +74,9 @@ class BchCode {
               std::vector<std::uint32_t>& flips, BchScratch& scratch) const;
 
  private:
+  // Whether the locator of degree L splits into distinct linear factors over GF(2^m).
+  bool splits(const std::vector<std::uint32_t>& lam, std::size_t L, BchScratch& s) const;
+
   std::size_t n_;
   int t_;
   GF2m field_;
