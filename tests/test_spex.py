@@ -152,13 +152,15 @@ def test_evaluator_input_holdout_and_result_api() -> None:
 
     json.dumps(res.settings)
     pairs = res.top_pairs(k=3, index="mobius")
-    truth = synthetic.PlantedFunction(indices.to_mobius(f.coefficients))
-    assert len(pairs.i) == 3
     mob = indices.to_mobius(res.coefficients).to_dict()
+    assert len(pairs.i) == 3
     for i, j, s in zip(pairs.i, pairs.j, pairs.score):
         assert s == pytest.approx(mob.get((int(i), int(j)), 0.0), abs=1e-9)
-    assert truth.n == 60
-    assert isinstance(res.index("sii", 2), object)
+    truth = indices.to_mobius(f.coefficients).to_dict()
+    got = res.index("mobius").to_dict()
+    assert set(got) == set(truth) | {()} or set(got) == set(truth)
+    for key, v in truth.items():
+        assert got[key] == pytest.approx(v, abs=1e-9)
     assert res.top(3)[0][0] == f.top(1)[0]
 
 
