@@ -30,15 +30,16 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-from _common import RESULTS, print_table, write_json  # noqa: E402
+from _common import RESULTS, print_table, write_json
 
 T = 5  # degree bound and BCH t for every method
 NOISE = 1.0
@@ -137,9 +138,8 @@ def _run_spectralexplain(fn: Timed, n: int, budget: int) -> dict[tuple[int, ...]
 
 
 def _run_shapiq(fn: Timed, n: int, budget: int) -> dict[tuple[int, ...], float]:
-    from shapiq.approximator.sparse import SPEX as ShapiqSPEX
-
     from fastspex import Coefficients, indices
+    from shapiq.approximator.sparse import SPEX as ShapiqSPEX
 
     # FBII of order 5 equals the Möbius transform for a function of degree <= 5 (SPEX's output).
     approx = ShapiqSPEX(n=n, index="FBII", max_order=T, degree_parameter=T, random_state=SEED)
@@ -190,7 +190,7 @@ def child(n: int, configs: list[list[float]], timeout: int) -> None:
             except MemoryError:
                 signal.alarm(0)
                 row.update(calls=fn.calls, status="MemoryError")
-            except Exception as err:  # a peer failing is a result to report, not a crash
+            except Exception as err:  # noqa: BLE001 - a peer failing is a result to report, not a crash
                 signal.alarm(0)
                 if time.perf_counter() - t0 >= timeout:  # the alarm fired inside numba code
                     row.update(calls=fn.calls, status=f"timeout>{timeout}s")

@@ -6,7 +6,6 @@ import itertools
 
 import numpy as np
 import pytest
-
 from fastspex import _core
 from fastspex.masks import PackedMasks
 

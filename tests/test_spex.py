@@ -6,8 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-
-from fastspex import Coefficients, EvalStore, Evaluator, SPEX, SPEXResult, indices, masks, synthetic
+from fastspex import SPEX, Coefficients, EvalStore, Evaluator, SPEXResult, indices, masks, synthetic
 from fastspex.spex import plan, run
 
 

@@ -113,7 +113,7 @@ def plan(
             raise ValueError(msg)
     elif budget is not None:
         per_bin = base_groups * delays
-        b = int(math.floor(math.log2(budget / per_bin))) if budget >= per_bin else 0
+        b = (budget // per_bin).bit_length() - 1 if budget >= per_bin else 0  # floor(log2), exact
         if b < MIN_BUDGET_B:
             need = per_bin * 2**MIN_BUDGET_B
             msg = (
