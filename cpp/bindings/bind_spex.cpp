@@ -1,10 +1,136 @@
-// Bindings for SPEX: WHT blocks, BCH decoding, peeling (issue 5).
-#include <pybind11/pybind11.h>
+// Bindings for SPEX: BCH code facts and decoding, the delay rows, and recovery (issue 5).
+// Conversions and argument checks only; the work is in cpp/src/bch.cpp and cpp/src/spex.cpp.
+#include <pybind11/stl.h>
 
-namespace py = pybind11;
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "convert.hpp"
+#include "fastspex/bch.hpp"
+#include "fastspex/spex.hpp"
 
 namespace fastspex::bind {
-void bind_spex(py::module_& m) {
-  (void)m;  // filled in by the spex work
+namespace {
+
+using namespace pybind11::literals;
+using Int64s = py::array_t<std::int64_t, py::array::c_style>;
+using Int32s = py::array_t<std::int32_t, py::array::c_style>;
+
+void require_code_args(long long n, int t) {
+  require_n(n, "BCH");
+  if (t < 1 || t > BchCode::kMaxT) {
+    throw std::invalid_argument("BCH: t must lie in [1, " + std::to_string(BchCode::kMaxT) + "], got " +
+                                std::to_string(t));
+  }
 }
+
+py::dict bch_info(long long n, int t) {
+  require_code_args(n, t);
+  const BchCode code(static_cast<std::size_t>(n), t);
+  const auto& g = code.generator();
+  Bytes gen(static_cast<py::ssize_t>(g.size()));
+  std::copy(g.begin(), g.end(), gen.mutable_data());
+  return py::dict("m"_a = code.m(), "length"_a = code.length(),
+                  "redundancy"_a = code.redundancy(), "generator"_a = gen);
+}
+
+Words spex_delays(long long n, int t, bool complement) {
+  require_code_args(n, t);
+  const BchCode code(static_cast<std::size_t>(n), t);
+  Words out = new_words(code.redundancy() + 1, static_cast<std::size_t>(n), "spex_delays");
+  BitRows rows = rows_of(out, static_cast<std::size_t>(n));
+  py::gil_scoped_release release;
+  fastspex::spex_delays(code, complement, rows);
+  return out;
+}
+
+// Decodes each row of a (rows x r) 0/1 byte matrix of measured bits.
+std::vector<std::tuple<bool, std::vector<std::uint32_t>, std::vector<std::uint32_t>>> bch_decode(
+    long long n, int t, const Bytes& bits) {
+  require_code_args(n, t);
+  const BchCode code(static_cast<std::size_t>(n), t);
+  if (bits.ndim() != 2 || static_cast<std::size_t>(bits.shape(1)) != code.redundancy()) {
+    throw std::invalid_argument("bch_decode: bits must be a 2-D array with r = " +
+                                std::to_string(code.redundancy()) + " columns");
+  }
+  const auto rows = static_cast<std::size_t>(bits.shape(0));
+  const std::size_t r = code.redundancy();
+  std::vector<std::tuple<bool, std::vector<std::uint32_t>, std::vector<std::uint32_t>>> out(rows);
+  const std::uint8_t* src = bits.data();
+  py::gil_scoped_release release;
+  BchScratch scratch;
+  std::vector<std::uint64_t> packed(code.column_words());
+  for (std::size_t row = 0; row < rows; ++row) {
+    std::fill(packed.begin(), packed.end(), 0);
+    for (std::size_t q = 0; q < r; ++q) {
+      if (src[row * r + q]) packed[q / 64] |= std::uint64_t{1} << (q % 64);
+    }
+    auto& [ok, comps, flips] = out[row];
+    ok = code.decode(packed.data(), comps, flips, scratch);
+  }
+  return out;
+}
+
+py::tuple spex_recover(const Doubles& values, const Words& hashes, long long n, int b, int groups,
+                       int t, int max_order, double residual_ratio, double noise_sd,
+                       double noise_z, int chase_bits, int max_candidates, int max_iter,
+                       double ridge, double prune_z, bool complement, int n_threads) {
+  require_code_args(n, t);
+  if (groups < 1) throw std::invalid_argument("spex_recover: groups must be >= 1");
+  if (b < 1 || b > 24) throw std::invalid_argument("spex_recover: b must lie in [1, 24]");
+  ConstBitRows h = const_rows(hashes, n, "spex_recover");
+  const BchCode code(static_cast<std::size_t>(n), t);
+  const std::size_t expected = static_cast<std::size_t>(groups) * (code.redundancy() + 1) *
+                               (std::size_t{1} << b);
+  if (values.ndim() != 1 || static_cast<std::size_t>(values.shape(0)) != expected) {
+    throw std::invalid_argument("spex_recover: expected " + std::to_string(expected) +
+                                " values (groups * delays * 2^b)");
+  }
+  SpexOptions opt;
+  opt.max_order = max_order;
+  opt.residual_ratio = residual_ratio;
+  opt.noise_sd = noise_sd;
+  opt.noise_z = noise_z;
+  opt.chase_bits = chase_bits;
+  opt.max_candidates = max_candidates;
+  opt.max_iter = max_iter;
+  opt.ridge = ridge;
+  opt.prune_z = prune_z;
+  opt.complement = complement;
+  opt.n_threads = n_threads;
+  SpexRecovery rec;
+  {
+    py::gil_scoped_release release;
+    rec = fastspex::spex_recover(values.data(), h, groups, b, code, opt);
+  }
+  Int64s indptr(static_cast<py::ssize_t>(rec.indptr.size()));
+  std::copy(rec.indptr.begin(), rec.indptr.end(), indptr.mutable_data());
+  Int32s indices(static_cast<py::ssize_t>(rec.indices.size()));
+  std::copy(rec.indices.begin(), rec.indices.end(), indices.mutable_data());
+  Doubles vals(static_cast<py::ssize_t>(rec.values.size()));
+  std::copy(rec.values.begin(), rec.values.end(), vals.mutable_data());
+  py::dict stats("iterations"_a = rec.iterations, "detections"_a = rec.detections,
+                 "peeled"_a = rec.peeled, "pruned"_a = rec.pruned,
+                 "residual_fraction"_a = rec.residual_fraction, "rss"_a = rec.rss,
+                 "tss"_a = rec.tss, "noise_sd_estimate"_a = rec.noise_sd_estimate);
+  return py::make_tuple(indptr, indices, vals, stats);
+}
+
+}  // namespace
+
+void bind_spex(py::module_& m) {
+  m.def("bch_info", &bch_info, "n"_a, "t"_a,
+        "Facts of the shortest t-error-correcting binary BCH code with n information positions.");
+  m.def("bch_decode", &bch_decode, "n"_a, "t"_a, "bits"_a.noconvert(),
+        "Decode rows of measured syndrome bits: (ok, components, flipped bits) per row.");
+  m.def("spex_delays", &spex_delays, "n"_a, "t"_a, "complement"_a,
+        "SPEX delay rows (zero delay first), packed.");
+  m.def("spex_recover", &spex_recover, "values"_a.noconvert(), "hashes"_a.noconvert(), "n"_a,
+        "b"_a, "groups"_a, "t"_a, "max_order"_a, "residual_ratio"_a, "noise_sd"_a, "noise_z"_a,
+        "chase_bits"_a, "max_candidates"_a, "max_iter"_a, "ridge"_a, "prune_z"_a,
+        "complement"_a, "n_threads"_a,
+        "SPEX recovery from coded samples: (indptr, indices, values, stats).");
+}
+
 }  // namespace fastspex::bind

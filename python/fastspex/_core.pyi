@@ -5,9 +5,17 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['MemoryLimitError', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'mobius', 'pack', 'popcount', 'random_subsets', 'sparse_top_pairs', 'trees_to_fourier', 'unique', 'unpack', 'zeta']
+__all__: list[str] = ['MemoryLimitError', 'bch_decode', 'bch_info', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'mobius', 'pack', 'popcount', 'random_subsets', 'sparse_top_pairs', 'spex_delays', 'spex_recover', 'unique', 'unpack', 'zeta']
 class MemoryLimitError(MemoryError):
     pass
+def bch_decode(n: typing.SupportsInt | typing.SupportsIndex, t: typing.SupportsInt | typing.SupportsIndex, bits: numpy.typing.NDArray[numpy.uint8]) -> list[tuple[bool, list[int], list[int]]]:
+    """
+    Decode rows of measured syndrome bits: (ok, components, flipped bits) per row.
+    """
+def bch_info(n: typing.SupportsInt | typing.SupportsIndex, t: typing.SupportsInt | typing.SupportsIndex) -> dict:
+    """
+    Facts of the shortest t-error-correcting binary BCH code with n information positions.
+    """
 def bernoulli(m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
     """
     m masks, each component kept independently with probability p.
@@ -60,9 +68,13 @@ def sparse_top_pairs(indptr: numpy.typing.NDArray[numpy.int64], indices: numpy.t
     """
     Top-k pairs i<j of a pair index of a sparse set (arrays i, j, score).
     """
-def trees_to_fourier(node_ptr: numpy.typing.NDArray[numpy.int64], leaf_ptr: numpy.typing.NDArray[numpy.int64], split_feature: numpy.typing.NDArray[numpy.int32], threshold: numpy.typing.NDArray[numpy.float64], decision_type: numpy.typing.NDArray[numpy.int32], left_child: numpy.typing.NDArray[numpy.int32], right_child: numpy.typing.NDArray[numpy.int32], leaf_value: numpy.typing.NDArray[numpy.float64], n: typing.SupportsInt | typing.SupportsIndex, top_k: typing.SupportsInt | typing.SupportsIndex = 0, tol: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_terms: typing.SupportsInt | typing.SupportsIndex = 67108864, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
+def spex_delays(n: typing.SupportsInt | typing.SupportsIndex, t: typing.SupportsInt | typing.SupportsIndex, complement: bool) -> numpy.typing.NDArray[numpy.uint64]:
     """
-    Exact Fourier coefficients of a tree ensemble on binary inputs, as CSR arrays (supports sorted by size, then lexicographically); top_k > 0 keeps the empty set and the top_k largest |values|.
+    SPEX delay rows (zero delay first), packed.
+    """
+def spex_recover(values: numpy.typing.NDArray[numpy.float64], hashes: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, b: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, t: typing.SupportsInt | typing.SupportsIndex, max_order: typing.SupportsInt | typing.SupportsIndex, residual_ratio: typing.SupportsFloat | typing.SupportsIndex, noise_sd: typing.SupportsFloat | typing.SupportsIndex, noise_z: typing.SupportsFloat | typing.SupportsIndex, chase_bits: typing.SupportsInt | typing.SupportsIndex, max_candidates: typing.SupportsInt | typing.SupportsIndex, max_iter: typing.SupportsInt | typing.SupportsIndex, ridge: typing.SupportsFloat | typing.SupportsIndex, prune_z: typing.SupportsFloat | typing.SupportsIndex, complement: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    """
+    SPEX recovery from coded samples: (indptr, indices, values, stats).
     """
 def unique(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
     """

@@ -1,0 +1,422 @@
+// SPEX recovery: per-block Walsh-Hadamard transforms, singleton detection with hard and Chase
+// (soft) BCH decoding, peeling across groups, and a least-squares refit on the found support.
+#include "fastspex/spex.hpp"
+
+#include <Eigen/Sparse>
+#include <Eigen/SparseCholesky>
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include "fastspex/dense_transforms.hpp"
+#include "fastspex/errors.hpp"
+#include "fastspex/parallel.hpp"
+
+namespace fastspex {
+namespace {
+
+using Support = std::vector<std::uint32_t>;
+
+struct SupportHash {
+  std::size_t operator()(const Support& s) const noexcept {
+    std::uint64_t h = 0x9E3779B97F4A7C15ULL ^ s.size();
+    for (std::uint32_t v : s) h ^= v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    return static_cast<std::size_t>(h);
+  }
+};
+
+struct Detection {
+  bool ok = false;
+  Support k;
+  double rho = 0.0;
+};
+
+// Per-thread working memory of the detector.
+struct Scratch {
+  BchScratch bch;
+  std::vector<std::uint64_t> bits, trial, sig;
+  Support comps;
+  std::vector<std::uint32_t> flips, order;
+  std::vector<std::pair<double, std::uint32_t>> patterns;
+};
+
+class Problem {
+ public:
+  Problem(ConstBitRows hashes, int groups, int b, const BchCode& code, const SpexOptions& opt)
+      : code_(code), opt_(opt), n_(code.n()), C_(static_cast<std::size_t>(groups)),
+        b_(b), B_(std::size_t{1} << b), r_(code.redundancy()), P_(code.redundancy() + 1),
+        sig_words_((P_ + 63) / 64) {
+    hash_.assign(C_ * n_, 0);
+    for (std::size_t c = 0; c < C_; ++c) {
+      for (int row = 0; row < b_; ++row) {
+        const std::uint64_t* bits = hashes.row(c * static_cast<std::size_t>(b_) + static_cast<std::size_t>(row));
+        for (std::size_t w = 0; w < hashes.words(); ++w) {
+          std::uint64_t word = bits[w];
+          while (word) {
+            const std::size_t i = w * 64 + static_cast<std::size_t>(__builtin_ctzll(word));
+            word &= word - 1;
+            hash_[c * n_ + i] |= std::uint32_t{1} << row;
+          }
+        }
+      }
+    }
+  }
+
+  std::size_t C() const { return C_; }
+  std::size_t B() const { return B_; }
+  std::size_t P() const { return P_; }
+  std::size_t sig_words() const { return sig_words_; }
+
+  std::uint32_t bin_of(std::size_t c, const Support& k) const {
+    std::uint32_t j = 0;
+    for (std::uint32_t i : k) j ^= hash_[c * n_ + i];
+    return j;
+  }
+
+  // Bit p of `out` is set where sigma_p(k) = -1 (p = 0..P-1).
+  void signature(const Support& k, std::uint64_t* out) const {
+    std::fill(out, out + sig_words_, 0);
+    const std::size_t cw = code_.column_words();
+    // Row q + 1 of the delays reads bit q of the column: shift the XOR of columns up by one.
+    std::uint64_t acc[(2 * BchCode::kMaxT * BchCode::kMaxM + 63) / 64 + 1] = {};
+    for (std::uint32_t i : k) {
+      const std::uint64_t* col = code_.column(i);
+      for (std::size_t w = 0; w < cw; ++w) acc[w] ^= col[w];
+    }
+    for (std::size_t q = 0; q < r_; ++q) {
+      if ((acc[q / 64] >> (q % 64)) & 1U) out[(q + 1) / 64] |= std::uint64_t{1} << ((q + 1) % 64);
+    }
+    if (opt_.complement && (k.size() & 1U)) {
+      for (std::size_t p = 0; p < P_; ++p) out[p / 64] ^= std::uint64_t{1} << (p % 64);
+    }
+  }
+
+  static double sign_of(const std::uint64_t* sig, std::size_t p) {
+    return ((sig[p / 64] >> (p % 64)) & 1U) ? -1.0 : 1.0;
+  }
+
+  // Decides whether bin (c, j) with values u (P entries) holds a single coefficient.
+  bool detect(std::size_t c, std::uint32_t j, const double* u, double zero_cut, double sig_cut,
+              Scratch& s, Detection& out) const {
+    double energy = 0.0, abs_sum = 0.0;
+    for (std::size_t p = 0; p < P_; ++p) {
+      energy += u[p] * u[p];
+      abs_sum += std::fabs(u[p]);
+    }
+    if (energy <= zero_cut) return false;
+    // No signature can fit better than the signs of u themselves: skip hopeless bins.
+    const double best_residual = energy - abs_sum * abs_sum / static_cast<double>(P_);
+    if (best_residual > opt_.residual_ratio * energy) return false;
+    const std::size_t cw = code_.column_words();
+    s.bits.assign(cw, 0);
+    for (std::size_t q = 0; q < r_; ++q) {
+      if (u[q + 1] * u[0] < 0) s.bits[q / 64] |= std::uint64_t{1} << (q % 64);
+    }
+    if (try_bits(c, j, u, energy, sig_cut, s.bits.data(), s, out)) return true;
+    const std::size_t depth = std::min<std::size_t>(static_cast<std::size_t>(std::max(opt_.chase_bits, 0)), r_);
+    if (depth == 0 || opt_.max_candidates <= 0) return false;
+    // Chase: flip the least reliable measured bits (and the reference delay, which flips all
+    // of them), trying patterns in order of the total magnitude they contradict.
+    s.order.resize(r_);
+    std::iota(s.order.begin(), s.order.end(), 0U);
+    std::partial_sort(s.order.begin(), s.order.begin() + static_cast<std::ptrdiff_t>(depth), s.order.end(),
+                      [&](std::uint32_t a, std::uint32_t b) {
+                        return std::fabs(u[a + 1]) < std::fabs(u[b + 1]) ||
+                               (std::fabs(u[a + 1]) == std::fabs(u[b + 1]) && a < b);
+                      });
+    const std::size_t items = depth + 1;  // the last item is the reference flip
+    s.patterns.clear();
+    for (std::uint32_t mask = 1; mask < (std::uint32_t{1} << items); ++mask) {
+      double cost = 0.0;
+      for (std::size_t it = 0; it < items; ++it) {
+        if (!((mask >> it) & 1U)) continue;
+        cost += it == depth ? std::fabs(u[0]) : std::fabs(u[s.order[it] + 1]);
+      }
+      s.patterns.emplace_back(cost, mask);
+    }
+    const std::size_t tries = std::min<std::size_t>(static_cast<std::size_t>(opt_.max_candidates), s.patterns.size());
+    std::partial_sort(s.patterns.begin(), s.patterns.begin() + static_cast<std::ptrdiff_t>(tries), s.patterns.end());
+    for (std::size_t t = 0; t < tries; ++t) {
+      const std::uint32_t mask = s.patterns[t].second;
+      s.trial = s.bits;
+      for (std::size_t it = 0; it < depth; ++it) {
+        if ((mask >> it) & 1U) s.trial[s.order[it] / 64] ^= std::uint64_t{1} << (s.order[it] % 64);
+      }
+      if ((mask >> depth) & 1U) {
+        for (std::size_t q = 0; q < r_; ++q) s.trial[q / 64] ^= std::uint64_t{1} << (q % 64);
+      }
+      if (try_bits(c, j, u, energy, sig_cut, s.trial.data(), s, out)) return true;
+    }
+    return false;
+  }
+
+ private:
+  bool try_bits(std::size_t c, std::uint32_t j, const double* u, double energy, double sig_cut,
+                const std::uint64_t* bits, Scratch& s, Detection& out) const {
+    if (!code_.decode(bits, s.comps, s.flips, s.bch)) return false;
+    if (s.comps.size() > static_cast<std::size_t>(opt_.max_order)) return false;
+    if (bin_of(c, s.comps) != j) return false;  // the hash must agree: b more parity checks
+    s.sig.resize(sig_words_);
+    signature(s.comps, s.sig.data());
+    double dot = 0.0;
+    for (std::size_t p = 0; p < P_; ++p) dot += sign_of(s.sig.data(), p) * u[p];
+    const double rho = dot / static_cast<double>(P_);
+    const double explained = rho * rho * static_cast<double>(P_);
+    const double residual = energy - explained;
+    if (residual > opt_.residual_ratio * energy || explained < sig_cut) return false;
+    out.ok = true;
+    out.k = s.comps;
+    out.rho = rho;
+    return true;
+  }
+
+  const BchCode& code_;
+  const SpexOptions& opt_;
+  std::size_t n_, C_;
+  int b_;
+  std::size_t B_, r_, P_, sig_words_;
+  std::vector<std::uint32_t> hash_;  // hash_[c*n + i] = column i of H_c as a b-bit integer
+};
+
+bool support_less(const Support& a, const Support& b) {
+  return a.size() != b.size() ? a.size() < b.size() : a < b;
+}
+
+// Least squares (optionally ridge) on `supports`, in the bin domain: by Parseval the sample-
+// domain normal equations are (1/B) X^T X = sum over groups and delays of signature products
+// within shared bins, and (1/B) X^T y = sum of signature-weighted original bin values.
+std::vector<double> refit(const Problem& pb, const std::vector<Support>& supports,
+                          const std::vector<double>& orig, double orig_energy, double ridge,
+                          double& rss_over_B) {
+  const std::size_t K = supports.size(), C = pb.C(), P = pb.P(), sw = pb.sig_words();
+  std::vector<std::uint64_t> sigs(K * sw);
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> where(K * C);
+  for (std::size_t k = 0; k < K; ++k) {
+    pb.signature(supports[k], sigs.data() + k * sw);
+    for (std::size_t c = 0; c < C; ++c) {
+      where[k * C + c] = {c * pb.B() + pb.bin_of(c, supports[k]), static_cast<std::uint32_t>(k)};
+    }
+  }
+  Eigen::VectorXd rhs = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(K));
+  for (const auto& [bin, k] : where) {
+    const double* u = orig.data() + bin * P;
+    double acc = 0.0;
+    for (std::size_t p = 0; p < P; ++p) acc += Problem::sign_of(sigs.data() + k * sw, p) * u[p];
+    rhs[k] += acc;
+  }
+  std::sort(where.begin(), where.end());
+  std::vector<Eigen::Triplet<double>> trip;
+  trip.reserve(K + where.size());
+  for (std::size_t k = 0; k < K; ++k) {
+    trip.emplace_back(static_cast<int>(k), static_cast<int>(k), static_cast<double>(C * P));
+  }
+  for (std::size_t a = 0; a < where.size();) {
+    std::size_t e = a;
+    while (e < where.size() && where[e].first == where[a].first) ++e;
+    for (std::size_t x = a; x < e; ++x) {
+      for (std::size_t y = x + 1; y < e; ++y) {
+        const std::uint64_t* sx = sigs.data() + where[x].second * sw;
+        const std::uint64_t* sy = sigs.data() + where[y].second * sw;
+        std::size_t differ = 0;
+        for (std::size_t w = 0; w < sw; ++w) differ += static_cast<std::size_t>(__builtin_popcountll(sx[w] ^ sy[w]));
+        const double dot = static_cast<double>(P) - 2.0 * static_cast<double>(differ);
+        trip.emplace_back(static_cast<int>(where[x].second), static_cast<int>(where[y].second), dot);
+        trip.emplace_back(static_cast<int>(where[y].second), static_cast<int>(where[x].second), dot);
+      }
+    }
+    a = e;
+  }
+  Eigen::SparseMatrix<double> A(static_cast<Eigen::Index>(K), static_cast<Eigen::Index>(K));
+  A.setFromTriplets(trip.begin(), trip.end());
+  Eigen::SparseMatrix<double> Ar = A;
+  if (ridge > 0) {
+    for (std::size_t k = 0; k < K; ++k) Ar.coeffRef(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(k)) += ridge * static_cast<double>(C * P);
+  }
+  Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> solver(Ar);
+  if (solver.info() != Eigen::Success) throw std::runtime_error("SPEX refit: factorisation failed");
+  Eigen::VectorXd beta = solver.solve(rhs);
+  if (solver.info() != Eigen::Success) throw std::runtime_error("SPEX refit: solve failed");
+  rss_over_B = std::max(0.0, orig_energy - 2.0 * beta.dot(rhs) + beta.dot(A * beta));
+  return std::vector<double>(beta.data(), beta.data() + K);
+}
+
+}  // namespace
+
+void spex_delays(const BchCode& code, bool complement, BitRows out) {
+  const std::size_t r = code.redundancy();
+  if (out.rows != r + 1 || out.n != code.n()) throw std::invalid_argument("spex_delays: output has the wrong shape");
+  for (std::size_t p = 0; p <= r; ++p) std::fill(out.row(p), out.row(p) + out.words(), 0);
+  for (std::size_t i = 0; i < code.n(); ++i) {
+    const std::uint64_t* col = code.column(i);
+    for (std::size_t q = 0; q < r; ++q) {
+      if ((col[q / 64] >> (q % 64)) & 1U) set_bit(out.row(q + 1), i);
+    }
+  }
+  if (complement) {
+    // XOR every delay with the all-kept mask, keeping the padding bits zero.
+    const std::uint64_t tail = tail_mask(out.n);
+    for (std::size_t p = 0; p <= r; ++p) {
+      std::uint64_t* row = out.row(p);
+      for (std::size_t w = 0; w < out.words(); ++w) row[w] = ~row[w];
+      row[out.words() - 1] &= tail;
+    }
+  }
+}
+
+SpexRecovery spex_recover(const double* values, ConstBitRows hashes, int groups, int b,
+                          const BchCode& code, const SpexOptions& opt) {
+  if (groups < 1) throw std::invalid_argument("SPEX: groups must be >= 1");
+  if (b < 1 || b > 24) throw std::invalid_argument("SPEX: b must lie in [1, 24]");
+  if (hashes.n != code.n() || hashes.rows != static_cast<std::size_t>(groups) * static_cast<std::size_t>(b)) {
+    throw std::invalid_argument("SPEX: hashes must have groups * b rows over n components");
+  }
+  if (opt.max_order < 0) throw std::invalid_argument("SPEX: max_order must be >= 0");
+  if (!(opt.residual_ratio > 0.0 && opt.residual_ratio < 1.0)) {
+    throw std::invalid_argument("SPEX: residual_ratio must lie in (0, 1)");
+  }
+  if (opt.chase_bits > 16) throw std::invalid_argument("SPEX: chase_bits must be <= 16");
+  const Problem pb(hashes, groups, b, code, opt);
+  const std::size_t C = pb.C(), B = pb.B(), P = pb.P();
+  const std::size_t total = checked_mul(checked_mul(C, B, "SPEX"), P, "SPEX");
+  require_bytes(checked_mul(total, 3 * sizeof(double), "SPEX"), "SPEX");
+  const int threads = opt.n_threads;
+
+  // 1. Normalised WHT of every (group, delay) block, then transpose to bins [c][j][p].
+  std::vector<double> work(values, values + total);
+  parallel_for(0, C * P, 1, threads, [&](std::size_t lo, std::size_t hi) {
+    for (std::size_t blk = lo; blk < hi; ++blk) {
+      double* x = work.data() + blk * B;
+      fwht_inplace(x, static_cast<std::size_t>(b), 1);
+      const double scale = 1.0 / static_cast<double>(B);
+      for (std::size_t l = 0; l < B; ++l) x[l] *= scale;
+    }
+  });
+  std::vector<double> bins(total);
+  for (std::size_t c = 0; c < C; ++c) {
+    for (std::size_t p = 0; p < P; ++p) {
+      const double* src = work.data() + (c * P + p) * B;
+      for (std::size_t j = 0; j < B; ++j) bins[(c * B + j) * P + p] = src[j];
+    }
+  }
+  std::vector<double>().swap(work);
+  const std::vector<double> orig = bins;
+  double orig_energy = 0.0, dc_energy = 0.0;
+  for (double v : orig) orig_energy += v * v;
+  for (std::size_t c = 0; c < C; ++c) {
+    for (std::size_t p = 0; p < P; ++p) dc_energy += orig[c * B * P + p] * orig[c * B * P + p];
+  }
+
+  // Thresholds: with a known noise sd each bin entry carries noise of variance sd^2 / B.
+  double zero_cut, sig_cut;
+  if (opt.noise_sd > 0) {
+    const double var = opt.noise_sd * opt.noise_sd / static_cast<double>(B);
+    zero_cut = var * (static_cast<double>(P) + opt.noise_z * std::sqrt(2.0 * static_cast<double>(P)));
+    sig_cut = opt.noise_z * opt.noise_z * var;
+  } else {
+    zero_cut = 1e-20 * orig_energy / static_cast<double>(C * B) + 1e-300;
+    sig_cut = 0.0;
+  }
+
+  // 2. Peeling.
+  SpexRecovery res;
+  std::unordered_map<Support, std::size_t, SupportHash> found_index;
+  std::vector<Support> found;
+  std::vector<double> found_value;
+  std::vector<std::uint8_t> dirty(C * B, 1);
+  std::vector<std::uint32_t> todo;
+  std::vector<Detection> det;
+  std::vector<std::uint64_t> sig(pb.sig_words());
+  for (int it = 0; it < opt.max_iter; ++it) {
+    todo.clear();
+    for (std::size_t bin = 0; bin < C * B; ++bin) {
+      if (dirty[bin]) todo.push_back(static_cast<std::uint32_t>(bin));
+      dirty[bin] = 0;
+    }
+    if (todo.empty()) break;
+    det.assign(todo.size(), Detection{});
+    parallel_for(0, todo.size(), 16, threads, [&](std::size_t lo, std::size_t hi) {
+      Scratch s;
+      for (std::size_t x = lo; x < hi; ++x) {
+        const std::size_t bin = todo[x];
+        pb.detect(bin / B, static_cast<std::uint32_t>(bin % B), bins.data() + bin * P, zero_cut,
+                  sig_cut, s, det[x]);
+      }
+    });
+    // Average detections of the same support (one per group at most), in bin order.
+    std::unordered_map<Support, std::pair<double, int>, SupportHash> round;
+    std::vector<const Support*> round_order;
+    for (const Detection& d : det) {
+      if (!d.ok) continue;
+      ++res.detections;
+      auto [pos, inserted] = round.try_emplace(d.k, 0.0, 0);
+      pos->second.first += d.rho;
+      pos->second.second += 1;
+      if (inserted) round_order.push_back(&pos->first);
+    }
+    res.iterations = it + 1;
+    if (round.empty()) break;
+    for (const Support* k : round_order) {
+      const auto& [sum, count] = round.at(*k);
+      const double rho = sum / count;
+      auto [pos, inserted] = found_index.try_emplace(*k, found.size());
+      if (inserted) {
+        found.push_back(*k);
+        found_value.push_back(0.0);
+      }
+      found_value[pos->second] += rho;
+      pb.signature(*k, sig.data());
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t bin = c * B + pb.bin_of(c, *k);
+        double* u = bins.data() + bin * P;
+        for (std::size_t p = 0; p < P; ++p) u[p] -= rho * Problem::sign_of(sig.data(), p);
+        dirty[bin] = 1;
+      }
+    }
+  }
+  res.peeled = found.size();
+  double left = 0.0;
+  for (double v : bins) left += v * v;
+  res.residual_fraction = (orig_energy - dc_energy) > 0 ? left / (orig_energy - dc_energy) : 0.0;
+
+  // 3. Refit on the support (always with the empty set), drop insignificant terms, refit.
+  std::vector<Support> support = found;
+  if (!found_index.count(Support{})) support.emplace_back();
+  std::sort(support.begin(), support.end(), support_less);
+  double mean = 0.0, sq = 0.0;
+  for (std::size_t x = 0; x < total; ++x) mean += values[x];
+  mean /= static_cast<double>(total);
+  for (std::size_t x = 0; x < total; ++x) sq += (values[x] - mean) * (values[x] - mean);
+  res.tss = sq;
+  double rss_over_B = 0.0;
+  std::vector<double> beta = refit(pb, support, orig, orig_energy, opt.ridge, rss_over_B);
+  const double samples = static_cast<double>(total);
+  auto noise_var = [&](std::size_t terms) {
+    return samples > static_cast<double>(terms) ? rss_over_B * static_cast<double>(B) / (samples - static_cast<double>(terms)) : 0.0;
+  };
+  if (opt.prune_z > 0 && support.size() > 1) {
+    const double se = std::sqrt(noise_var(support.size()) / samples);
+    std::vector<Support> kept;
+    for (std::size_t k = 0; k < support.size(); ++k) {
+      if (support[k].empty() || std::fabs(beta[k]) >= opt.prune_z * se) kept.push_back(support[k]);
+    }
+    if (kept.size() < support.size()) {
+      res.pruned = support.size() - kept.size();
+      support.swap(kept);
+      beta = refit(pb, support, orig, orig_energy, opt.ridge, rss_over_B);
+    }
+  }
+  res.rss = rss_over_B * static_cast<double>(B);
+  res.noise_sd_estimate = std::sqrt(noise_var(support.size()));
+  res.indptr.assign(1, 0);
+  for (std::size_t k = 0; k < support.size(); ++k) {
+    for (std::uint32_t i : support[k]) res.indices.push_back(static_cast<std::int32_t>(i));
+    res.indptr.push_back(static_cast<std::int64_t>(res.indices.size()));
+    res.values.push_back(beta[k]);
+  }
+  return res;
+}
+
+}  // namespace fastspex
