@@ -1,7 +1,7 @@
 """Feature ablation: the model's output on a text with some of its units removed or replaced.
 
-The text is tokenized once; each token belongs to the unit holding its first non-space
-character (special tokens and tokens outside every unit are always kept). A mask keeps or
+
+
 ablates whole units at the token level, so kept units keep exactly their original tokens.
 """
 
@@ -131,6 +131,12 @@ class FeatureAblation(AblationBase):
             c = s
             while c < e - 1 and text[c].isspace():
                 c += 1
+            if text[c].isspace():
+                # A whitespace-only token belongs with the next unit (as byte-level BPE attaches
+                # a space to the following word), so removing every unit leaves no stray spaces.
+                i = bisect.bisect_left(starts, c)
+                unit_of[j] = i if i < len(starts) else len(starts) - 1
+                continue
             i = bisect.bisect_right(starts, c) - 1
             if i >= 0 and c < self.units[i].end:
                 unit_of[j] = i
