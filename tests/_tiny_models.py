@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread; several threads on a busy machine crawl."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import _tiny_models as tiny  # noqa: E402
+from _tiny_models import _one_torch_thread  # noqa: E402,F401
 from fastspex.ablate import FeatureAblation, LoadedModel, fingerprint, split_units  # noqa: E402
 from fastspex.ablate.units import ablated_text  # noqa: E402
 from fastspex.value import Evaluator  # noqa: E402

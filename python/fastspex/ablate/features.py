@@ -1,8 +1,9 @@
 """Feature ablation: the model's output on a text with some of its units removed or replaced.
 
-
-
-ablates whole units at the token level, so kept units keep exactly their original tokens.
+The text is tokenized once; each token belongs to the unit holding its first non-space
+character, a whitespace-only token to the next unit (special tokens and tokens outside every
+unit are always kept). A mask keeps or ablates whole units at the token level, so kept units
+keep exactly their original tokens.
 """
 
 from __future__ import annotations
