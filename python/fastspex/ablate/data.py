@@ -86,8 +86,8 @@ class LogisticTrainer:
         r1 = self.Za.shape[1]
         self.ridge = torch.full((r1,), 1.0 / self.C, dtype=self.dtype, device=self.device)
         self.ridge[-1] = _INTERCEPT_RIDGE
-        self.theta_full = self.fit(np.ones((1, X.shape[0]), bool), warm=False)[0]  # (K, r+1)
         self.iterations = 0
+        self.theta_full = self.fit(np.ones((1, X.shape[0]), bool), warm=False)[0]  # (K, r+1)
 
     def features(self, X: Any) -> Any:
         """Test features in the trainer's coordinates (with the intercept column)."""
@@ -130,9 +130,11 @@ class LogisticTrainer:
                 active[idx] = False
                 break
             s = w * p * (1 - p)
-            H = torch.einsum("pn,ni,nj->pij", s, self.Za, self.Za)
+            H = torch.matmul(self.Za.T[None] * s[:, None, :], self.Za)  # (P, r+1, r+1)
             H.diagonal(dim1=-2, dim2=-1).add_(self.ridge)
-            step = torch.linalg.solve(H, grad[..., None])[..., 0]
+            # H is symmetric positive definite (ridge > 0): Cholesky is cheaper than LU, and
+            # torch 2.13's batched LU solve fails on CPU for some sizes.
+            step = torch.cholesky_solve(grad[..., None], torch.linalg.cholesky(H))[..., 0]
             # Backtracking: the largest of a few step sizes that lowers the loss.
             base = self._loss(th, w, yy)
             trials = th[None] - alphas[:, None, None] * step[None]
