@@ -68,7 +68,7 @@ def _wordpiece() -> Any:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gpt2() -> tuple[Any, Any]:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -82,7 +82,7 @@ def gpt2() -> tuple[Any, Any]:
     return GPT2LMHeadModel(cfg).eval(), tok
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def llama() -> tuple[Any, Any]:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -97,7 +97,7 @@ def llama() -> tuple[Any, Any]:
     return LlamaForCausalLM(cfg).eval(), tok
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bert(classifier: bool = False) -> tuple[Any, Any]:
     import torch
     from transformers import BertConfig, BertForSequenceClassification, BertModel

@@ -10,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import _tiny_models as tiny  # noqa: E402
-from _tiny_models import _one_torch_thread  # noqa: E402,F401
-from fastspex.ablate import ComponentAblation, LoadedModel, ablated, compute_means, find_sites  # noqa: E402
-from fastspex.ablate.outputs import encode_prompt  # noqa: E402
+import _tiny_models as tiny
+from _tiny_models import _one_torch_thread  # noqa: F401
+from fastspex.ablate import ComponentAblation, LoadedModel, ablated, compute_means, find_sites
+from fastspex.ablate.outputs import encode_prompt
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from _tiny_models import _one_torch_thread  # noqa: E402,F401
-from fastspex.ablate import DataAblation, LogisticTrainer, Normalised  # noqa: E402
-from fastspex.value import Evaluator  # noqa: E402
+from _tiny_models import _one_torch_thread  # noqa: F401
+from fastspex.ablate import DataAblation, LogisticTrainer, Normalised
+from fastspex.value import Evaluator
 
 
 def _blobs(rng: np.random.Generator, n: int, d: int, classes: int) -> tuple[np.ndarray, np.ndarray]:

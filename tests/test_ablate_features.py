@@ -10,11 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import _tiny_models as tiny  # noqa: E402
-from _tiny_models import _one_torch_thread  # noqa: E402,F401
-from fastspex.ablate import FeatureAblation, LoadedModel, fingerprint, split_units  # noqa: E402
-from fastspex.ablate.units import ablated_text  # noqa: E402
-from fastspex.value import Evaluator  # noqa: E402
+import _tiny_models as tiny
+from _tiny_models import _one_torch_thread  # noqa: F401
+from fastspex.ablate import FeatureAblation, LoadedModel, fingerprint, split_units
+from fastspex.ablate.units import ablated_text
+from fastspex.value import Evaluator
 
 TEXT = "The quick brown fox jumps. Paris is the capital of France."
 
@@ -226,3 +226,25 @@ def test_minilm_end_to_end(minilm) -> None:
     out = Evaluator(fa, store=None)(masks)
     assert out[1] > out[0] > out[2]
     assert -1.0 <= out.min() and out.max() <= 1.0
+
+
+def test_public_names_and_no_torch_on_import() -> None:
+    import importlib
+    import subprocess
+    import sys
+
+    for mod in ("units", "features", "components", "data", "models", "normalise", "outputs"):
+        module = importlib.import_module(f"fastspex.ablate.{mod}")
+        public = {
+            k for k, v in vars(module).items()
+            if not k.startswith("_") and getattr(v, "__module__", None) == module.__name__
+        }
+        assert public <= set(module.__all__), f"fastspex.ablate.{mod}.__all__ misses {public - set(module.__all__)}"
+    from pathlib import Path
+
+    import fastspex
+
+    root = str(Path(fastspex.__file__).resolve().parents[1])
+    code = f"import sys; sys.path.insert(0, {root!r}); import fastspex.ablate; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

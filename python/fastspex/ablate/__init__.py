@@ -38,4 +38,5 @@ __all__ = [
     "minilm_path",
     "normalise",
     "smollm2_path",
+    "split_units",
 ]

@@ -24,8 +24,9 @@ from typing import Any, Literal
 __all__ = [
     "DEFAULT_CAUSAL_MODEL",
     "DEFAULT_MODEL",
-    "LoadedModel",
     "Kind",
+    "LoadedModel",
+    "as_loaded",
     "auto_batch_size",
     "fingerprint",
     "load_model",

@@ -27,9 +27,11 @@ __all__ = [
     "Scorer",
     "Similarity",
     "UserScore",
-    "greedy_continuation",
+    "embed_rows",
     "encode_prompt",
+    "greedy_continuation",
     "make_scorer",
+    "mean_pool",
     "pad_rows",
 ]
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 __all__ = ["Unit", "UnitKind", "ablated_text", "split_units"]
 
 UnitKind = Literal["token", "word", "sentence"]
-SpansLike = Sequence[Union[tuple[int, int], str]]
+SpansLike = Sequence[tuple[int, int] | str]
 
 _WORD = re.compile(r"\S+")
 # A sentence runs to its closing . ! ? (with trailing quotes/brackets) or to a blank line.
-_SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"')\]]*(?=\s|$)|(?=\n\s*\n)|$)", re.S)
+_SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"')\]]*(?=\s|$)|(?=\n\s*\n)|$)", re.DOTALL)
 
 
 @dataclass(frozen=True)
