@@ -122,6 +122,7 @@ def test_normalised_centres_scales_and_keeps_raw(tmp_path, rng: np.random.Genera
     sample = np.random.default_rng(1).random((32, 16)) < 0.5
     assert norm.scale == pytest.approx(np.std(da(sample), ddof=1))
     assert norm(np.ones((1, 16), bool))[0] == pytest.approx(0.0, abs=1e-12)
+    assert norm.kind == "data" and norm.labels == da.labels and norm.trainer is da.trainer
     ev = Evaluator(norm, store=tmp_path / "s.sqlite")
     ev(masks)
     assert norm.cache_key is not None and norm.cache_key != da.cache_key

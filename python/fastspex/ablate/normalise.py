@@ -71,6 +71,13 @@ class Normalised:
             if inner_key is not None else None
         )
 
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (units, n_layers, n_heads, text, …) is the wrapped ablation's.
+        fn = self.__dict__.get("fn")
+        if fn is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(fn, name)
+
     def __repr__(self) -> str:
         return f"Normalised(n={self.n}, center={self.center:.4g}, scale={self.scale:.4g})"
 
