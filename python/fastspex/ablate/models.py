@@ -211,14 +211,37 @@ def _load_smollm2(kind: Any, dev: Any, dtype: Any) -> LoadedModel:
         tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=_SMOLLM_GGUF)
         model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=_SMOLLM_GGUF, **extra)
         # One-time export: expanding GGUF is slow, a safetensors copy reloads in about a second.
-        tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        if not cached.exists():
-            os.replace(tmp, cached)
+        _export_plain(model, tok, cached)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return LoadedModel(model.to(dev), tok, "causal", DEFAULT_CAUSAL_MODEL)
+
+
+def _export_plain(model: Any, tok: Any, target: Path) -> None:
+    """Save a dequantised model as plain safetensors (``save_pretrained`` refuses GGUF-loaded
+    models). A failed export only costs the next load its speed, so it is not an error."""
+    import copy
+    import shutil
+
+    from safetensors.torch import save_model
+
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        config = copy.deepcopy(model.config)
+        for attr in ("quantization_config", "_pre_quantization_dtype"):
+            if hasattr(config, attr):
+                delattr(config, attr)
+        config.architectures = [type(model).__name__]  # GGUF configs leave it empty
+        config.save_pretrained(tmp)
+        save_model(model, str(tmp / "model.safetensors"))
+        tok.save_pretrained(tmp)
+        if not target.exists():
+            os.replace(tmp, target)
+    except (OSError, ValueError, RuntimeError, TypeError):
+        pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def as_loaded(model: Any, tokenizer: Any = None, *, kind: Kind | Literal["auto"] = "auto", device: Any = None) -> LoadedModel:
