@@ -53,17 +53,13 @@ def test_multiclass_one_vs_rest_matches_sklearn(rng: np.random.Generator) -> Non
     Xt, yt = _blobs(rng, 4, 4, 3)
     masks = rng.random((4, 36)) < 0.7
     masks[:, :3] = True
-    for output in ("margin", "prob", "correct"):
-        got = DataAblation(X, y, Xt, yt, output=output)(masks)
-        for m, g in zip(masks, got):
-            clf = OneVsRestClassifier(LogisticRegression(tol=1e-10, max_iter=10_000)).fit(X[m], y[m])
-            if output == "margin":
-                want = clf.decision_function(Xt)[np.arange(4), yt].mean()
-            elif output == "prob":
-                want = clf.predict_proba(Xt)[np.arange(4), yt].mean()
-            else:
-                want = (clf.predict(Xt) == yt).mean()
-            assert g == pytest.approx(want, abs=1e-5)
+    got = {o: DataAblation(X, y, Xt, yt, output=o)(masks) for o in ("margin", "prob", "correct")}
+    rows = np.arange(4)
+    for i, m in enumerate(masks):
+        clf = OneVsRestClassifier(LogisticRegression(tol=1e-10, max_iter=10_000)).fit(X[m], y[m])
+        assert got["margin"][i] == pytest.approx(clf.decision_function(Xt)[rows, yt].mean(), abs=1e-5)
+        assert got["prob"][i] == pytest.approx(clf.predict_proba(Xt)[rows, yt].mean(), abs=1e-5)
+        assert got["correct"][i] == pytest.approx((clf.predict(Xt) == yt).mean())
 
 
 def test_degenerate_subsets_stay_finite(rng: np.random.Generator) -> None:
