@@ -19,9 +19,15 @@ import time
 
 import numpy as np
 import torch
-
 from _common import print_table, write_json
-from fastspex.ablate import ComponentAblation, DataAblation, FeatureAblation, ablated, embed_texts, load_model
+from fastspex.ablate import (
+    ComponentAblation,
+    DataAblation,
+    FeatureAblation,
+    ablated,
+    embed_texts,
+    load_model,
+)
 from fastspex.ablate.outputs import mean_pool
 
 TEXT = (
