@@ -248,3 +248,19 @@ def test_public_names_and_no_torch_on_import() -> None:
     code = f"import sys; sys.path.insert(0, {root!r}); import fastspex.ablate; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_load_model_from_a_local_folder(tmp_path) -> None:
+    from fastspex.ablate import load_model
+
+    model, tok = tiny.gpt2()
+    model.save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    lm = load_model(tmp_path / "m", device="cpu")
+    assert lm.kind == "causal" and lm.fingerprint == LoadedModel(model, tok, "causal", "x").fingerprint
+    fa = FeatureAblation(TEXT, lm, unit="sentence", target=" Paris")
+    ref = FeatureAblation(TEXT, LoadedModel(model, tok, "causal", "x"), unit="sentence", target=" Paris")
+    assert fa.cache_key == ref.cache_key
+    np.testing.assert_allclose(fa([[1, 0], [0, 1]]), ref([[1, 0], [0, 1]]), atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="not a built-in model name"):
+        load_model(tmp_path / "missing")
