@@ -1,0 +1,42 @@
+"""Ablations that turn a model and an input into a value function (1 = kept, 0 = ablated).
+
+* :class:`FeatureAblation` — units of a text (tokens, words, sentences, spans) removed or replaced.
+* :class:`ComponentAblation` — attention heads ``L{l}.H{h}`` and MLP blocks ``L{l}.MLP``
+  zero- or mean-ablated by hooks.
+* :class:`DataAblation` — training examples left out, model retrained (datamodels).
+* :class:`Normalised` — outputs centred on the full input and scaled by their spread.
+
+Each is a value function for :class:`fastspex.value.Evaluator` with ``n``, ``labels``,
+``cache_key``, ``batch_size`` and ``kind``. Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+from .components import ComponentAblation, ComponentHooks, ablated, compute_means, find_sites
+from .data import DataAblation, LogisticTrainer, embed_texts
+from .features import FeatureAblation
+from .models import LoadedModel, fingerprint, load_model, minilm_path, smollm2_path
+from .normalise import Normalised, normalise
+from .units import Unit, ablated_text, split_units
+
+__all__ = [
+    "ComponentAblation",
+    "ComponentHooks",
+    "DataAblation",
+    "FeatureAblation",
+    "LoadedModel",
+    "LogisticTrainer",
+    "Normalised",
+    "Unit",
+    "ablated",
+    "ablated_text",
+    "compute_means",
+    "embed_texts",
+    "find_sites",
+    "fingerprint",
+    "load_model",
+    "minilm_path",
+    "normalise",
+    "smollm2_path",
+    "split_units",
+]

@@ -1,0 +1,353 @@
+"""Turning a batch of token-id rows into one scalar per row: the model outputs fastspex explains.
+
+* :class:`LogProb` (causal LMs): log-probability of a target continuation given the row.
+  Rows are left-padded, so every target ends at the last position and ``logits_to_keep``
+  limits the vocabulary projection to the target positions.
+* :class:`ClassScore` (classifiers): a class logit, its log-odds or its probability.
+* :class:`Similarity` (encoders): cosine similarity of the mean-pooled embedding to a
+  reference embedding.
+* :class:`UserScore`: any function of the model's outputs and the batch.
+
+Each scorer is built for one or more input texts (``which`` picks the text of every row).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from .models import LoadedModel
+
+__all__ = [
+    "ClassScore",
+    "LogProb",
+    "Scorer",
+    "Similarity",
+    "UserScore",
+    "embed_rows",
+    "encode_prompt",
+    "greedy_continuation",
+    "make_scorer",
+    "mean_pool",
+    "pad_rows",
+]
+
+OutputName = Literal["auto", "logprob", "logit", "log_odds", "prob", "similarity"]
+
+
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, side: str, device: Any) -> dict[str, Any]:
+    """Pad rows of ids into ``input_ids`` / ``attention_mask`` (plus ``position_ids`` counted
+    from each row's first real token when padding on the left, so padding never shifts positions)."""
+    import torch
+
+    length = max(len(r) for r in rows)
+    ids = np.full((len(rows), length), pad_id, dtype=np.int64)
+    att = np.zeros((len(rows), length), dtype=np.int64)
+    for i, r in enumerate(rows):
+        if side == "left":
+            ids[i, length - len(r) :] = r
+            att[i, length - len(r) :] = 1
+        else:
+            ids[i, : len(r)] = r
+            att[i, : len(r)] = 1
+    batch = {
+        "input_ids": torch.from_numpy(ids).to(device),
+        "attention_mask": torch.from_numpy(att).to(device),
+    }
+    if side == "left":
+        batch["position_ids"] = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+    return batch
+
+
+def encode_prompt(lm: LoadedModel, text: str) -> tuple[list[int], list[tuple[int, int]], list[int]]:
+    """Token ids, character offsets and special-token flags of ``text`` as the model sees it.
+
+    A causal prompt keeps only leading special tokens (an appended EOS would sit between the
+    prompt and the target); with none, BOS (else EOS) is prepended, so that an empty prompt
+    still gives the first target token a context, as in GPT-2's own training.
+    """
+    tok = lm.tokenizer
+    enc = tok(text, return_offsets_mapping=True, return_special_tokens_mask=True)
+    ids = [int(i) for i in enc["input_ids"]]
+    offsets = [(int(a), int(b)) for a, b in enc["offset_mapping"]]
+    special = [int(s) for s in enc["special_tokens_mask"]]
+    if lm.kind == "causal":
+        while len(special) > 1 and special[-1]:
+            ids.pop(), offsets.pop(), special.pop()
+        if not (special and special[0]):
+            bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+            if bos is not None:
+                ids.insert(0, int(bos)), offsets.insert(0, (0, 0)), special.insert(0, 1)
+    return ids, offsets, special
+
+
+def _accepts(model: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):  # pragma: no cover - exotic forward signatures
+        return False
+
+
+class Scorer:
+    """Base: rows of ids (one per mask) -> one float per row."""
+
+    padding_side = "right"
+
+    def rows(self, prompt_rows: Sequence[Sequence[int]], which: np.ndarray) -> list[list[int]]:
+        """The full token rows fed to the model (prompts plus anything the scorer appends)."""
+        return [list(r) for r in prompt_rows]
+
+    def forward_kwargs(self, lm: LoadedModel, rows: Sequence[Sequence[int]], which: np.ndarray) -> dict[str, Any]:
+        return {}
+
+    def score(self, out: Any, batch: dict[str, Any], which: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, lm: LoadedModel, prompt_rows: Sequence[Sequence[int]], which: np.ndarray) -> Any:
+        """Scores (a float tensor of ``len(prompt_rows)``) of one forward pass."""
+        import torch
+
+        rows = self.rows(prompt_rows, which)
+        if any(len(r) == 0 for r in rows):
+            msg = "an ablated input has no tokens left; keep a special token or use a replacement"
+            raise ValueError(msg)
+        batch = pad_rows(rows, lm.pad_id, self.padding_side, lm.device)
+        kwargs = dict(batch)
+        if "position_ids" in kwargs and not _accepts(lm.model, "position_ids"):
+            del kwargs["position_ids"]
+        kwargs.update(self.forward_kwargs(lm, rows, which))
+        with torch.inference_mode():
+            out = lm.model(**kwargs)
+            return self.score(out, batch, which).float()
+
+
+class LogProb(Scorer):
+    """Log-probability of ``targets[which]`` following each row (sum, or mean per token)."""
+
+    padding_side = "left"
+
+    def __init__(self, targets: Sequence[Sequence[int]], reduce: Literal["sum", "mean"] = "sum") -> None:
+        if reduce not in ("sum", "mean"):
+            msg = f"reduce must be 'sum' or 'mean', got {reduce!r}"
+            raise ValueError(msg)
+        if not targets or any(len(t) == 0 for t in targets):
+            msg = "the target continuation is empty"
+            raise ValueError(msg)
+        self.targets = [list(map(int, t)) for t in targets]
+        self.reduce = reduce
+
+    def rows(self, prompt_rows: Sequence[Sequence[int]], which: np.ndarray) -> list[list[int]]:
+        if any(len(r) == 0 for r in prompt_rows):
+            msg = (
+                "an ablated prompt is empty, so the first target token has no context; "
+                "the tokenizer has no BOS token to keep — pass prefix ids or use a replacement"
+            )
+            raise ValueError(msg)
+        return [list(r) + self.targets[w] for r, w in zip(prompt_rows, which)]
+
+    def forward_kwargs(self, lm: LoadedModel, rows: Sequence[Sequence[int]], which: np.ndarray) -> dict[str, Any]:
+        kw: dict[str, Any] = {"use_cache": False} if _accepts(lm.model, "use_cache") else {}
+        if _accepts(lm.model, "logits_to_keep"):
+            kw["logits_to_keep"] = max(len(self.targets[w]) for w in which) + 1
+        return kw
+
+    def score(self, out: Any, batch: dict[str, Any], which: np.ndarray) -> Any:
+        import torch
+
+        kmax = max(len(self.targets[w]) for w in which)
+        logits = out.logits[:, -(kmax + 1) : -1].float()  # position i predicts token L-kmax+i
+        logp = torch.log_softmax(logits, dim=-1)
+        tgt = np.zeros((len(which), kmax), dtype=np.int64)
+        valid = np.zeros((len(which), kmax), dtype=bool)
+        for i, w in enumerate(which):
+            t = self.targets[w]
+            tgt[i, kmax - len(t) :] = t
+            valid[i, kmax - len(t) :] = True
+        tgt_t = torch.from_numpy(tgt).to(logp.device)
+        valid_t = torch.from_numpy(valid).to(logp.device)
+        picked = logp.gather(-1, tgt_t[..., None])[..., 0] * valid_t
+        total = picked.sum(-1)
+        if self.reduce == "mean":
+            total = total / valid_t.sum(-1)
+        return total
+
+
+class ClassScore(Scorer):
+    """A class's logit, log-odds ``log p/(1-p)`` or probability, for ``classes[which]``."""
+
+    def __init__(self, classes: Sequence[int], kind: Literal["logit", "log_odds", "prob"] = "log_odds") -> None:
+        if kind not in ("logit", "log_odds", "prob"):
+            msg = f"classifier output must be 'logit', 'log_odds' or 'prob', got {kind!r}"
+            raise ValueError(msg)
+        self.classes = [int(c) for c in classes]
+        self.kind = kind
+
+    def score(self, out: Any, batch: dict[str, Any], which: np.ndarray) -> Any:
+        import torch
+
+        logits = out.logits.float()
+        idx = torch.as_tensor([self.classes[w] for w in which], device=logits.device)
+        chosen = logits.gather(-1, idx[:, None])[:, 0]
+        if self.kind == "logit" or logits.shape[-1] == 1:
+            return chosen
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, idx[:, None])[:, 0]
+        if self.kind == "prob":
+            return logp.exp()
+        others = logits.scatter(-1, idx[:, None], float("-inf"))
+        return chosen - torch.logsumexp(others, dim=-1)
+
+
+def mean_pool(hidden: Any, attention_mask: Any) -> Any:
+    """Mean of the hidden states over real (unpadded) tokens."""
+    m = attention_mask.to(hidden.dtype)[..., None]
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+class Similarity(Scorer):
+    """Cosine similarity between each row's mean-pooled embedding and ``refs[which]``."""
+
+    def __init__(self, refs: Any) -> None:
+        self.refs = refs.float()
+
+    def score(self, out: Any, batch: dict[str, Any], which: np.ndarray) -> Any:
+        import torch
+
+        emb = mean_pool(_hidden(out).float(), batch["attention_mask"])
+        ref = self.refs[torch.as_tensor(which, device=self.refs.device)].to(emb.device)
+        return torch.nn.functional.cosine_similarity(emb, ref, dim=-1)
+
+
+class _Embed(Scorer):
+    """Internal: the pooled embedding itself (for references)."""
+
+    def score(self, out: Any, batch: dict[str, Any], which: np.ndarray) -> Any:
+        return mean_pool(_hidden(out).float(), batch["attention_mask"])
+
+
+def _hidden(out: Any) -> Any:
+    hidden = getattr(out, "last_hidden_state", None)
+    if hidden is None:
+        msg = "similarity needs an encoder with last_hidden_state (load it with kind='encoder')"
+        raise ValueError(msg)
+    return hidden
+
+
+class UserScore(Scorer):
+    """``fn(model_outputs, batch) -> (B,)`` tensor; ``batch`` holds ``input_ids``,
+    ``attention_mask`` (and ``position_ids`` when left-padded) and ``which``."""
+
+    def __init__(self, fn: Callable[[Any, dict[str, Any]], Any], padding_side: str = "right") -> None:
+        if padding_side not in ("left", "right"):
+            msg = f"padding_side must be 'left' or 'right', got {padding_side!r}"
+            raise ValueError(msg)
+        self.fn = fn
+        self.padding_side = padding_side
+
+    def score(self, out: Any, batch: dict[str, Any], which: np.ndarray) -> Any:
+        import torch
+
+        res = torch.as_tensor(self.fn(out, {**batch, "which": which}))
+        if res.shape != (len(which),):
+            msg = f"score function returned shape {tuple(res.shape)} for a batch of {len(which)} rows"
+            raise ValueError(msg)
+        return res
+
+
+def greedy_continuation(lm: LoadedModel, prompt: Sequence[int], max_new_tokens: int) -> list[int]:
+    """The model's own greedy continuation of ``prompt`` (stops at EOS)."""
+    import torch
+
+    ids = list(prompt)
+    new: list[int] = []
+    eos = lm.tokenizer.eos_token_id
+    kw: dict[str, Any] = {"use_cache": False} if _accepts(lm.model, "use_cache") else {}
+    if _accepts(lm.model, "logits_to_keep"):
+        kw["logits_to_keep"] = 1
+    with torch.inference_mode():
+        for _ in range(max_new_tokens):
+            x = torch.tensor([ids], device=lm.device)
+            nxt = int(lm.model(input_ids=x, **kw).logits[0, -1].argmax())
+            if eos is not None and nxt == eos and new:
+                break
+            ids.append(nxt)
+            new.append(nxt)
+    return new
+
+
+def embed_rows(lm: LoadedModel, rows: Sequence[Sequence[int]], batch_size: int = 64) -> Any:
+    """Mean-pooled embeddings of token rows, ``(len(rows), d)``."""
+    import torch
+
+    scorer = _Embed()
+    parts = [
+        scorer(lm, rows[s : s + batch_size], np.zeros(len(rows[s : s + batch_size]), np.int64))
+        for s in range(0, len(rows), batch_size)
+    ]
+    return torch.cat(parts)
+
+
+def make_scorer(
+    lm: LoadedModel,
+    prompts: Sequence[Sequence[int]],
+    output: OutputName | Callable[[Any, dict[str, Any]], Any] = "auto",
+    *,
+    target: str | Sequence[str] | None = None,
+    query: str | Sequence[str] | None = None,
+    class_index: int | Sequence[int] | None = None,
+    max_new_tokens: int = 8,
+    reduce: Literal["sum", "mean"] = "sum",
+) -> Scorer:
+    """The scorer for ``output`` on a model, given the unablated prompt rows (one per text).
+
+    Defaults (``output="auto"``): causal LM → log-probability of the model's own greedy
+    continuation of the full prompt (or of ``target``); classifier → log-odds of the class
+    predicted on the full input (or ``class_index``); encoder → cosine similarity to the full
+    input's embedding (or to the embedding of ``query``).
+    """
+    if callable(output):
+        return UserScore(output, "left" if lm.kind == "causal" else "right")
+    if output == "auto":
+        output = {"causal": "logprob", "classifier": "log_odds", "encoder": "similarity"}[lm.kind]
+    allowed = {"causal": ("logprob",), "classifier": ("logit", "log_odds", "prob"), "encoder": ("similarity",)}
+    if output not in allowed[lm.kind]:
+        msg = f"output {output!r} does not fit a {lm.kind} model; choose from {allowed[lm.kind]} or pass a function"
+        raise ValueError(msg)
+    n_texts = len(prompts)
+    if output == "logprob":
+        if target is not None:
+            targets_text = [target] * n_texts if isinstance(target, str) else list(target)
+            if len(targets_text) != n_texts:
+                msg = f"{len(targets_text)} targets for {n_texts} texts"
+                raise ValueError(msg)
+            targets = [lm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in targets_text]
+        else:
+            targets = [greedy_continuation(lm, p, max_new_tokens) for p in prompts]
+        return LogProb(targets, reduce)
+    if output in ("logit", "log_odds", "prob"):
+        if class_index is None:
+            import torch
+
+            with torch.inference_mode():
+                batch = pad_rows(prompts, lm.pad_id, "right", lm.device)
+                classes = lm.model(**batch).logits.argmax(-1).tolist()
+        else:
+            classes = [class_index] * n_texts if isinstance(class_index, int) else list(class_index)
+        n_classes = int(getattr(lm.model.config, "num_labels", 0) or 0)
+        for c in classes:
+            if n_classes and not 0 <= int(c) < n_classes:
+                msg = f"class_index {c} is out of range for {n_classes} classes"
+                raise IndexError(msg)
+        return ClassScore(classes, output)  # type: ignore[arg-type]
+    # similarity
+    if query is None:
+        refs = embed_rows(lm, prompts)
+    else:
+        queries = [query] * n_texts if isinstance(query, str) else list(query)
+        if len(queries) != n_texts or any(not q.strip() for q in queries):
+            msg = "query must be a non-empty string (or one per text)"
+            raise ValueError(msg)
+        refs = embed_rows(lm, [encode_prompt(lm, q)[0] for q in queries])
+    return Similarity(refs)
