@@ -95,6 +95,7 @@ def test_to_pandas_and_networkx() -> None:
     assert list(g.edges(data="weight")) == [(0, 1, 1.5)]
 
 
+@pytest.mark.slow  # importing shapiq takes ~10 s on a busy machine
 def test_shapiq_round_trip() -> None:
     shapiq = pytest.importorskip("shapiq")
     res = sample_interactions("components")
