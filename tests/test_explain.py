@@ -157,8 +157,13 @@ def test_plain_callable_and_evaluator(dense_methods: None) -> None:
     assert res.labels == ["0", "1", "2"]
 
 
-def test_top_level_name() -> None:
-    assert fastspex.explain is explain
+def test_top_level_name_calls_explain(dense_methods: None) -> None:
+    # fastspex.explain is the module once imported (Python binds submodules); it forwards calls.
+    res = fastspex.explain(FakeHeadAblation(), progress=False, store=None, holdout=0)
+    assert isinstance(res, Interactions) and res.method == "proxyspex"
+    from fastspex import explain as imported
+
+    assert callable(imported)
 
 
 def test_real_proxyspex_on_planted_function() -> None:

@@ -9,6 +9,8 @@ needed to plot, report, save and reload the run.
 from __future__ import annotations
 
 import inspect
+import sys
+import types
 import time
 from typing import Any, Literal, Sequence
 
@@ -344,3 +346,15 @@ def _greedy_values(result: object, n: int) -> dict[str, Any]:
     indptr, indices = _csr(list(terms))
     return {"n": n, "indptr": indptr, "indices": indices,
             "values": np.fromiter(terms.values(), np.float64, count=len(terms))}
+
+
+class _CallableModule(types.ModuleType):
+    """``fastspex.explain`` names both this module and the function: once the module is
+    imported, Python binds the package attribute to the module, so the module forwards calls
+    to the function and ``fastspex.explain(model)`` works either way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Interactions:
+        return explain(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
