@@ -105,3 +105,45 @@ def sample_interactions(kind: str = "features") -> Interactions:
         method="dense", calls=res.calls, budget=res.calls, faithfulness=1.0, kind=kind,
         metadata=meta, settings={"method": "dense", "index": "fbii", "order": 2},
     )
+
+
+def install_fake_methods(monkeypatch) -> None:  # noqa: ANN001 - pytest's MonkeyPatch
+    """Make ``fastspex.proxyspex`` / ``fastspex.spex`` the exact dense stand-in."""
+    import sys
+    import types
+
+    for name, cls in (("proxyspex", "ProxySPEX"), ("spex", "SPEX")):
+        mod = types.ModuleType(f"fastspex.{name}")
+        setattr(mod, cls, DenseExplainer)
+        monkeypatch.setitem(sys.modules, f"fastspex.{name}", mod)
+
+
+def install_fake_ablate(monkeypatch, calls: list | None = None) -> None:  # noqa: ANN001
+    """A ``fastspex.ablate`` stand-in: an "encoder" whose ablations are the fakes above."""
+    import sys
+    import types
+
+    mod = types.ModuleType("fastspex.ablate")
+
+    class LM:
+        kind = "encoder"
+
+    def load_model(name=None, *, device=None):  # noqa: ANN001, ANN202
+        if calls is not None:
+            calls.append(("load_model", name, device))
+        return LM()
+
+    def feature(text, lm, *, unit="word", ablation="remove", query=None, target=None):  # noqa: ANN001, ANN202
+        if calls is not None:
+            calls.append(("features", text, unit, ablation, query, target))
+        return FakeFeatureAblation(text)
+
+    def component(text, lm, *, components="heads", method="zero", query=None, target=None):  # noqa: ANN001, ANN202
+        if calls is not None:
+            calls.append(("components", text, components, method, query, target))
+        return FakeHeadAblation()
+
+    mod.load_model = load_model  # type: ignore[attr-defined]
+    mod.FeatureAblation = feature  # type: ignore[attr-defined]
+    mod.ComponentAblation = component  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fastspex.ablate", mod)

@@ -58,11 +58,21 @@ def _describe(target: object) -> tuple[object, int | None, list[str] | None, str
         if isinstance(value, (str, int, float, bool)):
             meta[name] = value
         elif isinstance(value, (list, tuple)):
-            try:
-                meta[name] = [list(v) if isinstance(v, (list, tuple)) else v for v in value]
-            except TypeError:
-                continue
+            meta[name] = [_plain(v) for v in value]
+    texts = getattr(inner, "texts", None)
+    if "text" not in meta and isinstance(texts, (list, tuple)) and texts and isinstance(texts[0], str):
+        meta["text"] = texts[0] if len(texts) == 1 else " | ".join(texts)
     return inner, n, list(labels) if labels is not None else None, kind, meta
+
+
+def _plain(value: object) -> object:
+    """A JSON-friendly form of one metadata item (units become ``[start, end]`` spans)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    start, end = getattr(value, "start", None), getattr(value, "end", None)
+    if isinstance(start, int) and isinstance(end, int):
+        return [start, end]
+    return value if isinstance(value, (str, int, float, bool)) or value is None else repr(value)
 
 
 def _check_options(cls: object, options: dict[str, Any], method: str, reserved: Sequence[str]) -> None:
