@@ -199,54 +199,57 @@ def text(res: Interactions, k: int = 5, *, width: float = 9.0) -> Any:
     """The input's units highlighted by main effect (blue +, red −), top ``k`` pairs linked."""
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
-    from matplotlib.patches import FancyArrowPatch
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MPath
 
     res = _check(res)
-    words = _units_text(res)
+    words = [w.strip() or "␣" for w in _units_text(res)]
     main = res.main_effects()
     lim = float(np.abs(main).max()) or 1.0
     norm = Normalize(-lim, lim)
     cmap = colormaps["RdBu"]
-    # Lay the words out in lines; measure each with the renderer so nothing overlaps.
+    pairs = res.top(k, order=2)
+    # Lay the words out in lines, measuring each with the renderer so nothing overlaps.
     fig = _figure(width, 2.0, layout=None)
     renderer = fig.canvas.get_renderer()
-    fontsize, gap, line_h = 13, 0.012, 0.5
+    fontsize, gap = 13, 0.012
     x, line, placed = 0.02, 0, []
     for i, w in enumerate(words):
-        t = fig.text(0, 0, w.strip() or "␣", fontsize=fontsize)
-        extent = t.get_window_extent(renderer)
+        t = fig.text(0, 0, w, fontsize=fontsize)
+        w_frac = t.get_window_extent(renderer).width / (width * fig.dpi)
         t.remove()
-        w_frac = extent.width / (width * fig.dpi)
         if x + w_frac > 0.98 and x > 0.02:
             x, line = 0.02, line + 1
         placed.append((i, x, line, w_frac))
         x += w_frac + gap
     lines = line + 1
-    height = 0.5 + lines * 0.8
+    # Vertical layout in inches: arcs above each line of words need their own headroom.
+    arc_room, word_h, title_h = (0.55 if pairs else 0.0), 0.45, 0.35
+    line_h = word_h + arc_room
+    height = title_h + lines * line_h + 0.15
     fig.set_size_inches(width, height)
-    ax = fig.add_axes((0, 0, 1, 1 - 0.35 / height))
+    ax = fig.add_axes((0, 0, 1, 1 - title_h / height))
     ax.set_axis_off()
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, lines * line_h + 0.05)
-    centres = {}
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, lines * line_h + 0.15)
+    top_of: dict[int, tuple[float, float]] = {}
     for i, x0, ln, w_frac in placed:
-        y = (lines - 1 - ln) * line_h + 0.1
-        colour = cmap(norm(main[i]))
-        ax.text(x0, y, words[i].strip() or "␣", fontsize=fontsize, va="bottom", ha="left",
-                bbox={"boxstyle": "round,pad=0.18", "fc": colour, "ec": "none"},
+        y = (lines - 1 - ln) * line_h + 0.12
+        ax.text(x0 * width, y, words[i], fontsize=fontsize, va="bottom", ha="left",
+                bbox={"boxstyle": "round,pad=0.18", "fc": cmap(norm(main[i])), "ec": "none"},
                 color="white" if abs(norm(main[i]) - 0.5) > 0.33 else "black")
-        centres[i] = (x0 + w_frac / 2, y + 0.17)
-    for p in res.top(k, order=2):
-        a, b = p.ids
-        (xa, ya), (xb, yb) = centres[a], centres[b]
-        arc = FancyArrowPatch(
-            (xa, ya + 0.04), (xb, yb + 0.04), connectionstyle="arc3,rad=-0.5",
-            arrowstyle="-", color=POSITIVE if p.value >= 0 else NEGATIVE,
-            lw=1 + 3 * abs(p.value) / (abs(res.top(1, order=2)[0].value) or 1.0), alpha=0.8,
-        )
-        ax.add_patch(arc)
-    fig.suptitle(_title(res, f"Text: main effects, top {min(k, len(res.top(k, order=2)))} pairs"),
-                 fontsize=10)
+        top_of[i] = ((x0 + w_frac / 2) * width, y + 0.3)
+    strongest = abs(pairs[0].value) if pairs else 1.0
+    for p in pairs:
+        (xa, ya), (xb, yb) = top_of[p.ids[0]], top_of[p.ids[1]]
+        rise = min(arc_room - 0.05, 0.15 + 0.08 * abs(xb - xa))
+        peak = max(ya, yb) + rise
+        # A quadratic Bézier reaches half-way to its control point: place it at twice the rise.
+        ctrl = ((xa + xb) / 2, 2 * peak - (ya + yb) / 2)
+        path = MPath([(xa, ya), ctrl, (xb, yb)], [MPath.MOVETO, MPath.CURVE3, MPath.CURVE3])
+        ax.add_patch(PathPatch(path, fc="none", ec=POSITIVE if p.value >= 0 else NEGATIVE,
+                               lw=1 + 3 * abs(p.value) / (strongest or 1.0), alpha=0.8))
+    fig.suptitle(_title(res, f"Text: main effects, top {len(pairs)} pairs"), fontsize=10)
     return fig
 
 
