@@ -176,3 +176,22 @@ def test_real_proxyspex_on_planted_function() -> None:
     top = {t.ids for t in res.top(6)}
     truth = {s for s in indices.to_mobius(f.coefficients).to_dict() if s}
     assert len(top & truth) >= 4
+
+
+def test_ray_backend_is_used(dense_methods: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict = {}
+
+    def make_ray_evaluator(fn, n=None, *, store="default", progress=None, **options):  # noqa: ANN001, ANN202
+        seen.update(n=n, store=store, progress=progress, options=options)
+        return Evaluator(fn, n, store=None, progress=False)
+
+    mod = types.ModuleType("fastspex.ray_backend")
+    mod.make_ray_evaluator = make_ray_evaluator  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fastspex.ray_backend", mod)
+    res = explain(FakeHeadAblation(), backend="ray", backend_options={"workers": 2},
+                  progress=False, store=None, holdout=0)
+    assert seen == {"n": 8, "store": None, "progress": False, "options": {"workers": 2}}
+    assert res.settings["backend"] == "ray" and res.calls == 256
+    with pytest.raises(ValueError, match="backend_options apply"):
+        explain(FakeHeadAblation(), backend_options={"workers": 2})
+

@@ -200,7 +200,7 @@ def explain(
         except ImportError as err:
             msg = "backend='ray' needs fastspex.ray_backend and ray: pip install fastspex[ray]"
             raise ImportError(msg) from err
-        ev = make_ray_evaluator(target, store=store, progress=progress, **(backend_options or {}))
+        ev = make_ray_evaluator(target, n, store=store, progress=progress, **(backend_options or {}))
     else:
         if backend_options:
             msg = "backend_options apply to backend='ray' only"
