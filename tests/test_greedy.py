@@ -101,3 +101,16 @@ def test_increase_direction_inferred_from_threshold() -> None:
     f = lambda m: 1.0 - 0.8 * np.asarray(m, float)[:, 2] + 0.05 * np.asarray(m, float)[:, 0]  # noqa: E731
     res = greedy_search(f, n=4, threshold=0.9)
     assert res.direction == "increase" and res.minimal == [2] and res.crossed
+
+
+def test_same_set_on_a_fitted_proxy_as_on_the_model() -> None:
+    """A result with evaluate(masks) (here an exact surrogate) stands in for the model."""
+    from _surface_helpers import DenseExplainer
+
+    f = redundant_fn(n=10, a=2, b=7, c=4)
+    proxy = DenseExplainer().fit(f)  # has evaluate(); not callable
+    base = float(f(np.ones((1, 10), bool))[0])
+    on_model = greedy_search(f, threshold=base - 2.5)
+    on_proxy = greedy_search(proxy, threshold=base - 2.5, n=10)
+    assert sorted(on_proxy.minimal) == sorted(on_model.minimal) == [2, 4, 7]
+    assert on_proxy.output == pytest.approx(on_model.output)

@@ -170,3 +170,24 @@ def test_load_refuses_other_schemas(tmp_path: Path) -> None:
     p.write_text(json.dumps({"schema": SCHEMA, "n": 2}))
     with pytest.raises(ValueError, match="lacks the field"):
         Interactions.load(p)
+
+
+def test_json_round_trip_property(tmp_path: Path) -> None:
+    """Any sparse result survives save/load exactly (hypothesis draws sets and values)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    sets = st.lists(st.integers(0, 9), max_size=4).map(lambda s: tuple(sorted(set(s))))
+    floats = st.floats(-1e6, 1e6, allow_nan=False)
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.dictionaries(sets, floats, max_size=30), st.one_of(st.none(), st.floats(-1, 1)))
+    def check(values: dict, faith: float | None) -> None:
+        res = Interactions.from_dict(values, 10, index="sii", order=None, faithfulness=faith,
+                                     labels=[f"w{i}" for i in range(10)])
+        back = Interactions.load(res.save(tmp_path / "p.json"))
+        assert back.to_json_dict() == res.to_json_dict()
+        for s, v in values.items():
+            assert back[s] == v
+
+    check()

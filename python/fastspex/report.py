@@ -32,6 +32,14 @@ pre{background:#f6f6f6;padding:.7rem;overflow:auto;font-size:.8rem}
 """
 
 
+_HEADINGS = {
+    "bar": "Strongest interactions",
+    "graph": "Interaction graph",
+    "heads": "Heads by layer",
+    "text": "Main effects and strongest pairs in the text",
+}
+
+
 def _fmt(x: object) -> str:
     if x is None:
         return "—"
@@ -69,7 +77,13 @@ def _text_section(res: Interactions) -> str:
         f'title="{html.escape(res.labels[i])}: {main[i]:+.4g}">{html.escape(w.strip() or "␣")}</span>'
         for i, w in enumerate(words)
     )
-    return f'<h2>Text</h2><p class="text">{spans}</p>'
+    pairs = res.top(5, order=2)
+    listing = "; ".join(
+        f"<span class='{'pos' if p.value >= 0 else 'neg'}'>{html.escape(' × '.join(p.names))} "
+        f"{p.value:+.3g}</span>" for p in pairs
+    )
+    strongest = f"<p>Strongest pairs: {listing}</p>" if pairs else ""
+    return f'<h2>Text</h2><p class="text">{spans}</p>{strongest}'
 
 
 def render(res: Interactions, *, k: int = 20, title: str | None = None) -> str:
@@ -104,7 +118,7 @@ def render(res: Interactions, *, k: int = 20, title: str | None = None) -> str:
         parts.append(_text_section(res))
     for name, fig in plot.figures(res).items():
         data = base64.b64encode(plot.to_png(fig)).decode("ascii")
-        parts.append(f"<h2>{html.escape(name.capitalize())}</h2>"
+        parts.append(f"<h2>{html.escape(_HEADINGS.get(name, name))}</h2>"
                      f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
     rows = "".join(
         f"<tr><td>{t.order}</td><td>{html.escape(' × '.join(t.names))}</td>"
