@@ -114,3 +114,13 @@ def test_same_set_on_a_fitted_proxy_as_on_the_model() -> None:
     on_proxy = greedy_search(proxy, threshold=base - 2.5, n=10)
     assert sorted(on_proxy.minimal) == sorted(on_model.minimal) == [2, 4, 7]
     assert on_proxy.output == pytest.approx(on_model.output)
+
+
+def test_large_proxy_skips_pairs_by_default_and_stays_small() -> None:
+    # n = 400: 79,800 candidate pairs per step exceed max_pairs, so only singles are tried.
+    n = 400
+    coefs = Coefficients.from_dict({(7,): 3.0, (120,): 2.0, (300,): 1.0}, n, "mobius")
+    res = greedy_search(coefs, threshold=6.0 - 4.5)
+    assert res.minimal == [7, 120] and res.calls == 1 + n + (n - 1)
+    forced = greedy_search(coefs, threshold=6.0 - 4.5, pairs=True, max_size=2)
+    assert forced.calls > n * (n - 1) // 2

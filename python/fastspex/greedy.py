@@ -98,18 +98,21 @@ class _Oracle:
 
     def __call__(self, sets: Sequence[frozenset[int]]) -> np.ndarray:
         todo = list(dict.fromkeys(s for s in sets if s not in self.memo))
-        if todo:
-            masks = np.ones((len(todo), self.n), dtype=bool)
-            for r, s in enumerate(todo):
+        # Chunks bound the bool matrix handed over (n = 10⁴ pairs would not fit at once).
+        chunk = max(1, (1 << 24) // self.n)
+        for start in range(0, len(todo), chunk):
+            part = todo[start : start + chunk]
+            masks = np.ones((len(part), self.n), dtype=bool)
+            for r, s in enumerate(part):
                 masks[r, list(s)] = False
             out = np.asarray(self.fn(masks), dtype=np.float64)
-            if out.ndim != 1 or len(out) != len(todo):
-                msg = f"expected {len(todo)} scalar outputs, got shape {out.shape}"
+            if out.ndim != 1 or len(out) != len(part):
+                msg = f"expected {len(part)} scalar outputs, got shape {out.shape}"
                 raise ValueError(msg)
             if not np.all(np.isfinite(out)):
                 msg = "the evaluated function returned NaN or inf"
                 raise ValueError(msg)
-            self.memo.update(zip(todo, out.tolist()))
+            self.memo.update(zip(part, out.tolist()))
         return np.array([self.memo[s] for s in sets])
 
 
@@ -158,6 +161,7 @@ def greedy_search(
     labels: Sequence[str] | None = None,
     prune: bool = True,
     tol: float = 1e-12,
+    max_pairs: int = 20000,
 ) -> GreedyResult:
     """Grow a set of components whose joint ablation moves the output most.
 
@@ -169,11 +173,12 @@ def greedy_search(
         direction: "decrease" or "increase" the output, or "either" (by |change|). Default:
             towards ``threshold`` when given, else "decrease".
         pairs: also try adding pairs each step (finds components that only matter together);
-            ``None`` = when the budget allows it.
+            ``None`` = when the budget allows it and there are at most ``max_pairs`` of them.
         n: number of components, when the target does not say.
         labels: component names (default: the target's ``labels`` or ids).
         prune: after crossing ``threshold``, drop members that are not needed.
         tol: movements at most this are treated as no movement.
+        max_pairs: most candidate pairs per step tried by default (``pairs=None``).
     """
     fn, n, target_labels = _resolve(target, n)
     if labels is None:
@@ -200,6 +205,7 @@ def greedy_search(
         msg = f"pairs must be True, False or None; got {pairs!r}"
         raise TypeError(msg)
     tol = float(tol)
+    max_pairs = as_int(max_pairs, "max_pairs", minimum=0)
 
     oracle = _Oracle(fn, n, budget)
     empty: frozenset[int] = frozenset()
@@ -253,7 +259,9 @@ def greedy_search(
         if len(current) + 2 <= max_size and len(rest) >= 2:
             cand2 = [(a, b) for x, a in enumerate(rest) for b in rest[x + 1 :]]
             sets2 = [S | {a, b} for a, b in cand2]
-            use = pairs if pairs is not None else oracle.affordable(sets2)
+            use = pairs if pairs is not None else (
+                len(sets2) <= max_pairs and oracle.affordable(sets2)
+            )
             if use and not oracle.affordable(sets2):
                 stop = "budget"
                 break
@@ -307,5 +315,6 @@ def greedy_search(
         calls=oracle.calls, steps=steps, single_effects=single_out - base,
         pair_effects=pair_effects,
         settings={"budget": budget, "threshold": threshold, "max_size": max_size,
-                  "direction": direction, "pairs": pairs, "prune": prune, "tol": tol},
+                  "direction": direction, "pairs": pairs, "prune": prune, "tol": tol,
+                  "max_pairs": max_pairs},
     )
