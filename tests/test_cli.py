@@ -57,6 +57,20 @@ def test_explain_heads_and_report_command(tmp_path: Path, monkeypatch: pytest.Mo
     assert (tmp_path / "r.html").read_text().count("data:image/png;base64,") == 3  # bar, graph, heads
 
 
+def test_greedy_with_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_fake_ablate(monkeypatch)
+    out = tmp_path / "g"
+    assert cli.main(["explain", "text", "the movie was not bad at all", "--method", "greedy",
+                     "--threshold", "-1.0", "--no-progress", "--store", "none", "--out", str(out)]) == 0
+    res = Interactions.load(out / "result.json")
+    greedy = res.metadata["greedy"]
+    assert res.index == "ablation" and greedy["threshold"] == -1.0
+    assert greedy["crossed"] and greedy["output"] <= -1.0
+    assert "Greedy search" in (out / "report.html").read_text()
+    with pytest.raises(SystemExit, match="greedy only"):
+        cli.main(["explain", "text", "x y", "--threshold", "1", "--out", str(out)])
+
+
 def test_argument_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as err:
         cli.main(["explain", "text", "hi", "--budget", "-3"])

