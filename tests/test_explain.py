@@ -5,18 +5,16 @@ from __future__ import annotations
 import sys
 import types
 
+import fastspex
 import numpy as np
 import pytest
-
-import fastspex
+from _surface_helpers import DenseExplainer, FakeFeatureAblation, FakeHeadAblation
 from fastspex import indices
 from fastspex import masks as M
 from fastspex.coefficients import Coefficients
 from fastspex.explain import default_budget, explain
 from fastspex.interactions import Interactions
 from fastspex.value import Evaluator
-
-from _surface_helpers import DenseExplainer, FakeFeatureAblation, FakeHeadAblation
 
 
 @pytest.fixture
@@ -181,7 +179,7 @@ def test_real_proxyspex_on_planted_function() -> None:
 def test_ray_backend_is_used(dense_methods: None, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict = {}
 
-    def make_ray_evaluator(fn, n=None, *, store="default", progress=None, **options):  # noqa: ANN001, ANN202
+    def make_ray_evaluator(fn, n=None, *, store="default", progress=None, **options):
         seen.update(n=n, store=store, progress=progress, options=options)
         return Evaluator(fn, n, store=None, progress=False)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fastspex.coefficients import Coefficients
 from fastspex.greedy import greedy_search
 from fastspex.value import Evaluator
@@ -48,7 +47,7 @@ def test_finds_planted_minimal_set() -> None:
 def test_pruning_removes_unneeded_members() -> None:
     # Additive: weights 3, 1, 1, 0.9: threshold -3.5 → greedy takes 0 then 1 (−4); both needed.
     w = np.array([3.0, 1.0, 1.0, 0.9, 0.0])
-    f = lambda m: np.asarray(m, float) @ w  # noqa: E731
+    f = lambda m: np.asarray(m, float) @ w
     res = greedy_search(f, n=5, threshold=float(w.sum()) - 3.5, pairs=False)
     assert res.minimal == [0, 1] and res.crossed
     # f = 3·x0 + 5·(x1 OR x2), drop >= 4.5 wanted: greedy takes 0 first (3 beats the pair's
@@ -98,7 +97,7 @@ def test_argument_errors() -> None:
 
 def test_increase_direction_inferred_from_threshold() -> None:
     # Ablating 2 raises the output (it suppresses it when kept).
-    f = lambda m: 1.0 - 0.8 * np.asarray(m, float)[:, 2] + 0.05 * np.asarray(m, float)[:, 0]  # noqa: E731
+    f = lambda m: 1.0 - 0.8 * np.asarray(m, float)[:, 2] + 0.05 * np.asarray(m, float)[:, 0]
     res = greedy_search(f, n=4, threshold=0.9)
     assert res.direction == "increase" and res.minimal == [2] and res.crossed
 

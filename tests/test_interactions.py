@@ -7,13 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
+from _surface_helpers import sample_interactions
 from fastspex import indices
 from fastspex import masks as M
 from fastspex.coefficients import Coefficients
 from fastspex.interactions import SCHEMA, Interactions
-
-from _surface_helpers import sample_interactions
 
 GOLDEN = Path(__file__).parent / "data" / "interactions_v1.json"
 

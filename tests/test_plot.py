@@ -7,10 +7,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from _surface_helpers import sample_interactions
 from fastspex import plot
 from fastspex.interactions import Interactions
-
-from _surface_helpers import sample_interactions
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -12,9 +12,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from fastspex import report
-
 from _surface_helpers import sample_interactions
+from fastspex import report
 
 
 def test_report_is_self_contained(tmp_path: Path) -> None:

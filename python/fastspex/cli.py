@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["build_parser", "main"]
 
@@ -151,7 +152,7 @@ def _report(args: argparse.Namespace) -> int:
         raise SystemExit(f"fastspex: error: no such result file: {src}")
     try:
         res = Interactions.load(src)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:
         raise SystemExit(f"fastspex: error: {err}") from err
     out = Path(args.out) if args.out else src.with_name("report.html")
     if out.is_dir() or (args.out and args.out.endswith(os.sep)):

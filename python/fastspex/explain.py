@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import inspect
 import sys
-import types
 import time
-from typing import Any, Literal, Sequence
+import types
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -171,7 +172,7 @@ def explain(
         )
         raise TypeError(msg)
 
-    inner, target_n, target_labels, kind, meta = _describe(target)
+    _, target_n, target_labels, kind, meta = _describe(target)
     if n is not None:
         n = as_int(n, "n", minimum=1)
         if target_n is not None and int(target_n) != n:
@@ -213,7 +214,7 @@ def explain(
         "holdout": holdout, "backend": backend, "n": n,
         "options": {k: v for k, v in method_options.items()},
     }
-    common = dict(labels=names, kind=kind, metadata=meta, method=method, budget=budget)
+    common = {"labels": names, "kind": kind, "metadata": meta, "method": method, "budget": budget}
 
     if method == "greedy":
         result = _run_greedy(ev, n, names, budget, method_options)
@@ -336,7 +337,7 @@ def _with_fm_pairs(coefs: object, V: np.ndarray) -> tuple[object, bool]:
     return Coefficients.from_dict(terms, n, "mobius"), k < total
 
 
-def _run_greedy(ev: object, n: int, labels: list[str] | None, budget: int, options: dict[str, Any]):  # noqa: ANN202
+def _run_greedy(ev: object, n: int, labels: list[str] | None, budget: int, options: dict[str, Any]):
     from .greedy import greedy_search
 
     _check_options(greedy_search, options, "greedy", ("target", "budget", "n", "labels"))

@@ -18,8 +18,9 @@ evaluation is a model call and ``budget`` counts them) or on a fitted proxy (any
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -211,7 +212,7 @@ class Interactions:
         ids = self.support(k)
         return Interaction(ids, tuple(self.labels[i] for i in ids), float(self.values[k]))
 
-    def __iter__(self):  # noqa: ANN204 - generator of Interaction
+    def __iter__(self):
         return (self._entry(k) for k in range(len(self)))
 
     def _ids(self, key: object) -> tuple[int, ...]:
@@ -274,7 +275,7 @@ class Interactions:
         """``{order: [sets of that order, strongest first]}`` (the empty set under 0)."""
         out: dict[int, list[Interaction]] = {}
         orders = self.orders()
-        for o in sorted(set(int(x) for x in orders)):
+        for o in sorted({int(x) for x in orders}):
             rows = np.flatnonzero(orders == o)
             rows = rows[np.argsort(-np.abs(self.values[rows]), kind="stable")]
             out[o] = [self._entry(int(r)) for r in rows]
@@ -312,7 +313,7 @@ class Interactions:
         return indices.evaluate(coefs, masks)
 
     # ------------------------------------------------------------------ conversions
-    def to_pandas(self):  # noqa: ANN201 - pandas is optional
+    def to_pandas(self):
         """A DataFrame with one row per set: ``ids``, ``names``, ``order``, ``value``."""
         try:
             import pandas as pd
@@ -327,7 +328,7 @@ class Interactions:
             "value": np.asarray([r.value for r in rows], dtype=np.float64),
         })
 
-    def to_networkx(self):  # noqa: ANN201 - networkx is optional
+    def to_networkx(self):
         """A graph: a node per component (``label``, ``main_effect``), an edge per pair (``weight``)."""
         try:
             import networkx as nx
@@ -344,7 +345,7 @@ class Interactions:
             g.add_edge(i, j, weight=float(self.values[k]))
         return g
 
-    def to_shapiq(self):  # noqa: ANN201 - shapiq is optional
+    def to_shapiq(self):
         """The values as a ``shapiq.InteractionValues`` (indices shapiq knows: bii, sii, fbii, fsii, stii, mobius)."""
         if self.index not in _SHAPIQ_NAMES:
             msg = f"shapiq has no counterpart of the {self.index!r} index"
@@ -448,7 +449,7 @@ class Interactions:
         """Inverse of :meth:`to_json_dict`; refuses unknown schemas."""
         if not isinstance(doc, dict):
             msg = f"an interactions document is a JSON object, got {type(doc).__name__}"
-            raise ValueError(msg)
+            raise TypeError(msg)
         schema = doc.get("schema")
         if schema != SCHEMA:
             msg = f"unsupported schema {schema!r}; this fastspex reads {SCHEMA!r}"
