@@ -123,3 +123,13 @@ def test_large_proxy_skips_pairs_by_default_and_stays_small() -> None:
     assert res.minimal == [7, 120] and res.calls == 1 + n + (n - 1)
     forced = greedy_search(coefs, threshold=6.0 - 4.5, pairs=True, max_size=2)
     assert forced.calls > n * (n - 1) // 2
+
+
+def test_top_level_names() -> None:
+    import fastspex
+    from fastspex.greedy import GreedyResult
+    from fastspex.interactions import Interactions
+
+    assert fastspex.greedy_search is greedy_search
+    assert fastspex.GreedyResult is GreedyResult
+    assert fastspex.Interactions is Interactions
