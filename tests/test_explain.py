@@ -164,12 +164,13 @@ def test_top_level_name_calls_explain(dense_methods: None) -> None:
     assert callable(imported)
 
 
+@pytest.mark.slow
 def test_real_proxyspex_on_planted_function() -> None:
     pytest.importorskip("fastspex.proxyspex")
     from fastspex import synthetic
 
     f = synthetic.planted(12, 6, max_order=2, seed=4)
-    res = explain(f, budget=800, index="mobius", progress=False, store=None, holdout=200)
+    res = explain(f, budget=500, index="mobius", progress=False, store=None, holdout=200)
     assert res.faithfulness is not None and res.faithfulness > 0.9
     top = {t.ids for t in res.top(6)}
     truth = {s for s in indices.to_mobius(f.coefficients).to_dict() if s}
