@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median_time, print_table, write_json  # noqa: E402
+from _common import RESULTS, median_time, print_table, write_json  # noqa: E402
 
 TEXT = (
     "The committee approved the new budget after a long debate, although several members "
@@ -180,6 +180,10 @@ def memory_child(n: int, budget: int) -> dict[str, Any]:
     from fastspex.value import Evaluator
 
     def rss_mib() -> float:
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork+exec.
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     fn = planted(n, 40, max_order=2, seed=1)
@@ -264,6 +268,13 @@ def main() -> None:
         print_table(rows, ["n", "budget", "measured", "baseline_rss_mib", "peak_rss_mib",
                            "peak_over_baseline_mib", "seconds"])
         payload["memory"] = rows
+    previous = RESULTS / "bench_scale.json"
+    if previous.exists():  # sections skipped this run keep their last measurement, marked as such
+        old = json.loads(previous.read_text())
+        for section in ("throughput", "overhead", "memory"):
+            if section not in payload and section in old:
+                payload[section] = old[section]
+                payload.setdefault("carried_over", {})[section] = old.get("machine", {}).get("date")
     payload["load_average_at_end"] = os.getloadavg()
     print(f"\nwrote {write_json('bench_scale', payload)}")
 
