@@ -157,6 +157,7 @@ def test_a_factory_that_fails_is_a_clear_error() -> None:
         make_ray_evaluator(Factory(planted, (N, 10_000)), N, workers=1, store=None)
 
 
+@pytest.mark.slow
 def test_bad_outputs_and_model_errors_are_reported(truth: PlantedFunction, store: EvalStore) -> None:
     masks = np.ones((3, N), bool)
     masks[1, :3] = False
@@ -167,6 +168,8 @@ def test_bad_outputs_and_model_errors_are_reported(truth: PlantedFunction, store
                 ev(masks)
         finally:
             ev.shutdown()
+    with pytest.raises(ValueError, match="workers"):
+        make_ray_evaluator(truth, workers=0, store=None)
     with pytest.raises(TypeError, match="callable"):
         make_ray_evaluator(42, N, workers=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="backend"):

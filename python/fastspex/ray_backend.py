@@ -184,10 +184,10 @@ class RayEvaluator(Evaluator):
             gpus_per_worker = 1.0 if gpus >= 1 else 0.0
         if workers is None:
             if gpus_per_worker > 0:
-                workers = int(gpus // gpus_per_worker)
+                workers = max(int(gpus // gpus_per_worker), 1)
             else:
-                workers = int(float(resources.get("CPU", 1.0)) // max(cpus_per_worker, 1e-9))
-        self.workers = as_int(max(workers, 1) if workers is not None else 1, "workers", minimum=1)
+                workers = max(int(float(resources.get("CPU", 1.0)) // max(cpus_per_worker, 1e-9)), 1)
+        self.workers = as_int(workers, "workers", minimum=1)
         self.max_restarts = as_int(
             max_restarts if max_restarts is not None else 2 * self.workers + self.max_retries,
             "max_restarts",
