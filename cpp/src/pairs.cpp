@@ -256,6 +256,10 @@ PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scal
 #else
   (void)allow_simd;
 #endif
+  // Every thread keeps its own top-k heap next to the global one: check that memory first.
+  const auto threads = std::min<std::size_t>(static_cast<std::size_t>(resolve_threads(n_threads)), blocks);
+  require_bytes(checked_mul(checked_mul(k, threads + 1, "fm_top_pairs"), sizeof(ScoredPair),
+                            "fm_top_pairs"), "fm_top_pairs");
   TopK global(k);
   std::mutex global_mutex;
   std::atomic<double> global_floor{-std::numeric_limits<double>::infinity()};
@@ -336,7 +340,10 @@ PairList sparse_top_pairs(const SparseSetView& in, const WeightTable& weights, s
   }
   // Partition pairs by their first component so each thread owns its own map; every pair's
   // value is summed in support order in exactly one map, so results do not depend on threads.
-  const auto parts = static_cast<std::size_t>(resolve_threads(n_threads));
+  // More parts than components would leave parts empty; each part holds a top-k heap.
+  const auto parts = std::min<std::size_t>(static_cast<std::size_t>(resolve_threads(n_threads)), in.n);
+  require_bytes(checked_mul(checked_mul(k, parts + 1, "sparse_top_pairs"), sizeof(ScoredPair),
+                            "sparse_top_pairs"), "sparse_top_pairs");
   std::vector<PairMap> maps;
   maps.reserve(parts);
   for (std::size_t p = 0; p < parts; ++p) {

@@ -7,15 +7,20 @@
 #include <cstddef>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace fastspex {
 
+// More threads than this never help a kernel here, and each one costs a stack and, in some
+// kernels, a per-thread buffer: larger requests (n_threads=10**6) are clamped, not obeyed.
+constexpr int kMaxThreads = 256;
+
 inline int resolve_threads(int n_threads) {
-  if (n_threads > 0) return n_threads;
+  if (n_threads > 0) return std::min(n_threads, kMaxThreads);
   unsigned hc = std::thread::hardware_concurrency();
-  return hc == 0 ? 1 : static_cast<int>(hc);
+  return hc == 0 ? 1 : std::min(static_cast<int>(hc), kMaxThreads);
 }
 
 // Calls body(chunk_begin, chunk_end) for consecutive chunks of at most `grain` indices
@@ -55,7 +60,16 @@ void parallel_for(std::size_t begin, std::size_t end, std::size_t grain, int n_t
   };
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  for (std::size_t t = 1; t < threads; ++t) {
+    // If the system refuses a thread (limits, memory), go on with those already running:
+    // chunks are handed out dynamically, so fewer threads only means slower. Letting the
+    // exception escape here would destroy joinable threads, which aborts the process.
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
   worker();
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
