@@ -34,7 +34,7 @@ _LAZY = {
     "fit_factorization_machine": "proxies",
 }
 _LAZY_MODULES = {
-    "ablate", "explain", "greedy", "interactions", "plot", "proxies", "proxyspex", "ray_backend",
+    "ablate", "explain", "greedy", "interactions", "lgbm", "plot", "proxies", "proxyspex", "ray_backend",
     "report", "spex", "synthetic",
 }
 

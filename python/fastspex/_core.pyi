@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['MemoryLimitError', 'bch_decode', 'bch_info', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'mobius', 'pack', 'popcount', 'random_subsets', 'sparse_top_pairs', 'spex_delays', 'spex_recover', 'unique', 'unpack', 'zeta']
+__all__: list[str] = ['MemoryLimitError', 'bch_decode', 'bch_info', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_fit', 'fm_predict', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'mobius', 'pack', 'poly_cv_mse', 'poly_path', 'poly_refit', 'popcount', 'random_subsets', 'sparse_top_pairs', 'spex_delays', 'spex_recover', 'trees_to_fourier', 'unique', 'unpack', 'zeta']
 class MemoryLimitError(MemoryError):
     pass
 def bch_decode(n: typing.SupportsInt | typing.SupportsIndex, t: typing.SupportsInt | typing.SupportsIndex, bits: numpy.typing.NDArray[numpy.uint8]) -> list[tuple[bool, list[int], list[int]]]:
@@ -27,6 +27,14 @@ def evaluate_set(indptr: numpy.typing.NDArray[numpy.int64], indices: numpy.typin
 def exhaustive(n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
     """
     All 2^n masks; row r keeps component j iff bit j of r is set.
+    """
+def fm_fit(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, y: numpy.typing.NDArray[numpy.float64], is_val: numpy.typing.NDArray[numpy.uint8], rank: typing.SupportsInt | typing.SupportsIndex, l2_w: typing.SupportsFloat | typing.SupportsIndex, l2_v: typing.SupportsFloat | typing.SupportsIndex, init_std: typing.SupportsFloat | typing.SupportsIndex, max_epochs: typing.SupportsInt | typing.SupportsIndex, patience: typing.SupportsInt | typing.SupportsIndex, tol: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
+    """
+    Factorization machine fitted by ALS with early stopping.
+    """
+def fm_predict(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, w0: typing.SupportsFloat | typing.SupportsIndex, w: numpy.typing.NDArray[numpy.float64], V: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Factorization-machine predictions on packed masks.
     """
 def fm_top_pairs(V: numpy.typing.NDArray[numpy.float64], scale: typing.SupportsFloat | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, by: str, n_threads: typing.SupportsInt | typing.SupportsIndex = 0, simd: bool = True) -> tuple:
     """
@@ -56,6 +64,20 @@ def pack(masks: numpy.typing.NDArray[numpy.uint8], n_threads: typing.SupportsInt
     """
     Pack a (m, n) uint8/bool matrix (nonzero = kept) into (m, ceil(n/64)) uint64 words.
     """
+def poly_cv_mse(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, y: numpy.typing.NDArray[numpy.float64], terms_a: numpy.typing.NDArray[numpy.int32], terms_b: numpy.typing.NDArray[numpy.int32], alphas: numpy.typing.NDArray[numpy.float64], fold_of: numpy.typing.NDArray[numpy.int32], folds: typing.SupportsInt | typing.SupportsIndex, relaxed_ridge: typing.SupportsFloat | typing.SupportsIndex, l1_ratio: typing.SupportsFloat | typing.SupportsIndex, tol: typing.SupportsFloat | typing.SupportsIndex, max_sweeps: typing.SupportsInt | typing.SupportsIndex, max_features: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Held-out MSE (folds x alphas) of the elastic-net path on the given terms (of the
+    least-squares refit of each support when relaxed_ridge >= 0).
+    """
+def poly_path(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, y: numpy.typing.NDArray[numpy.float64], terms_a: numpy.typing.NDArray[numpy.int32], terms_b: numpy.typing.NDArray[numpy.int32], scan_pairs: bool, alphas: numpy.typing.NDArray[numpy.float64], n_alphas: typing.SupportsInt | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, l1_ratio: typing.SupportsFloat | typing.SupportsIndex, tol: typing.SupportsFloat | typing.SupportsIndex, max_sweeps: typing.SupportsInt | typing.SupportsIndex, max_features: typing.SupportsInt | typing.SupportsIndex, pool: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
+    """
+    Elastic-net path over main effects and pair products of packed masks.
+    """
+def poly_refit(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, y: numpy.typing.NDArray[numpy.float64], terms_a: numpy.typing.NDArray[numpy.int32], terms_b: numpy.typing.NDArray[numpy.int32], ridge: typing.SupportsFloat | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
+    """
+    Least-squares refit of y on the given terms: (intercept, coefficients, rss, diagonal of
+    the inverse centred Gram, empty if singular).
+    """
 def popcount(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int64]:
     """
     Number of kept components in each packed mask.
@@ -75,6 +97,10 @@ def spex_delays(n: typing.SupportsInt | typing.SupportsIndex, t: typing.Supports
 def spex_recover(values: numpy.typing.NDArray[numpy.float64], hashes: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, b: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, t: typing.SupportsInt | typing.SupportsIndex, max_order: typing.SupportsInt | typing.SupportsIndex, residual_ratio: typing.SupportsFloat | typing.SupportsIndex, noise_sd: typing.SupportsFloat | typing.SupportsIndex, noise_z: typing.SupportsFloat | typing.SupportsIndex, chase_bits: typing.SupportsInt | typing.SupportsIndex, max_candidates: typing.SupportsInt | typing.SupportsIndex, max_iter: typing.SupportsInt | typing.SupportsIndex, ridge: typing.SupportsFloat | typing.SupportsIndex, prune_z: typing.SupportsFloat | typing.SupportsIndex, complement: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
     """
     SPEX recovery from coded samples: (indptr, indices, values, stats).
+    """
+def trees_to_fourier(node_ptr: numpy.typing.NDArray[numpy.int64], leaf_ptr: numpy.typing.NDArray[numpy.int64], split_feature: numpy.typing.NDArray[numpy.int32], threshold: numpy.typing.NDArray[numpy.float64], decision_type: numpy.typing.NDArray[numpy.int32], left_child: numpy.typing.NDArray[numpy.int32], right_child: numpy.typing.NDArray[numpy.int32], leaf_value: numpy.typing.NDArray[numpy.float64], n: typing.SupportsInt | typing.SupportsIndex, top_k: typing.SupportsInt | typing.SupportsIndex = 0, tol: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_terms: typing.SupportsInt | typing.SupportsIndex = 67108864, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
+    """
+    Exact Fourier coefficients of a tree ensemble on binary inputs, as CSR arrays (supports sorted by size, then lexicographically); top_k > 0 keeps the empty set and the top_k largest |values|.
     """
 def unique(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
     """
