@@ -111,10 +111,13 @@ def install_fake_methods(monkeypatch) -> None:
     import sys
     import types
 
+    import fastspex
+
     for name, cls in (("proxyspex", "ProxySPEX"), ("spex", "SPEX")):
         mod = types.ModuleType(f"fastspex.{name}")
         setattr(mod, cls, DenseExplainer)
         monkeypatch.setitem(sys.modules, f"fastspex.{name}", mod)
+        monkeypatch.setattr(fastspex, name, mod, raising=False)  # see install_fake_ablate
 
 
 def install_fake_ablate(monkeypatch, calls: list | None = None) -> None:
@@ -146,3 +149,8 @@ def install_fake_ablate(monkeypatch, calls: list | None = None) -> None:
     mod.FeatureAblation = feature  # type: ignore[attr-defined]
     mod.ComponentAblation = component  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "fastspex.ablate", mod)
+    # Once the real package is imported, `from . import ablate` finds it as an attribute of
+    # fastspex before looking in sys.modules, so the stand-in must replace that too.
+    import fastspex
+
+    monkeypatch.setattr(fastspex, "ablate", mod, raising=False)

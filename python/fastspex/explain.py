@@ -294,7 +294,12 @@ def _fit(
     if "seed" in inspect.signature(fit_fn).parameters:
         kwargs["seed"] = seed
     fit = fit_fn(train, y, **kwargs)
-    coefs = fit.coefficients
+    coefs = getattr(fit, "coefficients", None)
+    if coefs is None:  # a factorization machine: intercept and main effects; pairs added below
+        from .coefficients import Coefficients
+
+        terms = {(): float(fit.w0), **{(i,): float(w) for i, w in enumerate(fit.w)}}
+        coefs = Coefficients.from_dict(terms, n, "mobius")
     truncated = False
     V = getattr(fit, "V", None)
     if method == "fm" and V is not None and n >= 2:
