@@ -116,8 +116,8 @@ def install_fake_methods(monkeypatch) -> None:
     for name, cls in (("proxyspex", "ProxySPEX"), ("spex", "SPEX")):
         mod = types.ModuleType(f"fastspex.{name}")
         setattr(mod, cls, DenseExplainer)
+        monkeypatch.setattr(fastspex, name, mod, raising=False)  # first: see install_fake_ablate
         monkeypatch.setitem(sys.modules, f"fastspex.{name}", mod)
-        monkeypatch.setattr(fastspex, name, mod, raising=False)  # see install_fake_ablate
 
 
 def install_fake_ablate(monkeypatch, calls: list | None = None) -> None:
@@ -148,9 +148,11 @@ def install_fake_ablate(monkeypatch, calls: list | None = None) -> None:
     mod.load_model = load_model  # type: ignore[attr-defined]
     mod.FeatureAblation = feature  # type: ignore[attr-defined]
     mod.ComponentAblation = component  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fastspex.ablate", mod)
     # Once the real package is imported, `from . import ablate` finds it as an attribute of
-    # fastspex before looking in sys.modules, so the stand-in must replace that too.
+    # fastspex before looking in sys.modules, so the stand-in replaces that too — first,
+    # because reading its old value may import the real package through fastspex's lazy
+    # names, which must not find the stand-in already in sys.modules.
     import fastspex
 
     monkeypatch.setattr(fastspex, "ablate", mod, raising=False)
+    monkeypatch.setitem(sys.modules, "fastspex.ablate", mod)

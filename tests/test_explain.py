@@ -23,6 +23,9 @@ def dense_methods(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, cls in (("proxyspex", "ProxySPEX"), ("spex", "SPEX")):
         mod = types.ModuleType(f"fastspex.{name}")
         setattr(mod, cls, DenseExplainer)
+        # The attribute first: reading its old value may import the real module (fastspex's
+        # lazy names), which must not find the stand-in already in sys.modules.
+        monkeypatch.setattr(fastspex, name, mod, raising=False)
         monkeypatch.setitem(sys.modules, f"fastspex.{name}", mod)
 
     class Fit:
@@ -55,6 +58,7 @@ def dense_methods(monkeypatch: pytest.MonkeyPatch) -> None:
     proxies = types.ModuleType("fastspex.proxies")
     proxies.fit_sparse_polynomial = lambda masks, outputs, alpha=0.0: Fit(masks, outputs)  # type: ignore[attr-defined]
     proxies.fit_factorization_machine = lambda masks, outputs, rank=4, seed=0: Fit(masks, outputs, rank)  # type: ignore[attr-defined]
+    monkeypatch.setattr(fastspex, "proxies", proxies, raising=False)  # first: see above
     monkeypatch.setitem(sys.modules, "fastspex.proxies", proxies)
 
 
@@ -186,6 +190,7 @@ def test_ray_backend_is_used(dense_methods: None, monkeypatch: pytest.MonkeyPatc
 
     mod = types.ModuleType("fastspex.ray_backend")
     mod.make_ray_evaluator = make_ray_evaluator  # type: ignore[attr-defined]
+    monkeypatch.setattr(fastspex, "ray_backend", mod, raising=False)  # first: see dense_methods
     monkeypatch.setitem(sys.modules, "fastspex.ray_backend", mod)
     res = explain(FakeHeadAblation(), backend="ray", backend_options={"workers": 2},
                   progress=False, store=None, holdout=0)
@@ -194,3 +199,17 @@ def test_ray_backend_is_used(dense_methods: None, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ValueError, match="backend_options apply"):
         explain(FakeHeadAblation(), backend_options={"workers": 2})
 
+
+
+@pytest.mark.parametrize("method", ["lasso", "fm"])
+def test_real_proxies_find_a_planted_pair(method: str) -> None:
+    from fastspex.coefficients import Coefficients as C
+
+    truth = C.from_dict({(): 0.5, (1,): 1.0, (2, 5): 2.0, (3,): -0.7}, 8, "mobius")
+    # A noiseless, exactly low-rank target: the FM's penalty is lowered as its docstring advises.
+    options = {"l2": 1e-3} if method == "fm" else {}
+    res = explain(lambda m: indices.evaluate(truth, m), n=8, method=method, budget=400,
+                  progress=False, store=None, index="mobius", seed=0, **options)
+    assert res.top(1, order=2)[0].ids == (2, 5)
+    assert res[2, 5] == pytest.approx(2.0, abs=0.05)
+    assert res.faithfulness > 0.99
