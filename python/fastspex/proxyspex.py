@@ -251,7 +251,7 @@ class ProxySPEX:
         boosters, chosen, cv_table = _select_and_fit(
             x, y, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
             folds=self.folds, max_rounds=self.max_rounds, early_stopping=self.early_stopping,
-            seed=int(seeds[1]), workers=self.n_threads or 2,
+            seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params,
         )
         timings["proxy"] = time.perf_counter() - t
 
@@ -378,9 +378,14 @@ def _r2(y: np.ndarray, pred: np.ndarray) -> float:
     return 1.0 - sse / sst if sst > 0 else float("nan")
 
 
+#: masks x components from which grid points are cross-validated one at a time (memory).
+_SEQUENTIAL_GRID_CELLS = 20_000_000
+
+
 def _select_and_fit(
     x: np.ndarray, y: np.ndarray, *, grid: list[dict[str, Any]], base: dict[str, Any],
     folds: int, max_rounds: int, early_stopping: int, seed: int, workers: int,
+    user_params: dict[str, Any] | None = None,
 ) -> tuple[list[Any], dict[str, Any], list[dict[str, Any]]]:
     """k-fold CV with early stopping per grid point; returns the best point's fold boosters."""
     import lightgbm as lgb
@@ -405,11 +410,20 @@ def _select_and_fit(
         )
         curve = np.asarray(out["valid l2-mean"])
         rounds = int(np.argmin(curve)) + 1
-        return float(curve[rounds - 1]), rounds, out["cvbooster"]
+        # Only the best round's trees, as model text: the fold boosters (which hold their
+        # binned fold data) are released before the next grid point starts.
+        models = [b.model_to_string(num_iteration=rounds) for b in out["cvbooster"].boosters]
+        return float(curve[rounds - 1]), rounds, models
 
     # Grid points run side by side in threads (LightGBM releases the GIL), each LightGBM on one
     # thread: OpenMP teams spin-wait at every barrier, which is ruinous on a busy machine.
-    if workers > 1 and len(grid) > 1:
+    # LightGBM's CV holds about 60 KB per feature and mask-thousand (bins, histograms, fold
+    # subsets), so wide designs (n = 10^5 at 2,000 masks: ~1.8 GB per grid point) run the
+    # points one after another instead, each LightGBM on all the workers' threads.
+    if x.size >= _SEQUENTIAL_GRID_CELLS and workers > 1 and "num_threads" not in (user_params or {}):
+        base = {**base, "num_threads": workers}
+        results = [one(point) for point in grid]
+    elif workers > 1 and len(grid) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(min(workers, len(grid))) as pool:
@@ -418,15 +432,13 @@ def _select_and_fit(
         results = [one(point) for point in grid]
     table: list[dict[str, Any]] = []
     best: tuple[float, int, Any, dict[str, Any]] | None = None
-    for point, (mse, rounds, cvb) in zip(grid, results):
+    for point, (mse, rounds, models) in zip(grid, results):
         table.append({**point, "rounds": rounds,
                       "cv_r2": 1.0 - mse / var if var > 0 else float("nan")})
         if best is None or mse < best[0]:
-            best = (mse, rounds, cvb, point)
+            best = (mse, rounds, models, point)
     assert best is not None
-    mse, rounds, cvb, point = best
-    # Keep only the best round's trees: model text of each fold booster up to `rounds`.
-    boosters = [b.model_to_string(num_iteration=rounds) for b in cvb.boosters]
+    mse, rounds, boosters, point = best
     chosen = {**point, "rounds": rounds, "cv_r2": 1.0 - mse / var if var > 0 else float("nan")}
     return boosters, chosen, table
 
