@@ -180,7 +180,7 @@ def main() -> None:
         print_table(rows, cols)
         write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
                    "basis": "mobius", "noise": NOISE}, "merged_from": args.merge, "rows": rows})
-        _plot(rows, budgets)
+        _plot(rows, budgets, args.name)
         return
     sizes = [64, 256] if args.quick else [int(v) for v in args.sizes.split(",")]
     impls = args.impls.split(",")
@@ -202,10 +202,16 @@ def main() -> None:
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     print_table(rows, cols)
+    medians = _medians(rows)
+    if args.seeds > 1:
+        print(f"\nMedians over {args.seeds} seeds")
+        print_table(medians, ["n", "budget", "impl", "seeds", "algo_s", "peak_mb", "r2", "r2_min",
+                              "top10"])
     path = write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
-                      "basis": "mobius", "noise": NOISE}, "timeout_s": args.timeout, "rows": rows})
+                      "basis": "mobius", "noise": NOISE}, "timeout_s": args.timeout, "rows": rows,
+                      "medians": medians})
     print(f"wrote {path}")
-    _plot(rows, budgets)
+    _plot(rows, budgets, args.name)
 
 
 def _load_rows(path: Path) -> list[dict[str, Any]]:
@@ -216,7 +222,23 @@ def _load_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(ln) for ln in text.splitlines() if ln.startswith("{")]
 
 
-def _plot(rows: list[dict[str, Any]], budgets: list[int]) -> None:
+def _medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (n, budget, impl): medians over seeds of the successful runs."""
+    groups: dict[tuple[int, int, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("status") == "ok":
+            groups.setdefault((r["n"], r["budget"], r["impl"]), []).append(r)
+    out = []
+    for (n, budget, impl), rs in sorted(groups.items()):
+        row: dict[str, Any] = {"n": n, "budget": budget, "impl": impl, "seeds": len(rs)}
+        for key in ("algo_s", "peak_mb", "r2", "top10"):
+            row[key] = float(np.median([r[key] for r in rs]))
+        row["r2_min"] = float(min(r["r2"] for r in rs))
+        out.append(row)
+    return out
+
+
+def _plot(rows: list[dict[str, Any]], budgets: list[int], name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,7 +249,11 @@ def _plot(rows: list[dict[str, Any]], budgets: list[int]) -> None:
     fig, axes = plt.subplots(1, len(sizes), figsize=(4 * len(sizes), 3.4), squeeze=False)
     for ax, n in zip(axes[0], sizes):
         for impl, marker in (("fastspex", "o"), ("shapiq", "s"), ("spectralexplain", "^")):
-            pts = sorted((r["budget"], r["r2"]) for r in ok if r["n"] == n and r["impl"] == impl)
+            per_budget: dict[int, list[float]] = {}
+            for r in ok:
+                if r["n"] == n and r["impl"] == impl:
+                    per_budget.setdefault(r["budget"], []).append(r["r2"])
+            pts = sorted((b, float(np.median(v))) for b, v in per_budget.items())  # seed median
             if pts:
                 ax.plot(*zip(*pts), marker=marker, label=impl)
         ax.set_title(f"n = {n}")
@@ -239,7 +265,7 @@ def _plot(rows: list[dict[str, Any]], budgets: list[int]) -> None:
     axes[0][0].set_ylabel("held-out R²")
     axes[0][0].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    out = RESULTS / "bench_proxyspex_r2.png"
+    out = RESULTS / f"{name}_r2.png"
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
 
