@@ -6,10 +6,9 @@
    actors. Each actor builds its own model replica (a ``Factory``), with torch threads split
    between actors so every configuration uses the same two cores.
 2. Overhead per batch: a trivial value function (returns zeros), so all time is the backend's.
-3. Peak memory at n = 10^4 and 10^5, each in a fresh subprocess: ProxySPEX / SPEX fits when
-   ``fastspex.proxyspex`` / ``fastspex.spex`` exist on this branch; otherwise the building blocks
-   they stand on (mask generation, evaluation of a planted function, pair scoring). The output
-   says which was measured.
+3. Peak memory (VmHWM) at n = 10^4 and 10^5 of a ProxySPEX fit (2,000 masks) and a SPEX fit
+   (5,000 calls), each in a fresh subprocess, on a planted function with 40 terms of order <= 2;
+   held-out R² on 500 fresh masks says whether the fit was worth its memory.
 
 Run: ``PYTHONPATH=python python benchmarks/bench_scale.py`` (``--quick`` for a smoke run).
 Prints tables and writes ``benchmarks/results/bench_scale.json``.
@@ -169,15 +168,11 @@ def overhead(batches: int, batch: int, repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
-def memory_child(n: int, budget: int) -> dict[str, Any]:
-    """Runs in a fresh process: peak RSS of the explainers (or their building blocks) at n."""
-    import importlib.util
-
+def memory_child(n: int, budget: int, explainer: str) -> dict[str, Any]:
+    """Runs in a fresh process: peak RSS of one explainer's fit at n (VmHWM only grows, so
+    each explainer gets its own process)."""
     import fastspex
-    from fastspex import masks as fm
-    from fastspex.pairs import top_pairs
     from fastspex.synthetic import planted
-    from fastspex.value import Evaluator
 
     def rss_mib() -> float:
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork+exec.
@@ -188,46 +183,38 @@ def memory_child(n: int, budget: int) -> dict[str, Any]:
 
     fn = planted(n, 40, max_order=2, seed=1)
     base = rss_mib()
-    out: dict[str, Any] = {"n": n, "budget": budget, "baseline_rss_mib": base}
+    out: dict[str, Any] = {"n": n, "budget": budget, "explainer": explainer,
+                           "baseline_rss_mib": base}
     t0 = time.perf_counter()
-    measured = []
-    for name, cls in (("proxyspex", "ProxySPEX"), ("spex", "SPEX")):
-        if importlib.util.find_spec(f"fastspex.{name}") is None:
-            continue
-        try:
-            explainer = getattr(fastspex, cls)(budget=budget, seed=0)
-            result = explainer.fit(fn, store=None, progress=False)
-            out[f"{name}_calls"] = int(result.calls)
-            out[f"{name}_peak_rss_mib"] = rss_mib()
-            measured.append(cls)
-        except Exception as err:  # noqa: BLE001 - recorded, the lead re-runs after merge
-            out[f"{name}_error"] = f"{type(err).__name__}: {err}"
-    if not measured:
-        # The building blocks: a packed design, its evaluation in batches, pair scoring.
-        design = fm.bernoulli(budget, n, p=0.5, seed=0)
-        ev = Evaluator(fn, store=None, batch_size=256, progress=False)
-        values = ev(design)
-        pairs_sparse = top_pairs(fn.coefficients, 100)
-        V = np.random.default_rng(0).normal(size=(n, 8))
-        pairs_fm = top_pairs(V, 100, by="magnitude")
-        out["fallback_checks"] = [len(values), len(pairs_sparse.i), len(pairs_fm.i)]
-        measured.append("fallback: bernoulli design + Evaluator over planted fn + top_pairs (sparse set and FM, k=100)")
-    out["measured"] = measured
+    cls = {"proxyspex": fastspex.ProxySPEX, "spex": fastspex.SPEX}[explainer]
+    try:
+        result = cls(budget=budget, seed=0, holdout=500).fit(fn, store=None, progress=False)
+        out["calls"] = int(result.calls)
+        out["r2"] = None if result.r2 is None else float(result.r2)
+    except Exception as err:  # noqa: BLE001 - a refusal is a result worth recording
+        out["error"] = f"{type(err).__name__}: {err}"
     out["seconds"] = time.perf_counter() - t0
     out["peak_rss_mib"] = rss_mib()
     out["peak_over_baseline_mib"] = out["peak_rss_mib"] - base
     return out
 
 
-def memory(ns: list[int], budget: int) -> list[dict[str, Any]]:
+def memory(ns: list[int], budget: int, spex_budget: int) -> list[dict[str, Any]]:
     rows = []
     for n in ns:
-        cmd = [sys.executable, __file__, "--memory-child", str(n), "--budget", str(budget)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        if proc.returncode != 0:
-            rows.append({"n": n, "error": proc.stderr.strip().splitlines()[-1:]})
-            continue
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        for explainer, calls in (("proxyspex", budget), ("spex", spex_budget)):
+            cmd = [sys.executable, __file__, "--memory-child", str(n), "--budget", str(calls),
+                   "--explainer", explainer]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+            except subprocess.TimeoutExpired:
+                rows.append({"n": n, "explainer": explainer, "error": "timeout after 1800 s"})
+                continue
+            if proc.returncode != 0:
+                rows.append({"n": n, "explainer": explainer,
+                             "error": proc.stderr.strip().splitlines()[-1:]})
+                continue
+            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return rows
 
 
@@ -236,11 +223,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--budget", type=int, default=2000, help="masks per explainer run")
+    parser.add_argument("--budget", type=int, default=2000, help="masks per ProxySPEX run")
+    parser.add_argument("--spex-budget", type=int, default=5000,
+                        help="model calls per SPEX run (it needs 2^b >> K per group to decode)")
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--explainer", default="proxyspex", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child is not None:
-        print(json.dumps(memory_child(args.memory_child, args.budget)))
+        print(json.dumps(memory_child(args.memory_child, args.budget, args.explainer)))
         return
     repeats = 1 if args.quick else 3
     payload: dict[str, Any] = {"benchmark": "bench_scale", "cpus": os.cpu_count()}
@@ -263,10 +253,10 @@ def main() -> None:
     finally:
         ray.shutdown()
     if not args.skip_memory:
-        rows = memory([10_000] if args.quick else [10_000, 100_000], args.budget)
+        rows = memory([10_000] if args.quick else [10_000, 100_000], args.budget, args.spex_budget)
         print("\nPeak memory (fresh process per n)")
-        print_table(rows, ["n", "budget", "measured", "baseline_rss_mib", "peak_rss_mib",
-                           "peak_over_baseline_mib", "seconds"])
+        print_table(rows, ["n", "explainer", "budget", "calls", "r2", "baseline_rss_mib",
+                           "peak_rss_mib", "peak_over_baseline_mib", "seconds", "error"])
         payload["memory"] = rows
     previous = RESULTS / "bench_scale.json"
     if previous.exists():  # sections skipped this run keep their last measurement, marked as such
