@@ -185,3 +185,21 @@ def test_wide_design_path_selects_the_same_proxy(monkeypatch: pytest.MonkeyPatch
     assert np.array_equal(sequential.coefficients.indices, threaded.coefficients.indices)
     np.testing.assert_allclose(sequential.coefficients.values, threaded.coefficients.values,
                                rtol=1e-9, atol=1e-12)
+
+
+def test_uniform_design_draws_complementary_pairs() -> None:
+    seen: list[np.ndarray] = []
+    f = synthetic.planted(12, 4, max_order=2, seed=2)
+
+    def record(x: np.ndarray) -> np.ndarray:
+        seen.append(np.asarray(x, dtype=bool).copy())
+        return f(x)
+
+    ProxySPEX(41, seed=0, folds=2).fit(record, 12, store=None)
+    x = np.concatenate(seen)
+    assert len(x) == 41 and x[0].all()  # the all-kept mask, then 20 pairs
+    np.testing.assert_array_equal(x[21:], ~x[1:21])
+    seen.clear()
+    ProxySPEX(41, seed=0, folds=2, antithetic=False).fit(record, 12, store=None)
+    x = np.concatenate(seen)
+    assert not np.array_equal(x[21:], ~x[1:21])

@@ -3,16 +3,17 @@
 Butler, Kang et al. (2025), "ProxySPEX: Inference-Efficient Interpretability via Sparse Feature
 Interactions in LLMs"; DESIGN §3.1. Steps:
 
-1. sample ``budget`` masks (uniform by default, any :mod:`fastspex.masks` design, or the guide's
-   "1–5 ablated components"), evaluate them through :class:`fastspex.value.Evaluator` (store,
-   resume, progress bar);
-2. fit LightGBM proxies on (masks -> outputs), choosing depth and learning rate by k-fold
-   cross-validation with early stopping (one ``lightgbm.cv`` run per grid point; its best round
-   replaces a grid over the number of trees) and keep the k fold models of the best setting,
-   averaged — no refit on all data;
-3. extract the averaged ensemble's exact Fourier coefficients in C++ (:mod:`fastspex.lgbm`);
+1. sample ``budget`` masks (uniform by default, in complementary pairs; any
+   :mod:`fastspex.masks` design, or the guide's "1–5 ablated components"), evaluate them through
+   :class:`fastspex.value.Evaluator` (store, resume, progress bar);
+2. fit LightGBM proxies on (masks -> outputs) by k-fold cross-validation with early stopping,
+   one ``lightgbm.cv`` run per grid point (tree depth x learning rate; the best round replaces a
+   grid over the number of trees), keeping each point's k fold models, averaged — no refit on
+   all data;
+3. extract each averaged ensemble's exact Fourier coefficients in C++ (:mod:`fastspex.lgbm`);
 4. keep the top-K by magnitude and refit them by ridge regression, choosing K and the ridge
-   penalty together by exact leave-one-out error;
+   penalty together by exact leave-one-out error; the grid point whose refit has the lowest
+   leave-one-out error gives the explanation;
 5. optionally report held-out R² on fresh uniform masks (``holdout``; extra model calls).
 """
 
@@ -47,7 +48,11 @@ Design = Literal["uniform", "ablate"] | Callable[..., MaskLike]
 #: early stopping). Users pass their own list of LightGBM parameter dicts as ``grid``.
 #: A fast learning rate is enough: the booster only has to propose the support; the refit
 #: (step 4) sets the values, and it recovers what a slow, long boosting run would.
+#: Depth 2 is the most sample-efficient at small budgets; the expansion of every grid point is
+#: refit and the best refit (leave-one-out) wins, so deeper settings still win when the
+#: function has higher-order terms.
 DEFAULT_GRID: tuple[dict[str, Any], ...] = (
+    {"max_depth": 2, "learning_rate": 0.3},
     {"max_depth": 3, "learning_rate": 0.3},
     {"max_depth": 5, "learning_rate": 0.3},
 )
@@ -147,11 +152,14 @@ class ProxySPEX:
     Args:
         budget: model calls for the training masks (the all-kept mask is one of them).
         seed: seed of every random choice (masks, folds, LightGBM); ``None`` draws one.
-        design: "uniform" (each component kept with p = 1/2), "ablate" (the guide's design:
+        design: "uniform" (each component kept with p = 1/2; drawn in complementary pairs
+            unless ``antithetic=False``), "ablate" (the guide's design:
             the all-kept mask plus masks ablating ``num_ablated`` components), or a callable
             ``design(m, n, seed=...)`` returning masks (e.g. ``fastspex.masks.bernoulli``).
         num_ablated: range of ablated components for ``design="ablate"``.
-        folds: cross-validation folds (>= 2).
+        antithetic: draw uniform masks in complementary pairs (x, 1 - x): each mask is still
+            uniform, and the pairs decorrelate odd- and even-order Fourier terms.
+        folds: cross-validation folds (>= 2); default 5 below 1,000 masks, else 3.
         grid: LightGBM parameter dicts to choose from (default :data:`DEFAULT_GRID`).
         lgbm_params: LightGBM parameters applied to every grid point (override the defaults).
         max_rounds: most boosting rounds per fit; early stopping usually ends far earlier.
@@ -170,11 +178,12 @@ class ProxySPEX:
         seed: int | None = 0,
         design: Design = "uniform",
         num_ablated: int | tuple[int, int] = (1, 5),
-        folds: int = 3,
+        antithetic: bool = True,
+        folds: int | None = None,
         grid: Sequence[dict[str, Any]] | None = None,
         lgbm_params: dict[str, Any] | None = None,
         max_rounds: int = 2000,
-        early_stopping: int = 30,
+        early_stopping: int = 15,
         max_k: int | None = None,
         refit: Literal["ridge", "ols", "none"] = "ridge",
         holdout: int = 0,
@@ -187,7 +196,9 @@ class ProxySPEX:
             raise ValueError(msg)
         self.design = design
         self.num_ablated = num_ablated
-        self.folds = as_int(folds, "folds", minimum=2)
+        self.antithetic = bool(antithetic)
+        default_folds = 5 if self.budget < 1000 else 3
+        self.folds = as_int(default_folds if folds is None else folds, "folds", minimum=2)
         self.grid = [dict(g) for g in (DEFAULT_GRID if grid is None else grid)]
         if not self.grid or not all(isinstance(g, dict) for g in self.grid):
             msg = "grid must be a non-empty sequence of LightGBM parameter dicts"
@@ -215,7 +226,10 @@ class ProxySPEX:
         full = masks.pack(np.ones((1, n), dtype=bool))
         if m == 0:
             return full
-        if self.design == "uniform":
+        if self.design == "uniform" and self.antithetic:
+            half = masks.bernoulli((m + 1) // 2, n, 0.5, seed=seed).to_bool()
+            drawn = masks.pack(np.concatenate([half, ~half])[:m])
+        elif self.design == "uniform":
             drawn = masks.bernoulli(m, n, 0.5, seed=seed)
         elif self.design == "ablate":
             drawn = masks.random_subsets(m, n, num_ablated=self.num_ablated, seed=seed)
@@ -252,25 +266,39 @@ class ProxySPEX:
         _check_outputs(y)
 
         t = time.perf_counter()
-        boosters, chosen, cv_table = _select_and_fit(
+        candidates, cv_table = _cross_validate(
             x, y, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
             folds=self.folds, max_rounds=self.max_rounds, early_stopping=self.early_stopping,
             seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params,
         )
         timings["proxy"] = time.perf_counter() - t
 
-        t = time.perf_counter()
+        # Every grid point's averaged fold ensemble is extracted and refit; the explanation is
+        # the one whose refit expansion has the lowest leave-one-out error (the proxy's own CV
+        # error can prefer shallow trees whose expansion misses the higher-order terms). Without
+        # a refit, the proxy's CV error decides.
         max_k = self.max_k if self.max_k is not None else max(1, min(512, len(y) // 2))
-        ensemble = lgbm.concat([lgbm.tree_arrays(b, n=n) for b in boosters])
-        raw = lgbm.booster_fourier(
-            ensemble.scaled(1.0 / len(boosters)), top_k=max_k, n_threads=self.n_threads
-        )
-        timings["extract"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        with _blas_threads(1):  # small dense problems: extra BLAS threads only spin
-            coefs, refit_info = _refit(raw, x, y, self.refit, folds=self.folds)
-        timings["refit"] = time.perf_counter() - t
+        timings["extract"] = timings["refit"] = 0.0
+        best: tuple[float, Any, dict[str, Any], Coefficients, dict[str, Any]] | None = None
+        for chosen, boosters in candidates:
+            t = time.perf_counter()
+            ensemble = lgbm.concat([lgbm.tree_arrays(b, n=n) for b in boosters])
+            raw = lgbm.booster_fourier(
+                ensemble.scaled(1.0 / len(boosters)), top_k=max_k, n_threads=self.n_threads
+            )
+            timings["extract"] += time.perf_counter() - t
+            t = time.perf_counter()
+            with _blas_threads(1):  # small dense problems: extra BLAS threads only spin
+                coefs, refit_info = _refit(raw, x, y, self.refit, folds=self.folds)
+            timings["refit"] += time.perf_counter() - t
+            refit_r2 = refit_info.get("refit_cv_r2")
+            score = -chosen["cv_r2"] if refit_r2 is None else -refit_r2
+            chosen = {**chosen, "refit_cv_r2": refit_r2, "extracted_terms": len(raw),
+                      "trees": ensemble.num_trees}
+            if best is None or score < best[0]:
+                best = (score, ensemble, chosen, coefs, refit_info)
+        assert best is not None
+        _, ensemble, chosen, coefs, refit_info = best
 
         r2 = None
         holdout_calls = 0
@@ -293,13 +321,14 @@ class ProxySPEX:
                 self.design, "__name__", "callable"),
             "num_ablated": list(self.num_ablated) if isinstance(self.num_ablated, tuple)
             else self.num_ablated,
+            "antithetic": self.antithetic,
             "folds": self.folds,
             "grid": cv_table,
             "chosen": chosen,
             "max_rounds": self.max_rounds,
             "early_stopping": self.early_stopping,
-            "trees": ensemble.num_trees,
-            "extracted_terms": len(raw),
+            "trees": chosen["trees"],
+            "extracted_terms": chosen["extracted_terms"],
             "max_k": max_k,
             "refit": self.refit,
             **refit_info,
@@ -386,12 +415,15 @@ def _r2(y: np.ndarray, pred: np.ndarray) -> float:
 _SEQUENTIAL_GRID_CELLS = 20_000_000
 
 
-def _select_and_fit(
+def _cross_validate(
     x: np.ndarray, y: np.ndarray, *, grid: list[dict[str, Any]], base: dict[str, Any],
     folds: int, max_rounds: int, early_stopping: int, seed: int, workers: int,
     user_params: dict[str, Any] | None = None,
-) -> tuple[list[Any], dict[str, Any], list[dict[str, Any]]]:
-    """k-fold CV with early stopping per grid point; returns the best point's fold boosters."""
+) -> tuple[list[tuple[dict[str, Any], list[str]]], list[dict[str, Any]]]:
+    """k-fold CV with early stopping per grid point.
+
+    Returns, for each grid point, its settings (with the best round and CV R²) and the fold
+    boosters' model text up to that round, best CV error first; and the CV table."""
     import lightgbm as lgb
 
     xb = x.astype(np.uint8)
@@ -435,16 +467,13 @@ def _select_and_fit(
     else:
         results = [one(point) for point in grid]
     table: list[dict[str, Any]] = []
-    best: tuple[float, int, Any, dict[str, Any]] | None = None
+    candidates: list[tuple[float, dict[str, Any], list[str]]] = []
     for point, (mse, rounds, models) in zip(grid, results):
-        table.append({**point, "rounds": rounds,
-                      "cv_r2": 1.0 - mse / var if var > 0 else float("nan")})
-        if best is None or mse < best[0]:
-            best = (mse, rounds, models, point)
-    assert best is not None
-    mse, rounds, boosters, point = best
-    chosen = {**point, "rounds": rounds, "cv_r2": 1.0 - mse / var if var > 0 else float("nan")}
-    return boosters, chosen, table
+        row = {**point, "rounds": rounds, "cv_r2": 1.0 - mse / var if var > 0 else float("nan")}
+        table.append(row)
+        candidates.append((mse, row, models))
+    candidates.sort(key=lambda c: c[0])
+    return [(dict(row), models) for _, row, models in candidates], table
 
 
 def _loo_ridge(phi: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
