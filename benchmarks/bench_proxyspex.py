@@ -178,8 +178,13 @@ def main() -> None:
         rows = [r for p in args.merge for r in _load_rows(Path(p))]
         rows.sort(key=lambda r: (r["n"], r["budget"], r["impl"]))
         print_table(rows, cols)
+        medians = _medians(rows)
+        print("\nMedians over seeds")
+        print_table(medians, ["n", "budget", "impl", "seeds", "algo_s", "peak_mb", "r2", "r2_min",
+                              "top10"])
         write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
-                   "basis": "mobius", "noise": NOISE}, "merged_from": args.merge, "rows": rows})
+                   "basis": "mobius", "noise": NOISE}, "merged_from": args.merge, "rows": rows,
+                   "medians": medians})
         _plot(rows, budgets, args.name)
         return
     sizes = [64, 256] if args.quick else [int(v) for v in args.sizes.split(",")]
