@@ -279,7 +279,7 @@ class ProxySPEX:
         # a refit, the proxy's CV error decides.
         max_k = self.max_k if self.max_k is not None else max(1, min(512, len(y) // 2))
         timings["extract"] = timings["refit"] = 0.0
-        best: tuple[float, Any, dict[str, Any], Coefficients, dict[str, Any]] | None = None
+        best: tuple[float, dict[str, Any], Coefficients, dict[str, Any]] | None = None
         for chosen, boosters in candidates:
             t = time.perf_counter()
             ensemble = lgbm.concat([lgbm.tree_arrays(b, n=n) for b in boosters])
@@ -296,9 +296,9 @@ class ProxySPEX:
             chosen = {**chosen, "refit_cv_r2": refit_r2, "extracted_terms": len(raw),
                       "trees": ensemble.num_trees}
             if best is None or score < best[0]:
-                best = (score, ensemble, chosen, coefs, refit_info)
+                best = (score, chosen, coefs, refit_info)
         assert best is not None
-        _, ensemble, chosen, coefs, refit_info = best
+        _, chosen, coefs, refit_info = best
 
         r2 = None
         holdout_calls = 0
@@ -453,9 +453,9 @@ def _cross_validate(
 
     # Grid points run side by side in threads (LightGBM releases the GIL), each LightGBM on one
     # thread: OpenMP teams spin-wait at every barrier, which is ruinous on a busy machine.
-    # LightGBM's CV holds about 60 KB per feature and mask-thousand (bins, histograms, fold
-    # subsets), so wide designs (n = 10^5 at 2,000 masks: ~1.8 GB per grid point) run the
-    # points one after another instead, each LightGBM on all the workers' threads.
+    # LightGBM's CV holds about 18 KB per feature at 2,000 masks (bins, histograms, fold
+    # subsets), so wide designs (n = 10^5: ~1.8 GB per grid point) run the points one after
+    # another instead, each LightGBM on all the workers' threads.
     if x.size >= _SEQUENTIAL_GRID_CELLS and workers > 1 and "num_threads" not in (user_params or {}):
         base = {**base, "num_threads": workers}
         results = [one(point) for point in grid]
