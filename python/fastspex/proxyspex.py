@@ -145,8 +145,8 @@ def ablation_pair_scores(
 class ProxySPEX:
     """ProxySPEX explainer (see the module docstring).
 
-    Cost grows with ``budget x n`` through LightGBM: at 2,000 masks a fit takes about 35 s and
-    0.5 GB at n = 10^4, 9 min and 3.7 GB at n = 10^5 (2 cores). For very wide component sets
+    Cost grows with ``budget x n`` through LightGBM: at 2,000 masks a fit takes about 45 s and
+    0.5 GB at n = 10^4, 12 min and 3.7 GB at n = 10^5 (2 cores). For very wide component sets
     with a sparse, low-degree target, :class:`fastspex.SPEX` is far cheaper.
 
     Args:
