@@ -146,3 +146,24 @@ def test_evaluator_after_interrupt_in_process(tmp_path: Path) -> None:
     out = ev(design)
     assert ev.calls == 64 - 24 and sum(calls) == 40
     np.testing.assert_allclose(out, design.popcount())
+
+
+def _open_and_close(path: str) -> str:
+    try:
+        EvalStore(path).close()
+    except Exception as err:  # noqa: BLE001 - reported back to the test
+        return repr(err)
+    return "ok"
+
+
+def test_many_processes_open_a_new_store_at_once(tmp_path: Path) -> None:
+    """Openers racing to switch a new file to WAL were told "database is locked" at once."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    failures = []
+    with ctx.Pool(6) as pool:
+        for i in range(30):
+            path = str(tmp_path / f"race{i}.sqlite")
+            failures += [r for r in pool.map(_open_and_close, [path] * 6) if r != "ok"]
+    assert failures == []

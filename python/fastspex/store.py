@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,28 @@ def experiment_key(*parts: Any, **named: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _retry_while_locked(step: Callable[[], object], timeout: float) -> None:
+    """Run ``step``, retrying while SQLite reports the file locked, for up to ``timeout`` s.
+
+    Processes opening a new store at the same moment all try to switch it to WAL; SQLite
+    answers some of them "database is locked" at once (its busy timeout does not apply where
+    waiting could deadlock), so the switch is retried with backoff.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
+
+
 class EvalStore:
     """A SQLite file of ``(experiment key, mask) -> output`` rows, safe for concurrent writers."""
 
@@ -66,10 +89,10 @@ class EvalStore:
         self._conn = sqlite3.connect(
             str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        _retry_while_locked(lambda: self._conn.execute("PRAGMA journal_mode=WAL"), timeout)
         # NORMAL in WAL mode survives a killed process (only power loss can drop the last commits).
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        _retry_while_locked(lambda: self._conn.executescript(_SCHEMA), timeout)
 
     def close(self) -> None:
         """Close the connection (further use raises)."""
