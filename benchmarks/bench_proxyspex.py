@@ -178,10 +178,7 @@ def main() -> None:
         rows = [r for p in args.merge for r in _load_rows(Path(p))]
         rows.sort(key=lambda r: (r["n"], r["budget"], r["impl"]))
         print_table(rows, cols)
-        medians = _medians(rows)
-        print("\nMedians over seeds")
-        print_table(medians, ["n", "budget", "impl", "seeds", "algo_s", "peak_mb", "r2", "r2_min",
-                              "top10"])
+        medians = _print_medians(rows)
         write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
                    "basis": "mobius", "noise": NOISE}, "merged_from": args.merge, "rows": rows,
                    "medians": medians})
@@ -207,11 +204,7 @@ def main() -> None:
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     print_table(rows, cols)
-    medians = _medians(rows)
-    if args.seeds > 1:
-        print(f"\nMedians over {args.seeds} seeds")
-        print_table(medians, ["n", "budget", "impl", "seeds", "algo_s", "peak_mb", "r2", "r2_min",
-                              "top10"])
+    medians = _print_medians(rows) if args.seeds > 1 else _medians(rows)
     path = write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
                       "basis": "mobius", "noise": NOISE}, "timeout_s": args.timeout, "rows": rows,
                       "medians": medians})
@@ -243,6 +236,14 @@ def _medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _print_medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    medians = _medians(rows)
+    print("\nMedians over seeds")
+    print_table(medians, ["n", "budget", "impl", "seeds", "algo_s", "peak_mb", "r2", "r2_min",
+                          "top10"])
+    return medians
+
+
 def _plot(rows: list[dict[str, Any]], budgets: list[int], name: str) -> None:
     import matplotlib
 
@@ -250,15 +251,12 @@ def _plot(rows: list[dict[str, Any]], budgets: list[int], name: str) -> None:
     import matplotlib.pyplot as plt
 
     ok = [r for r in rows if r.get("status") == "ok"]
+    medians = _medians(rows)  # sorted by (n, budget, impl): each line runs left to right
     sizes = sorted({r["n"] for r in ok})
     fig, axes = plt.subplots(1, len(sizes), figsize=(4 * len(sizes), 3.4), squeeze=False)
     for ax, n in zip(axes[0], sizes):
         for impl, marker in (("fastspex", "o"), ("shapiq", "s"), ("spectralexplain", "^")):
-            per_budget: dict[int, list[float]] = {}
-            for r in ok:
-                if r["n"] == n and r["impl"] == impl:
-                    per_budget.setdefault(r["budget"], []).append(r["r2"])
-            pts = sorted((b, float(np.median(v))) for b, v in per_budget.items())  # seed median
+            pts = [(r["budget"], r["r2"]) for r in medians if r["n"] == n and r["impl"] == impl]
             if pts:
                 ax.plot(*zip(*pts), marker=marker, label=impl)
         ax.set_title(f"n = {n}")
