@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_int", "as_seed", "as_threads"]
+__all__ = ["as_int", "as_seed", "as_threads", "scalar_outputs"]
 
 
 def as_int(value: object, name: str, *, minimum: int | None = None) -> int:
@@ -34,3 +34,15 @@ def as_threads(n_threads: int | None) -> int:
     if n_threads is None:
         return 0
     return as_int(n_threads, "n_threads", minimum=1)
+
+
+def scalar_outputs(outputs: object, who: str) -> np.ndarray:
+    """``outputs`` as a 1-D float64 array, or a ValueError saying how to pick one output."""
+    out = np.asarray(outputs, dtype=np.float64)
+    if out.ndim != 1:
+        msg = (
+            f"{who} explains one scalar output per mask; the value function returned shape "
+            f"{out.shape} (select one output column in the value function)"
+        )
+        raise ValueError(msg)
+    return out

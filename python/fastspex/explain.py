@@ -17,15 +17,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._validate import as_int, as_seed
+from ._validate import as_int, as_seed, scalar_outputs
+from .exact import MAX_EXACT_N, Exact, covers_all_masks
 from .interactions import Interactions
 from .value import Evaluator, as_evaluator
 
 __all__ = ["INDICES", "METHODS", "default_budget", "explain"]
 
-Method = Literal["proxyspex", "spex", "fm", "lasso", "greedy"]
+Method = Literal["proxyspex", "spex", "fm", "lasso", "greedy", "exact"]
 Index = Literal["fbii", "fsii", "stii", "sii", "bii", "fourier", "mobius", "ablation"]
-METHODS = ("proxyspex", "spex", "fm", "lasso", "greedy")
+METHODS = ("proxyspex", "spex", "fm", "lasso", "greedy", "exact")
 INDICES = ("fbii", "fsii", "stii", "sii", "bii", "fourier", "mobius", "ablation")
 _NEEDS_ORDER = ("fbii", "fsii", "stii")
 # Attributes of ablation objects worth keeping with the result (for plots and reports).
@@ -40,6 +41,8 @@ def default_budget(method: str, n: int) -> int:
     """
     if method == "greedy":
         return int(min(20000, 1 + n + 3 * (n + n * (n - 1) // 2)))
+    if method == "exact":
+        return 1 << n
     if method == "spex":
         return int(np.clip(100 * n, 1000, 20000))
     return int(np.clip(32 * n, 500, 5000))
@@ -154,6 +157,7 @@ def explain(
     if method == "greedy" and index != "ablation":
         msg = f"greedy measures ablation interactions only; got index={index!r} (use index='ablation')"
         raise ValueError(msg)
+    order_given = order is not None
     if order is not None:
         order = as_int(order, "order", minimum=1)
     elif index in _NEEDS_ORDER:
@@ -187,13 +191,29 @@ def explain(
     if names is not None and len(names) != n:
         msg = f"labels has {len(names)} names for n = {n} components"
         raise ValueError(msg)
+    notes: list[str] = []
     if index in _NEEDS_ORDER and order is not None and order > n:
-        msg = f"order = {order} exceeds the n = {n} components"
-        raise ValueError(msg)
+        if order_given:
+            msg = f"order = {order} exceeds the n = {n} components (pass order <= {n})"
+            raise ValueError(msg)
+        notes.append(f"order lowered from the default {order} to n = {n}")
+        order = n  # the default order cannot work for so few components: clamp, not refuse
     budget = default_budget(method, n) if budget is None else as_int(budget, "budget", minimum=2)
+    requested = method
+    if method == "exact" and not covers_all_masks(n, budget):
+        msg = (f"method='exact' evaluates all 2^{n} masks: it needs n <= {MAX_EXACT_N} and a "
+               f"budget >= {1 << min(n, 62):,}; got budget {budget:,}")
+        raise ValueError(msg)
+    if method != "greedy" and covers_all_masks(n, budget):
+        if method != "exact":
+            notes.append(f"the budget ({budget:,}) covers all 2^{n} = {1 << n:,} masks: "
+                         f"explained exactly instead of by {method}")
+        method = "exact"
     if holdout is None:
-        holdout = int(np.clip(budget // 10, 64, 1000)) if method != "greedy" else 0
+        holdout = int(np.clip(budget // 10, 64, 1000)) if method not in ("greedy", "exact") else 0
     holdout = as_int(holdout, "holdout", minimum=0)
+    if method == "exact":
+        holdout = 0  # every mask is evaluated: faithfulness is measured on all of them
 
     if backend == "ray":
         try:
@@ -210,7 +230,7 @@ def explain(
     calls_before = int(getattr(ev, "calls", 0))
 
     settings: dict[str, Any] = {
-        "method": method, "budget": budget, "index": index, "order": order, "seed": seed,
+        "method": method, "requested_method": requested, "notes": notes, "budget": budget, "index": index, "order": order, "seed": seed,
         "holdout": holdout, "backend": backend, "n": n,
         "options": {k: v for k, v in method_options.items()},
     }
@@ -232,7 +252,12 @@ def explain(
         inter.timings = {"total": time.perf_counter() - t0}
         return inter
 
-    fitted = _fit(method, ev, n, budget, seed_value, progress, method_options)
+    if method == "exact":
+        _check_options(Exact, method_options if requested == "exact" else {}, method,
+                       ("budget", "seed"))
+        fitted = _fit_exact(ev, budget)
+    else:
+        fitted = _fit(method, ev, n, budget, seed_value, progress, method_options)
     from . import indices
 
     values = indices.compute_index(fitted["coefficients"], index, order)
@@ -246,11 +271,10 @@ def explain(
         from . import masks as M
 
         test = M.bernoulli(holdout, n, 0.5, seed=(seed_value + 0x9E3779B97F4A7C15) % (1 << 64))
-        truth = np.asarray(ev(test.to_bool()), dtype=np.float64)
-        if truth.ndim != 1:
-            msg = "explain needs a scalar output per mask; the target returned vectors"
-            raise ValueError(msg)
+        truth = scalar_outputs(ev(test.to_bool()), "explain")
         faithfulness = _r2(fitted["predict"](test), truth)
+    elif method == "exact":
+        faithfulness = fitted["r2"]
     inter.faithfulness = faithfulness
     inter.calls = int(getattr(ev, "calls", 0)) - calls_before
     inter.settings = settings
@@ -286,8 +310,8 @@ def _fit(
     _check_options(fit_fn, options, method, ("masks", "outputs", "X", "y", "seed"))
     t = time.perf_counter()
     train = M.bernoulli(budget - 1, n, 0.5, seed=seed).to_bool()
-    y = np.asarray(ev(train), dtype=np.float64)  # type: ignore[operator]
-    baseline = float(np.asarray(ev(np.ones((1, n), dtype=bool)))[0])  # type: ignore[operator]
+    y = scalar_outputs(ev(train), f"method={method!r}")  # type: ignore[operator]
+    baseline = float(scalar_outputs(ev(np.ones((1, n), dtype=bool)), f"method={method!r}")[0])  # type: ignore[operator]
     t_model = time.perf_counter() - t
     t = time.perf_counter()
     kwargs = dict(options)
@@ -317,6 +341,15 @@ def _fit(
         "coefficients": surrogate, "baseline": baseline, "predict": predict_masks,
         "settings": {"fm_pairs_truncated": truncated} if method == "fm" else {},
         "timings": {"model": t_model, "algorithm": time.perf_counter() - t},
+    }
+
+
+def _fit_exact(ev: object, budget: int) -> dict[str, Any]:
+    res = Exact(budget).fit(ev)  # type: ignore[arg-type]
+    return {
+        "coefficients": res.coefficients, "baseline": res.baseline, "predict": res.evaluate,
+        "r2": res.r2, "settings": {"method_settings": dict(res.settings)},
+        "timings": {f"exact.{k}": float(v) for k, v in res.timings.items()},
     }
 
 
