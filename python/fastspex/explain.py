@@ -204,6 +204,7 @@ def explain(
         msg = (f"method='exact' evaluates all 2^{n} masks: it needs n <= {MAX_EXACT_N} and a "
                f"budget >= {1 << min(n, 62):,}; got budget {budget:,}")
         raise ValueError(msg)
+    _check_method_options(method, method_options)  # even when the exact path replaces it
     if method != "greedy" and covers_all_masks(n, budget):
         if method != "exact":
             notes.append(f"the budget ({budget:,}) covers all 2^{n} = {1 << n:,} masks: "
@@ -253,8 +254,6 @@ def explain(
         return inter
 
     if method == "exact":
-        _check_options(Exact, method_options if requested == "exact" else {}, method,
-                       ("budget", "seed"))
         fitted = _fit_exact(ev, budget)
     else:
         fitted = _fit(method, ev, n, budget, seed_value, progress, method_options)
@@ -342,6 +341,27 @@ def _fit(
         "settings": {"fm_pairs_truncated": truncated} if method == "fm" else {},
         "timings": {"model": t_model, "algorithm": time.perf_counter() - t},
     }
+
+
+def _check_method_options(method: str, options: dict[str, Any]) -> None:
+    """Refuse options the method does not take (its constructor or fit function says which)."""
+    if method == "proxyspex":
+        from .proxyspex import ProxySPEX as cls
+        _check_options(cls, options, method, ("budget", "seed"))
+    elif method == "spex":
+        from .spex import SPEX as cls  # type: ignore[assignment]
+        _check_options(cls, options, method, ("budget", "seed"))
+    elif method in ("fm", "lasso"):
+        from . import proxies
+
+        fit_fn = proxies.fit_factorization_machine if method == "fm" else proxies.fit_sparse_polynomial
+        _check_options(fit_fn, options, method, ("masks", "outputs", "X", "y", "seed"))
+    elif method == "greedy":
+        from .greedy import greedy_search
+
+        _check_options(greedy_search, options, method, ("target", "budget", "n", "labels"))
+    elif method == "exact":
+        _check_options(Exact, options, method, ("budget", "seed"))
 
 
 def _fit_exact(ev: object, budget: int) -> dict[str, Any]:
