@@ -17,7 +17,7 @@ from .masks import PackedMasks
 from .store import EvalStore
 from .value import Evaluator, ModelCallError, ValueFunction, ValueFunctionError
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # Public names whose modules pull in heavy optional dependencies (LightGBM, torch, matplotlib)
 # load on first use, so `import fastspex` stays fast and works without the extras.
