@@ -264,3 +264,16 @@ def test_load_model_from_a_local_folder(tmp_path) -> None:
     np.testing.assert_allclose(fa([[1, 0], [0, 1]]), ref([[1, 0], [0, 1]]), atol=1e-6)
     with pytest.raises(FileNotFoundError, match="not a built-in model name"):
         load_model(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("name", ["gpt2", "bert"])
+def test_text_longer_than_the_model_accepts_is_refused_before_any_forward(name, monkeypatch) -> None:
+    """Issue 13: "1,429 tokens; this model accepts 512" — said before the model runs."""
+    lm = _lm(name)
+    limit = lm.model.config.max_position_embeddings
+    calls = []
+    monkeypatch.setattr(type(lm.model), "forward", lambda *a, **k: calls.append(1))
+    text = " ".join(["The quick brown fox jumps."] * 80)
+    with pytest.raises(ValueError, match=rf"tokens; this model accepts {limit}"):
+        FeatureAblation(text, lm, unit="sentence", max_new_tokens=4)
+    assert not calls

@@ -38,15 +38,27 @@ def test_explain_text_writes_result_and_report(tmp_path: Path, monkeypatch: pyte
     assert "not × bad" in printed and "report:" in printed
 
 
+def tiny_model_folder(path: Path) -> Path:
+    """A real (tiny, random) GPT-2 saved as a transformers folder: config, weights, tokenizer."""
+    pytest.importorskip("transformers")
+    from _tiny_models import gpt2
+
+    model, tok = gpt2()
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
 def test_explain_heads_and_report_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list = []
+    folder = str(tiny_model_folder(tmp_path / "some" / "folder"))
     install_fake_ablate(monkeypatch, calls)
     install_fake_methods(monkeypatch)
     out = tmp_path / "heads"
-    assert cli.main(["explain", "heads", "Paris is", "--model", "some/folder", "--index", "mobius",
+    assert cli.main(["explain", "heads", "Paris is", "--model", folder, "--index", "mobius",
                      "--no-progress", "--store", "none", "--no-report", "--out", str(out),
                      "--ablation", "mean"]) == 0
-    assert calls[0] == ("load_model", "some/folder", None)
+    assert calls[0] == ("load_model", folder, None)
     assert calls[1] == ("components", "Paris is", "heads", "mean", None, None)
     assert not (out / "report.html").exists()
     res = Interactions.load(out / "result.json")
@@ -72,7 +84,7 @@ def test_greedy_with_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_argument_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as err:
         cli.main(["explain", "text", "hi", "--budget", "-3"])
-    assert err.value.code == 2 and "positive integer" in capsys.readouterr().err
+    assert err.value.code == 2 and "out of range" in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:
         cli.main(["explain", "text", "hi", "--method", "shap"])
     assert err.value.code == 2

@@ -301,9 +301,15 @@ def test_agrees_with_shapiq_exact_computer(name, order):
     for subset, value in exact.dict_values.items():
         if len(subset) > 0:
             assert ours[subset] == pytest.approx(value, abs=1e-8), subset
-    converted = ours.to_shapiq()
+    empty = float(game(np.zeros((1, n), bool))[0])
+    if name == "sii":  # SII values do not determine v(∅), shapiq's baseline_value
+        with pytest.raises(ValueError, match="empty_value"):
+            ours.to_shapiq()
+    converted = ours.to_shapiq(empty_value=empty if name == "sii" else None)
     assert converted.index == name.upper() and converted.n_players == n
     assert converted[(0, 1)] == pytest.approx(ours[(0, 1)])
+    assert converted.baseline_value == pytest.approx(exact.baseline_value)
+    assert converted[()] == pytest.approx(exact[()])
 
 
 def test_empty_set_and_no_masks():

@@ -102,8 +102,10 @@ def test_shapiq_round_trip() -> None:
     assert iv.index == "FBII" and iv.max_order == 2 and iv.n_players == res.n
     for t in res.top(5):
         assert iv[t.ids] == pytest.approx(t.value)
-    back = Interactions.from_shapiq(iv, labels=res.labels)
-    assert back.index == "fbii" and back.order == 2
+    with pytest.raises(ValueError, match="baseline="):  # FBII of order 2 does not carry f(1)
+        Interactions.from_shapiq(iv, labels=res.labels)
+    back = Interactions.from_shapiq(iv, labels=res.labels, baseline=res.baseline)
+    assert back.index == "fbii" and back.order == 2 and back.labels == res.labels
     for t in res:
         assert back[t.ids] == pytest.approx(t.value)
     with pytest.raises(ValueError, match="no counterpart"):

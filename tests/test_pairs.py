@@ -210,3 +210,19 @@ def test_object_with_embeddings():
     V = np.random.default_rng(0).normal(size=(50, 4))
     a, b = top_pairs(FM(V), 7), top_pairs(V, 7)
     np.testing.assert_array_equal(a.score, b.score)
+
+
+def test_ksii_pairs_match_shapiq_exact_computer() -> None:
+    shapiq_exact = pytest.importorskip("shapiq.game_theory.exact")
+    from fastspex.exact import dense_coefficients
+
+    n = 6
+    table = np.random.default_rng(3).normal(size=1 << n)
+    weights = np.int64(1) << np.arange(n, dtype=np.int64)
+    ref = shapiq_exact.ExactComputer(
+        lambda c: table[(np.asarray(c, np.int64) * weights).sum(axis=1)], n_players=n
+    )("k-SII", 2)
+    scores = top_pairs(dense_coefficients(table, n), n * (n - 1) // 2, index="ksii", order=2)
+    assert len(scores.i) == n * (n - 1) // 2
+    for i, j, s in zip(scores.i, scores.j, scores.score):
+        assert s == pytest.approx(ref[(int(i), int(j))], abs=1e-10)

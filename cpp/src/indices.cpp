@@ -27,6 +27,18 @@ Quad pow_q(Quad base, std::size_t e) {
   return out;
 }
 
+// Bernoulli numbers B_0..B_m (B_1 = -1/2) by the recurrence Σ_{j<=m} C(m+1, j) B_j = 0.
+std::vector<Quad> bernoulli_q(std::size_t m) {
+  std::vector<Quad> b(m + 1, 0);
+  b[0] = 1;
+  for (std::size_t r = 1; r <= m; ++r) {
+    Quad acc = 0;
+    for (std::size_t j = 0; j < r; ++j) acc += binom_q(r + 1, j) * b[j];
+    b[r] = -acc / static_cast<Quad>(r + 1);
+  }
+  return b;
+}
+
 // Weight on Möbius coefficient a(T), |T| = t, for output S, |S| = s (s <= t).
 Quad mobius_weight(IndexKind kind, int order, std::size_t s, std::size_t t) {
   const auto k = static_cast<std::size_t>(std::max(order, 0));
@@ -54,6 +66,16 @@ Quad mobius_weight(IndexKind kind, int order, std::size_t s, std::size_t t) {
       if (t <= k) return s == t ? 1 : 0;
       if (s > k) return 0;
       return sign_ks / pow_q(2, t - s) * binom_q(t - s - 1, k - s);
+    case IndexKind::KSII: {
+      if (s == 0) return t == 0 ? 1 : 0;
+      if (s > k) return 0;
+      static const std::vector<Quad> bern = bernoulli_q(kMaxSupportOrder);
+      Quad w = 0;
+      for (std::size_t j = 0; j + s <= std::min(k, t); ++j) {
+        w += binom_q(t - s, j) * bern[j] / static_cast<Quad>(t - s - j + 1);
+      }
+      return w;
+    }
   }
   return 0;
 }
@@ -75,8 +97,9 @@ IndexKind parse_index(const std::string& name) {
   if (name == "fsii") return IndexKind::FSII;
   if (name == "stii") return IndexKind::STII;
   if (name == "ablation") return IndexKind::Ablation;
+  if (name == "ksii") return IndexKind::KSII;
   throw std::invalid_argument("unknown index '" + name +
-                              "' (fourier, mobius, bii, sii, fbii, fsii, stii, ablation)");
+                              "' (fourier, mobius, bii, sii, fbii, fsii, stii, ablation, ksii)");
 }
 
 std::uint64_t binomial_saturating(std::size_t t, std::size_t s) {
@@ -121,10 +144,10 @@ WeightTable index_weights(IndexKind kind, Basis input, int order, std::size_t ma
 
 void index_orders(IndexKind kind, int order, std::size_t* lo, std::size_t* hi) {
   *lo = 0;
-  const bool needs_order =
-      kind == IndexKind::FBII || kind == IndexKind::FSII || kind == IndexKind::STII;
+  const bool needs_order = kind == IndexKind::FBII || kind == IndexKind::FSII ||
+                           kind == IndexKind::STII || kind == IndexKind::KSII;
   if (needs_order && order < 1) {
-    throw std::invalid_argument("fbii, fsii and stii need an order >= 1");
+    throw std::invalid_argument("fbii, fsii, stii and ksii need an order >= 1");
   }
   *hi = order < 0 ? kMaxSupportOrder : static_cast<std::size_t>(order);
 }

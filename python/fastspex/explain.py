@@ -25,10 +25,10 @@ from .value import Evaluator, as_evaluator
 __all__ = ["INDICES", "METHODS", "default_budget", "explain"]
 
 Method = Literal["proxyspex", "spex", "fm", "lasso", "greedy", "exact"]
-Index = Literal["fbii", "fsii", "stii", "sii", "bii", "fourier", "mobius", "ablation"]
+Index = Literal["fbii", "fsii", "stii", "sii", "ksii", "bii", "fourier", "mobius", "ablation"]
 METHODS = ("proxyspex", "spex", "fm", "lasso", "greedy", "exact")
-INDICES = ("fbii", "fsii", "stii", "sii", "bii", "fourier", "mobius", "ablation")
-_NEEDS_ORDER = ("fbii", "fsii", "stii")
+INDICES = ("fbii", "fsii", "stii", "sii", "ksii", "bii", "fourier", "mobius", "ablation")
+_NEEDS_ORDER = ("fbii", "fsii", "stii", "ksii")
 # Attributes of ablation objects worth keeping with the result (for plots and reports).
 _META_ATTRS = ("text", "units", "target", "model_name", "unit", "n_layers", "n_heads", "output")
 
@@ -129,9 +129,10 @@ def explain(
             interactions of single components and pairs).
         budget: model calls the method may spend (default: :func:`default_budget`). The
             faithfulness hold-out is spent on top.
-        index: "fbii", "fsii", "stii", "sii", "bii", "fourier", "mobius" or "ablation"
-            (default: "fbii"; "ablation" for greedy, the only index it measures).
-        order: order of fbii/fsii/stii (default 2); for the other indices the largest set size
+        index: "fbii", "fsii", "stii", "sii", "ksii" (shapiq's k-SII), "bii", "fourier",
+            "mobius" or "ablation" (default: "fbii"; "ablation" for greedy, the only index it
+            measures).
+        order: order of fbii/fsii/stii/ksii (default 2, lowered to n when n is smaller); for the other indices the largest set size
             kept (default: all).
         seed: seed of every random choice (``None``: fresh randomness).
         store: evaluation store for resumable runs ("default", an EvalStore, a path or None).

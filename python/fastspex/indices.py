@@ -12,6 +12,10 @@ and visits only subsets of its supports, never the ``2ⁿ`` masks. Conventions (
   ``Σ_{T⊇S} a(T) / C(|T|, k)`` for ``|S| = k``.
 - Faith-Banzhaf / Faith-Shapley of order k (Tsai, Yeh & Ravikumar 2023): the Möbius coefficients
   of the best degree-≤k approximation of f under the Banzhaf (uniform) / Shapley-kernel weights.
+- k-SII of order k (shapiq's aggregated Shapley interactions, Bord et al. 2023):
+  ``Σ_{U⊇S, |U|≤k} B_{|U|-|S|} I_SII(U)`` for ``1 ≤ |S| ≤ k`` (Bernoulli numbers, ``B_1 = -1/2``),
+  and ``f(0)`` at the empty set (shapiq's convention); efficient: the non-empty sets sum to
+  ``f(1) - f(0)``. For k = 1 it is the Shapley value.
 - Ablation interaction at the full input ``Δ_S = Σ_{U⊆S} (-1)^{|U|} f(1 - 1_U) = Σ_{T⊇S} a(T)``:
   the |S|-th discrete derivative when ablating S from the full input. For ``f = x_i x_j`` (both
   needed) ``Δ_ij = +1``; a redundant pair (``f = x_i + x_j - x_i x_j``) has ``Δ_ij = -1``.
@@ -43,6 +47,7 @@ __all__ = [
     "evaluate",
     "fbii",
     "fsii",
+    "ksii",
     "shapley_values",
     "sii",
     "stii",
@@ -50,9 +55,18 @@ __all__ = [
     "to_mobius",
 ]
 
-IndexName = Literal["fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ablation"]
-_INDICES = ("fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ablation")
-_NEEDS_ORDER = ("fbii", "fsii", "stii")
+IndexName = Literal["fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ksii", "ablation"]
+_INDICES = ("fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ksii", "ablation")
+_NEEDS_ORDER = ("fbii", "fsii", "stii", "ksii")
+
+# shapiq's names (order 1 of the Shapley family is "SV", of the Banzhaf family "BV").
+SHAPIQ_NAMES = {
+    "mobius": "Moebius", "sii": "SII", "bii": "BII", "ksii": "k-SII", "stii": "STII",
+    "fsii": "FSII", "fbii": "FBII",
+}
+_SHAPLEY_FAMILY = ("sii", "ksii", "stii", "fsii")
+# Indices whose value at the empty set is f(0) = v(∅) (when they have an order >= 1).
+_EMPTY_IS_F0 = ("mobius", "ksii", "stii", "fsii")
 
 #: Most (subset, value) terms a conversion may emit before it refuses (a support of size t has
 #: 2^t subsets: converting one Fourier term of degree 24 to Möbius alone emits 16.7 million).
@@ -64,7 +78,7 @@ class InteractionIndex:
     """Values of one interaction index on ``K`` sets of components (CSR, like Coefficients).
 
     ``index`` names the index (``"bii"``, ``"sii"``, ``"fbii"``, ``"fsii"``, ``"stii"``,
-    ``"ablation"``), ``order`` is its order k (or the largest set size kept, ``None`` = all).
+    ``"ksii"``, ``"ablation"``), ``order`` is its order k (or the largest set size kept, ``None`` = all).
     Sets absent from the arrays have value 0.
     """
 
@@ -90,29 +104,25 @@ class InteractionIndex:
         """``{set: value}``; fine for small K, use the arrays for large ones."""
         return {self.support(k): float(self.values[k]) for k in range(len(self))}
 
-    def to_shapiq(self):  # noqa: ANN201 - shapiq is an optional dependency
-        """The same values as a ``shapiq.InteractionValues`` (needs shapiq installed)."""
-        names = {"bii": "BII", "sii": "SII", "fbii": "FBII", "fsii": "FSII", "stii": "STII"}
-        if self.index not in names:
-            msg = f"shapiq has no counterpart of the {self.index!r} index"
-            raise ValueError(msg)
-        try:
-            from shapiq import InteractionValues
-        except ImportError as err:
-            msg = "to_shapiq needs shapiq: pip install shapiq (or fastspex[bench])"
-            raise ImportError(msg) from err
-        lookup = {self.support(k): k for k in range(len(self))}
-        orders = self.orders()
-        return InteractionValues(
-            np.array(self.values, dtype=float),
-            index=names[self.index],
-            max_order=int(self.order if self.order is not None else (orders.max() if len(orders) else 0)),
-            n_players=self.n,
-            min_order=int(orders.min()) if len(orders) else 0,
-            interaction_lookup=lookup,
-            estimated=False,
-            baseline_value=self[()],
-        )
+    def to_shapiq(self, *, empty_value: float | None = None):  # noqa: ANN201 - optional dep
+        """The same values as a ``shapiq.InteractionValues``, in shapiq's conventions.
+
+        ``empty_value`` is ``v(∅) = f(all ablated)``, which shapiq stores as ``baseline_value``;
+        SII and (incomplete) BII values do not determine it, so pass it for those. See
+        :func:`to_shapiq_values` for the conventions.
+        """
+        data = self.to_dict()
+        if empty_value is None:
+            if self.index == "bii" and self.order is None:
+                empty_value = complete_bii_f0(data)
+            elif self.index == "sii":
+                msg = (
+                    "SII values do not determine v(∅) = f(all ablated), which shapiq stores as "
+                    "baseline_value; pass to_shapiq(empty_value=...)"
+                )
+                raise ValueError(msg)
+        return to_shapiq_values(data, self.n, self.index, self.order, empty_value=empty_value,
+                                estimated=False)
 
     def __getitem__(self, subset: tuple[int, ...] | list[int]) -> float:
         """The value on one set of components (0 if absent)."""
@@ -122,6 +132,63 @@ class InteractionIndex:
             if self.support(int(k)) == key:
                 return float(self.values[k])
         return 0.0
+
+
+def complete_bii_f0(data: dict[tuple[int, ...], float]) -> float:
+    """``f(0) = a(∅) = Σ_T (-1/2)^{|T|} I_B(T)`` from a complete Banzhaf interaction index."""
+    return float(sum(v * (-0.5) ** len(s) for s, v in data.items()))
+
+
+def to_shapiq_values(
+    data: dict[tuple[int, ...], float], n: int, index: str, order: int | None, *,
+    empty_value: float | None, estimated: bool, budget: int | None = None,
+):  # noqa: ANN201 - shapiq is an optional dependency
+    """``{set: value}`` of a fastspex index as a ``shapiq.InteractionValues``.
+
+    Follows what shapiq's ``ExactComputer`` returns: ``max_order`` = the order (``n`` for an
+    index of all orders), ``min_order`` 0, order-1 Shapley-family indices named ``"SV"`` and
+    Banzhaf-family ones ``"BV"``; the empty set holds ``v(∅) = f(all ablated)`` for SV, k-SII,
+    STII, FSII and Möbius and the index's own value for SII, BII, BV and FBII; ``baseline_value``
+    is ``v(∅)``, except for FBII, where shapiq stores the FBII empty-set value there.
+    ``empty_value`` is ``v(∅)``; it is needed (and only used) for SII and BII.
+    """
+    if index not in SHAPIQ_NAMES:
+        msg = f"shapiq has no counterpart of the {index!r} index"
+        raise ValueError(msg)
+    try:
+        from shapiq import InteractionValues
+    except ImportError as err:
+        msg = "to_shapiq needs shapiq: pip install shapiq (or fastspex[bench])"
+        raise ImportError(msg) from err
+    if order is not None and order < 1 and index != "mobius":
+        msg = f"an {index} result of order {order} has no shapiq counterpart (order >= 1)"
+        raise ValueError(msg)
+    max_order = n if order is None else int(order)
+    values = {tuple(sorted(int(i) for i in s)): float(v) for s, v in data.items()}
+    own_empty = values.get((), 0.0)
+    name = SHAPIQ_NAMES[index]
+    if max_order == 1 and index in _SHAPLEY_FAMILY:
+        name = "SV"
+    elif max_order == 1 and index in ("bii", "fbii"):
+        name = "BV"
+    if index in _EMPTY_IS_F0 or index == "fbii":
+        baseline = own_empty
+    else:  # sii, bii: shapiq keeps the index's own empty value, v(∅) as baseline_value
+        if empty_value is None:
+            msg = f"exporting {index} to shapiq needs v(∅) = f(all ablated) (its baseline_value)"
+            raise ValueError(msg)
+        baseline = float(empty_value)
+    if name == "SV":
+        values[()] = baseline
+    else:
+        values[()] = own_empty
+    keys = sorted(values, key=lambda s: (len(s), s))
+    return InteractionValues(
+        np.array([values[s] for s in keys], dtype=float),
+        index=name, max_order=max_order, n_players=int(n), min_order=0,
+        interaction_lookup={s: k for k, s in enumerate(keys)}, estimated=bool(estimated),
+        estimation_budget=budget, baseline_value=float(baseline),
+    )
 
 
 def _check_coefs(coefs: object) -> Coefficients:
@@ -226,6 +293,13 @@ def stii(
     return _index(coefs, "stii", order, required=True, max_terms=max_terms, tol=tol)
 
 
+def ksii(
+    coefs: Coefficients, order: int, *, max_terms: int = DEFAULT_MAX_TERMS, tol: float = 0.0
+) -> InteractionIndex:
+    """k-SII (shapiq's aggregated Shapley interactions) of order ``order``; ``f(0)`` at ∅."""
+    return _index(coefs, "ksii", order, required=True, max_terms=max_terms, tol=tol)
+
+
 def ablation(
     coefs: Coefficients, max_order: int | None = None, *, max_terms: int = DEFAULT_MAX_TERMS,
     tol: float = 0.0,
@@ -251,7 +325,7 @@ def compute_index(
 ) -> Union[Coefficients, InteractionIndex]:
     """Dispatch by name: ``Coefficients`` for "fourier"/"mobius", else an ``InteractionIndex``.
 
-    ``order`` is the index order for fbii/fsii/stii (required) and the largest set size kept
+    ``order`` is the index order for fbii/fsii/stii/ksii (required) and the largest set size kept
     for the others (``None`` = all).
     """
     if index not in _INDICES:

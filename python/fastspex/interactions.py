@@ -12,6 +12,7 @@ an unknown schema instead of guessing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -24,16 +25,29 @@ import numpy as np
 
 from .coefficients import Coefficients
 
-__all__ = ["SCHEMA", "Interaction", "Interactions"]
+__all__ = ["INDEX_LABELS", "SCHEMA", "Interaction", "Interactions", "index_label"]
 
 #: Identifier of the JSON layout written by :meth:`Interactions.save`.
 SCHEMA = "fastspex.interactions/1"
 
-_SHAPIQ_NAMES = {
-    "bii": "BII", "sii": "SII", "fbii": "FBII", "fsii": "FSII", "stii": "STII", "mobius": "Moebius",
+# shapiq index -> fastspex index ("SV" is k-SII of order 1: the Shapley values with f(0) at ∅;
+# "BV" is BII or FBII of order 1, told apart by the empty set, see from_shapiq).
+_FROM_SHAPIQ = {
+    "Moebius": "mobius", "SII": "sii", "BII": "bii", "k-SII": "ksii", "STII": "stii",
+    "FSII": "fsii", "FBII": "fbii", "SV": "ksii", "BV": "bii",
 }
-_FROM_SHAPIQ = {v: k for k, v in _SHAPIQ_NAMES.items()}
-KNOWN_INDICES = ("fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ablation")
+KNOWN_INDICES = ("fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ksii", "ablation")
+
+#: How each index is written for people (plots, report, command line).
+INDEX_LABELS = {
+    "fourier": "Fourier", "mobius": "Möbius", "bii": "BII", "sii": "SII", "fbii": "FBII",
+    "fsii": "FSII", "stii": "STII", "ksii": "k-SII", "ablation": "Ablation Δ",
+}
+
+
+def index_label(index: str) -> str:
+    """The display name of an index ("ksii" -> "k-SII")."""
+    return INDEX_LABELS.get(index, index.upper())
 
 
 class Interaction(NamedTuple):
@@ -77,9 +91,9 @@ class Interactions:
         indptr, indices, values: the sets in CSR form (set ``k`` is
             ``indices[indptr[k]:indptr[k+1]]``, sorted) and their index values. The empty set,
             when present, holds the index's constant term.
-        index: the index name ("fbii", "fsii", "stii", "sii", "bii", "fourier", "mobius",
-            "ablation").
-        order: the index order (fbii/fsii/stii), or the largest set size kept (``None`` = all).
+        index: the index name ("fbii", "fsii", "stii", "ksii", "sii", "bii", "fourier",
+            "mobius", "ablation").
+        order: the index order (fbii/fsii/stii/ksii), or the largest set size kept (``None`` = all).
         baseline: the model output with every component kept.
         method: the method that produced the values ("proxyspex", "spex", "fm", "lasso",
             "greedy", "shapiq", …).
@@ -345,36 +359,69 @@ class Interactions:
             g.add_edge(i, j, weight=float(self.values[k]))
         return g
 
-    def to_shapiq(self):
-        """The values as a ``shapiq.InteractionValues`` (indices shapiq knows: bii, sii, fbii, fsii, stii, mobius)."""
-        if self.index not in _SHAPIQ_NAMES:
+    def _empty_output(self) -> float | None:
+        """``f(all ablated)`` as far as the result determines it (``None`` if it does not)."""
+        from . import indices
+
+        if self.surrogate is not None:
+            return float(indices.evaluate(self.surrogate, np.zeros((1, self.n), bool))[0])
+        if self.index in ("mobius", "ksii", "stii", "fsii") and (self.order or 1) >= 1:
+            return self[()]
+        if self.index == "sii" and (self.order is None or self.order >= 1):
+            # efficiency of the Shapley values: Σ φ_i = f(1) − f(0)
+            return float(self.baseline - self.main_effects().sum())
+        if self.index == "bii" and self.order is None:
+            return indices.complete_bii_f0(self.to_dict())
+        return None
+
+    def to_dict(self) -> dict[tuple[int, ...], float]:
+        """``{set of ids: value}``; fine for small results, use the arrays for large ones."""
+        return {self.support(k): float(self.values[k]) for k in range(len(self))}
+
+    def to_shapiq(self):  # noqa: ANN201 - shapiq is an optional dependency
+        """The values as a ``shapiq.InteractionValues``, in shapiq's conventions.
+
+        Indices shapiq knows: mobius, sii, bii, ksii, stii, fsii, fbii. As shapiq's
+        ``ExactComputer`` does: ``baseline_value`` is ``v(∅) = f(all ablated)`` (FBII: its
+        empty-set value); order-1 results are named ``"SV"`` (sii, ksii, stii, fsii) or ``"BV"``
+        (bii, fbii); the empty set holds ``v(∅)`` for SV, k-SII, STII, FSII and Möbius, and the
+        index's own value for SII, BII, BV and FBII. ``f(all ablated)`` is taken from the
+        surrogate when the result has one; a BII result of limited order without a surrogate
+        does not determine it and is refused.
+        """
+        from . import indices
+
+        if self.index not in indices.SHAPIQ_NAMES:
             msg = f"shapiq has no counterpart of the {self.index!r} index"
             raise ValueError(msg)
-        try:
-            from shapiq import InteractionValues
-        except ImportError as err:
-            msg = "to_shapiq needs shapiq: pip install shapiq"
-            raise ImportError(msg) from err
-        orders = self.orders()
-        lookup = {self.support(k): k for k in range(len(self))}
-        max_order = self.order if self.order is not None else int(orders.max(initial=0))
-        return InteractionValues(
-            np.array(self.values, dtype=float),
-            index=_SHAPIQ_NAMES[self.index],
-            max_order=int(max(max_order, int(orders.max(initial=0)))),
-            n_players=self.n,
-            min_order=int(orders.min(initial=0)),
-            interaction_lookup=lookup,
-            estimated=self.method not in ("exact", "dense"),
-            estimation_budget=self.calls or None,
-            baseline_value=self[()],
+        empty = self._empty_output() if self.index in ("sii", "bii") else None
+        if self.index in ("sii", "bii") and empty is None:
+            msg = (
+                f"these {self.index.upper()} values of order {self.order} do not determine "
+                "v(∅) = f(all ablated), which shapiq stores as baseline_value; keep the "
+                "surrogate in the result (surrogate=...) to export them"
+            )
+            raise ValueError(msg)
+        return indices.to_shapiq_values(
+            self.to_dict(), self.n, self.index, self.order, empty_value=empty,
+            estimated=self.method not in ("exact", "dense"), budget=self.calls or None,
         )
 
     @classmethod
     def from_shapiq(
         cls, values: object, *, labels: Sequence[str] | None = None, **fields: Any
     ) -> Interactions:
-        """Build from a ``shapiq.InteractionValues`` (its index must be one fastspex knows)."""
+        """Build from a ``shapiq.InteractionValues``.
+
+        Accepts SV, BV, k-SII, Moebius, STII, FSII, FBII, BII and SII. "SV" becomes k-SII of
+        order 1 (the Shapley values, ``f(0)`` at ∅); "BV" becomes BII of order 1, or FBII of
+        order 1 when its empty-set value is its ``baseline_value`` (as shapiq's FBII of order 1).
+        Empty sets follow fastspex's conventions (``f(0)`` for Möbius, k-SII, STII, FSII).
+
+        ``baseline`` (the output with every component kept) is derived where the values
+        determine it (efficient indices, SII with its Shapley values, complete BII/FBII);
+        otherwise pass ``baseline=...`` — it is never guessed.
+        """
         lookup = getattr(values, "interaction_lookup", None)
         raw = getattr(values, "values", None)
         if lookup is None or raw is None:
@@ -382,18 +429,46 @@ class Interactions:
             raise TypeError(msg)
         name = str(values.index)  # type: ignore[attr-defined]
         if name not in _FROM_SHAPIQ:
-            msg = f"shapiq index {name!r} has no fastspex counterpart ({', '.join(_FROM_SHAPIQ)})"
+            msg = (
+                f"shapiq index {name!r} has no fastspex counterpart "
+                f"(accepted: {', '.join(_FROM_SHAPIQ)})"
+            )
             raise ValueError(msg)
-        items = sorted(lookup.items(), key=lambda kv: (len(kv[0]), tuple(kv[0])))
-        data = {tuple(s): float(np.asarray(raw)[pos]) for s, pos in items}
+        n = int(values.n_players)  # type: ignore[attr-defined]
+        max_order = int(values.max_order)  # type: ignore[attr-defined]
+        v0 = float(values.baseline_value)  # type: ignore[attr-defined]
+        raw = np.asarray(raw, dtype=float)
+        data = {tuple(sorted(int(i) for i in s)): float(raw[pos]) for s, pos in lookup.items()}
+        index = _FROM_SHAPIQ[name]
+        if name == "BV" and math.isclose(data.get((), 0.0), v0, rel_tol=1e-12, abs_tol=1e-12):
+            index = "fbii"  # shapiq's FBII of order 1 stores its own ∅ value as baseline_value
+        if index in ("ksii", "stii", "fsii", "mobius"):
+            data[()] = v0  # v(∅) = f(0): shapiq's value there, and fastspex's
+        order: int | None = None if index == "mobius" else (1 if name in ("SV", "BV") else max_order)
+        if "baseline" not in fields:
+            complete = max_order >= n
+            if index in ("ksii", "stii", "fsii", "mobius") or (index == "fbii" and complete):
+                full: float | None = sum(data.values())  # efficiency (∅ holds f(0))
+            elif index == "sii" and values.min_order <= 1 <= max_order:  # type: ignore[attr-defined]
+                full = v0 + sum(v for s, v in data.items() if len(s) == 1)
+            elif index == "bii" and complete:
+                full = sum(v * 0.5 ** len(s) for s, v in data.items())
+            else:
+                full = None
+            if full is None:
+                msg = (
+                    f"shapiq's {name} values of order {max_order} do not determine the output "
+                    "with every component kept; pass baseline=<f(all kept)> to from_shapiq"
+                )
+                raise ValueError(msg)
+            fields["baseline"] = float(full)
+        data = {s: v for s, v in data.items() if v != 0.0}
+        items = dict(sorted(data.items(), key=lambda kv: (len(kv[0]), kv[0])))
         fields.setdefault("method", "shapiq")
-        fields.setdefault("order", int(values.max_order))  # type: ignore[attr-defined]
-        if () not in data:
-            fields.setdefault("baseline", float(values.baseline_value))  # type: ignore[attr-defined]
+        fields.setdefault("order", order)
         fields.setdefault("budget", getattr(values, "estimation_budget", None))
         return cls.from_dict(
-            data, int(values.n_players), index=_FROM_SHAPIQ[name],  # type: ignore[attr-defined]
-            labels=list(labels) if labels is not None else None, **fields,
+            items, n, index=index, labels=list(labels) if labels is not None else None, **fields,
         )
 
     # ------------------------------------------------------------------ persistence
@@ -432,16 +507,20 @@ class Interactions:
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the result as JSON; returns the path."""
+        """Write the result as JSON; returns the path.
+
+        The file is replaced atomically (temporary file in the same folder, fsync,
+        ``os.replace``): a crash or kill during the save leaves the previous file intact. A
+        symbolic link at ``path`` is replaced by the file, never written through.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         doc = self.to_json_dict()
         # One top-level field per line, each value compact: diffable, and big arrays stay small.
         lines = [
             f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False, allow_nan=False)}"
             for k, v in doc.items()
         ]
-        path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+        atomic_write_text(path, "{\n" + ",\n".join(lines) + "\n}\n")
         return path
 
     @classmethod
@@ -454,29 +533,86 @@ class Interactions:
         if schema != SCHEMA:
             msg = f"unsupported schema {schema!r}; this fastspex reads {SCHEMA!r}"
             raise ValueError(msg)
+        def get(name: str, convert: Any, default: Any = KeyError) -> Any:
+            path = name.split(".")
+            value: Any = doc
+            for part in path:
+                if not isinstance(value, dict) or part not in value:
+                    if default is KeyError:
+                        msg = f"interactions document lacks the field {name!r}"
+                        raise ValueError(msg)
+                    return default
+                value = value[part]
+            try:
+                return convert(value)
+            except (TypeError, ValueError, OverflowError) as err:
+                shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
+                msg = f"interactions document: bad field {name!r} = {shown} ({err})"
+                raise ValueError(msg) from err
+
+        def array(dtype: Any) -> Any:
+            def convert(v: Any) -> np.ndarray:
+                if not isinstance(v, list):
+                    msg = f"expected a list, got {type(v).__name__}"
+                    raise TypeError(msg)
+                return np.asarray(v, dtype)
+            return convert
+
+        def optional(convert: Any) -> Any:
+            return lambda v: None if v is None else convert(v)
+
+        def labels(v: Any) -> list[str]:
+            if not isinstance(v, list):
+                msg = f"expected a list of names, got {type(v).__name__}"
+                raise TypeError(msg)
+            return [str(x) for x in v]
+
+        def mapping(v: Any) -> dict:
+            if not isinstance(v, dict):
+                msg = f"expected an object, got {type(v).__name__}"
+                raise TypeError(msg)
+            return dict(v)
+
+        def strict_int(v: Any) -> int:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
+                msg = "expected an integer"
+                raise TypeError(msg)
+            return int(v)
+
+        n = get("n", strict_int)
+        surrogate = None
+        if doc.get("surrogate") is not None:
+            try:
+                surrogate = Coefficients(
+                    n, get("surrogate.indptr", array(np.int64)),
+                    get("surrogate.indices", array(np.int32)),
+                    get("surrogate.values", array(np.float64)), get("surrogate.basis", str),
+                )
+            except (TypeError, ValueError) as err:
+                if "field" in str(err):
+                    raise
+                msg = f"interactions document: bad field 'surrogate' ({err})"
+                raise ValueError(msg) from err
+        fields = {
+            "n": n, "labels": get("labels", labels),
+            "indptr": get("interactions.indptr", array(np.int64)),
+            "indices": get("interactions.indices", array(np.int32)),
+            "values": get("interactions.values", array(np.float64)),
+            "index": get("index", str), "order": get("order", optional(strict_int), None),
+            "baseline": get("baseline", float, 0.0), "method": get("method", str, "unknown"),
+            "calls": get("calls", strict_int, 0), "budget": get("budget", optional(strict_int), None),
+            "faithfulness": get("faithfulness", optional(float), None),
+            "kind": get("kind", optional(str), None),
+            "metadata": get("metadata", optional(mapping), None) or {},
+            "settings": get("settings", optional(mapping), None) or {},
+            "timings": {k: float(v) for k, v in
+                        (get("timings", optional(mapping), None) or {}).items()},
+            "surrogate": surrogate,
+        }
         try:
-            inter = doc["interactions"]
-            sur = doc.get("surrogate")
-            surrogate = None if sur is None else Coefficients(
-                int(doc["n"]), np.asarray(sur["indptr"], np.int64),
-                np.asarray(sur["indices"], np.int32), np.asarray(sur["values"], np.float64),
-                sur["basis"],
-            )
-            return cls(
-                n=int(doc["n"]), labels=list(doc["labels"]),
-                indptr=np.asarray(inter["indptr"], np.int64),
-                indices=np.asarray(inter["indices"], np.int32),
-                values=np.asarray(inter["values"], np.float64),
-                index=doc["index"], order=doc.get("order"), baseline=doc.get("baseline", 0.0),
-                method=doc.get("method", "unknown"), calls=int(doc.get("calls", 0)),
-                budget=doc.get("budget"), faithfulness=doc.get("faithfulness"),
-                kind=doc.get("kind"), metadata=dict(doc.get("metadata") or {}),
-                settings=dict(doc.get("settings") or {}),
-                timings={k: float(v) for k, v in (doc.get("timings") or {}).items()},
-                surrogate=surrogate,
-            )
-        except KeyError as err:
-            msg = f"interactions document lacks the field {err.args[0]!r}"
+            return cls(**fields)
+        except (TypeError, ValueError) as err:
+            msg = f"interactions document: {err}"
             raise ValueError(msg) from err
 
     @classmethod
@@ -489,6 +625,51 @@ class Interactions:
             msg = f"{path} is not valid JSON: {err}"
             raise ValueError(msg) from err
         return cls.from_json_dict(doc)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Replace ``path`` by a file holding ``text``, atomically (folders created).
+
+    Writes a temporary file in the same folder, fsyncs it, then ``os.replace``s it over
+    ``path`` and fsyncs the folder: readers see the old file or the new one, never a truncated
+    one. A symbolic link at ``path`` is itself replaced (its target is left alone). The new
+    file keeps the old file's permission bits (else the usual ``0o666 & ~umask``).
+    """
+    import tempfile
+
+    path = Path(path)
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink():
+        msg = f"{path} is a folder, not a file"
+        raise IsADirectoryError(msg)
+    try:
+        st = os.lstat(path)
+        mode = st.st_mode & 0o777 if not os.path.islink(path) else None
+    except FileNotFoundError:
+        mode = None
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
 
 def _jsonable(obj: Any) -> Any:

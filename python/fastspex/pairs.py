@@ -36,8 +36,8 @@ from .indices import DEFAULT_MAX_TERMS, IndexName
 __all__ = ["PairScores", "RankBy", "top_pairs"]
 
 RankBy = Literal["largest", "smallest", "magnitude"]
-_INDICES = ("fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ablation")
-_NEEDS_ORDER = ("fbii", "fsii", "stii")
+_INDICES = ("fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ksii", "ablation")
+_NEEDS_ORDER = ("fbii", "fsii", "stii", "ksii")
 
 
 class PairScores(NamedTuple):
@@ -75,8 +75,8 @@ def top_pairs(
         model: factorization-machine embeddings ``V`` (``(n, r)`` float array, or an object with
             a ``V`` attribute), or a sparse :class:`Coefficients` set.
         k: number of pairs to return (at most ``n(n-1)/2``).
-        index: "mobius", "fourier", "bii", "sii", "fbii", "fsii", "stii" or "ablation".
-        order: the order of fbii/fsii/stii (>= 2; ignored by the other indices).
+        index: "mobius", "fourier", "bii", "sii", "fbii", "fsii", "stii", "ksii" or "ablation".
+        order: the order of fbii/fsii/stii/ksii (>= 2; ignored by the other indices).
         by: "largest", "smallest" or "magnitude".
         n_threads: threads to use (default: all cores).
         max_terms: most pair terms a sparse set may expand into before refusing.

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .interactions import Interactions
+from .interactions import Interactions, index_label
 
 __all__ = ["NEGATIVE", "POSITIVE", "bar", "figures", "graph", "heads", "save_all", "text", "to_png"]
 
@@ -54,13 +54,19 @@ def _check(res: object) -> Interactions:
     return res
 
 
+def _lit(text: str) -> str:
+    """``text`` drawn literally: matplotlib reads ``$…$`` as math text (and fails on ``$x_$``);
+    an escaped ``\\$`` is shown as a plain dollar sign. Every string drawn goes through this."""
+    return str(text).replace("$", r"\$")
+
+
 def _short(name: str, limit: int = 24) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def _title(res: Interactions, what: str) -> str:
     order = f", order {res.order}" if res.order is not None else ""
-    return f"{what} — {res.index.upper()}{order} ({res.method})"
+    return _lit(f"{what} — {index_label(res.index)}{order} ({res.method})")
 
 
 def to_png(fig: Any) -> bytes:
@@ -80,12 +86,12 @@ def bar(res: Interactions, k: int = 15, *, order: int | None = None) -> Any:
         ax.text(0.5, 0.5, "no interactions", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
-    names = [_short(" × ".join(t.names), 40) for t in top][::-1]
+    names = [_lit(_short(" × ".join(t.names), 40)) for t in top][::-1]
     vals = np.array([t.value for t in top])[::-1]
     ax.barh(range(len(top)), vals, color=[POSITIVE if v >= 0 else NEGATIVE for v in vals])
     ax.set_yticks(range(len(top)), names)
     ax.axvline(0, color="0.3", lw=0.8)
-    ax.set_xlabel(f"{res.index} value")
+    ax.set_xlabel(_lit(f"{index_label(res.index)} value"))
     ax.set_title(_title(res, f"Top {len(top)} interactions"), fontsize=10)
     return fig
 
@@ -124,7 +130,8 @@ def graph(res: Interactions, k: int = 20, *, max_nodes: int = 40) -> Any:
     ax.scatter(xs, ys, s=sizes, c=colors, edgecolors="white", linewidths=1.0, zorder=2, alpha=0.9)
     for i in nodes_sorted:
         x, y = pos[i]
-        ax.text(1.22 * x, 1.22 * y, _short(res.labels[i], 16), ha="center", va="center", fontsize=9)
+        ax.text(1.22 * x, 1.22 * y, _lit(_short(res.labels[i], 16)), ha="center", va="center",
+                fontsize=9)
     ax.set_xlim(-1.5, 1.5)
     ax.set_ylim(-1.5, 1.5)
     ax.text(0.0, -0.02, "node size: |main effect|   edge: pair (blue +, red −)",
@@ -173,11 +180,11 @@ def heads(res: Interactions) -> Any:
     ax.set_yticks(range(grid.shape[0]), [f"L{layer}" for layer in range(grid.shape[0])], fontsize=8)
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
-    fig.colorbar(image, ax=ax, label=f"main effect ({res.index})", shrink=0.85)
+    fig.colorbar(image, ax=ax, label=_lit(f"main effect ({index_label(res.index)})"), shrink=0.85)
     pairs = res.top(5, order=2)
     if pairs:
-        listing = "\n".join(f"{' × '.join(p.names)}: {p.value:+.3g}" for p in pairs)
-        ax.set_title(_title(res, "Heads") + "\ntop pairs: " + listing.replace("\n", "; "), fontsize=8)
+        listing = "; ".join(f"{' × '.join(p.names)}: {p.value:+.3g}" for p in pairs)
+        ax.set_title(_title(res, "Heads") + "\ntop pairs: " + _lit(listing), fontsize=8)
     else:
         ax.set_title(_title(res, "Heads"), fontsize=10)
     return fig
@@ -203,7 +210,7 @@ def text(res: Interactions, k: int = 5, *, width: float = 9.0) -> Any:
     from matplotlib.path import Path as MPath
 
     res = _check(res)
-    words = [w.strip() or "␣" for w in _units_text(res)]
+    words = [_lit(w.strip() or "␣") for w in _units_text(res)]
     main = res.main_effects()
     lim = float(np.abs(main).max()) or 1.0
     norm = Normalize(-lim, lim)

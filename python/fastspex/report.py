@@ -13,7 +13,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .interactions import Interactions
+from .interactions import Interactions, index_label
 
 __all__ = ["render", "save"]
 
@@ -97,7 +97,7 @@ def render(res: Interactions, *, k: int = 20, title: str | None = None) -> str:
     subject = res.metadata.get("text")
     order = f" of order {res.order}" if res.order is not None else ""
     cards = [
-        ("index", f"{res.index.upper()}{order}"),
+        ("index", f"{index_label(res.index)}{order}"),
         ("method", res.method),
         ("faithfulness R²", _faith_text(res)),
         ("model calls", f"{res.calls:,}"),
@@ -126,7 +126,7 @@ def render(res: Interactions, *, k: int = 20, title: str | None = None) -> str:
         for t in res.top(k)
     )
     parts.append(f"<h2>Top {min(k, len(res.top(k)))} interactions</h2><table><tr><th>order</th>"
-                 f"<th>components</th><th>{html.escape(res.index)}</th></tr>{rows}</table>")
+                 f"<th>components</th><th>{html.escape(index_label(res.index))}</th></tr>{rows}</table>")
     greedy = res.metadata.get("greedy")
     if isinstance(greedy, dict):
         names = [res.labels[i] for i in greedy.get("minimal", [])]
@@ -151,8 +151,13 @@ def render(res: Interactions, *, k: int = 20, title: str | None = None) -> str:
 
 
 def save(res: Interactions, path: str | os.PathLike[str], **options: object) -> Path:
-    """Write :func:`render`'s HTML to ``path`` (folders created); returns the path."""
+    """Write :func:`render`'s HTML to ``path`` (folders created); returns the path.
+
+    The file is replaced atomically (a kill during the save leaves the old file intact) and a
+    symbolic link at ``path`` is replaced, never written through.
+    """
+    from .interactions import atomic_write_text
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(res, **options), encoding="utf-8")  # type: ignore[arg-type]
+    atomic_write_text(path, render(res, **options))  # type: ignore[arg-type]
     return path

@@ -11,6 +11,10 @@
 //   stii_k   [s = t] if t <= k, else [s = k] / C(t, k)              (Sundararajan et al. 2020)
 //   fsii_k   [s = t] if t <= k, else (-1)^{k-s} s/(k+s) C(k,s) C(t-1,k) / C(t+k-1, k+s)
 //   fbii_k   [s = t] if t <= k, else (-1)^{k-s} 2^{-(t-s)} C(t-s-1, k-s)  (Tsai et al. 2023)
+//   ksii_k   [t = 0] if s = 0 (k-SII(∅) = f(0), shapiq's convention), else for 1 <= s <= k
+//            Σ_{j=0}^{min(k,t)-s} C(t-s, j) B_j / (t-s-j+1), B_j the Bernoulli numbers
+//            (B_1 = -1/2): shapiq's aggregation k-SII(S) = Σ_{U⊇S,|U|<=k} B_{|U|-|S|} SII(U)
+//            (Bord et al. 2023) with SII written in the Möbius basis.
 // Weights on Fourier coefficients follow by composing with a(T) = (-2)^{|T|} Σ_{U⊇T} F(U):
 //   W(s, u) = Σ_{t=s}^{u} C(u-s, t-s) (-2)^t w(s, t), evaluated in 128-bit floating point.
 #pragma once
@@ -25,7 +29,7 @@
 namespace fastspex {
 
 enum class Basis { Fourier, Mobius };
-enum class IndexKind { Fourier, Mobius, BII, SII, FBII, FSII, STII, Ablation };
+enum class IndexKind { Fourier, Mobius, BII, SII, FBII, FSII, STII, Ablation, KSII };
 
 Basis parse_basis(const std::string& name);
 IndexKind parse_index(const std::string& name);
@@ -45,7 +49,7 @@ struct WeightTable {
 WeightTable index_weights(IndexKind kind, Basis input, int order, std::size_t max_t);
 
 // The output sizes [lo, hi] an index produces: order < 0 means "no limit" for fourier, mobius,
-// bii, sii and ablation (then it caps the output size); fbii/fsii/stii need order >= 1.
+// bii, sii and ablation (then it caps the output size); fbii/fsii/stii/ksii need order >= 1.
 void index_orders(IndexKind kind, int order, std::size_t* lo, std::size_t* hi);
 
 // Σ_{T⊇S} W(|S|,|T|) c(T) for every S with lo <= |S| <= hi inside some support, merged and

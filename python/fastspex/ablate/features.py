@@ -17,7 +17,7 @@ import numpy as np
 from ..store import experiment_key
 from ._base import AblationBase, check_masks, finite_or_raise
 from .models import LoadedModel, as_loaded, auto_batch_size
-from .outputs import OutputName, encode_prompt, make_scorer
+from .outputs import OutputName, check_length, encode_prompt, make_scorer
 from .units import SpansLike, Unit, UnitKind, ablated_text, split_units
 
 __all__ = ["FeatureAblation"]
@@ -99,6 +99,7 @@ class FeatureAblation(AblationBase):
             return
         lm = self.lm
         self._ids, self._unit_of = self._tokenize(text)
+        check_length(lm, len(self._ids))  # before make_scorer, which may run the model
         self._baseline_ids = self._baseline_token_ids(baseline, unit)
         self.scorer = make_scorer(
             lm, [self._ids.tolist()], output, target=target, query=query, class_index=class_index,

@@ -27,6 +27,8 @@ __all__ = [
     "Scorer",
     "Similarity",
     "UserScore",
+    "check_length",
+    "context_length",
     "embed_rows",
     "encode_prompt",
     "greedy_continuation",
@@ -82,6 +84,24 @@ def encode_prompt(lm: LoadedModel, text: str) -> tuple[list[int], list[tuple[int
             if bos is not None:
                 ids.insert(0, int(bos)), offsets.insert(0, (0, 0)), special.insert(0, 1)
     return ids, offsets, special
+
+
+def context_length(lm: LoadedModel) -> int | None:
+    """Most tokens the model accepts (its position embeddings / tokenizer limit), if known."""
+    config = getattr(lm.model, "config", None)
+    limits = [getattr(config, k, None) for k in ("max_position_embeddings", "n_positions", "n_ctx")]
+    limits.append(getattr(lm.tokenizer, "model_max_length", None))
+    good = [int(x) for x in limits if isinstance(x, int) and not isinstance(x, bool) and 0 < x < 10**7]
+    return min(good) if good else None
+
+
+def check_length(lm: LoadedModel, n_tokens: int) -> None:
+    """Refuse a prompt longer than the model accepts, before the model runs."""
+    limit = context_length(lm)
+    if limit is not None and n_tokens > limit:
+        msg = (f"the text is {n_tokens:,} tokens; this model accepts {limit:,}: shorten the "
+               "text or use a model with a longer context")
+        raise ValueError(msg)
 
 
 def _accepts(model: Any, name: str) -> bool:
