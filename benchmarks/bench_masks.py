@@ -1,7 +1,8 @@
 """Masks per second of fastspex's C++ designs against the straightforward NumPy equivalent.
 
 Both produce the same packed output (64 masks bits per uint64 word); NumPy builds a bool
-matrix and packs it with ``np.packbits``. Run: ``python benchmarks/bench_masks.py [--quick]``.
+matrix and packs it with ``np.packbits``. Run: ``python benchmarks/bench_masks.py [--quick] [--out PATH]``; writes
+``benchmarks/results/bench_masks.json`` (``--quick`` runs go to the scratch directory).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 
 import numpy as np
 
-from _common import median_time, print_table, write_json
+from _common import add_out_argument, median_time, out_path, print_table, write_json
 from fastspex import masks as M
 
 
@@ -51,6 +52,7 @@ def np_unique(b: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat")
+    add_out_argument(parser, "bench_masks")
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
     bits = 2 * 10**7 if args.quick else 10**8
@@ -101,7 +103,7 @@ def main() -> None:
         record("bernoulli p=0.5", 10**6, 100, ours, base)
 
     print_table(rows, ["design", "n", "masks", "fastspex_masks_per_s", "numpy_masks_per_s", "speedup"])
-    path = write_json("bench_masks", {"repeats": repeats, "rows": rows})
+    path = write_json("bench_masks", {"repeats": repeats, "rows": rows}, out_path("bench_masks", args))
     print(f"\nwrote {path}")
 
 

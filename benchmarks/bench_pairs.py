@@ -11,24 +11,23 @@ Möbius polynomial (n main effects, 5n pairs, n/10 triples; pair index = SII). F
   n = 1e3 on a random subsample of pairs, extrapolated to all pairs (labelled as such).
 
 Medians of repeats; wall and CPU seconds (the machine may be shared). Writes
-``benchmarks/results/bench_pairs.json``. ``--quick`` stops at n = 1e4 with one repeat.
+``benchmarks/results/bench_pairs.json`` (``--out`` elsewhere). ``--quick`` stops at n = 1e4 with
+one repeat and writes to the scratch directory (see ``_common.out_path``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _child import peak_rss_mib, report, run_child  # noqa: E402
+from _common import add_out_argument, out_path, print_table, write_json  # noqa: E402
 
 from fastspex.coefficients import Coefficients  # noqa: E402
 from fastspex.pairs import top_pairs  # noqa: E402
@@ -92,29 +91,21 @@ def timed(fn, repeats: int):
     return float(np.median(walls)), float(np.median(cpus)), out
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (VmHWM; unlike ru_maxrss it is reset by exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child(kind: str, n: int, repeats: int) -> None:
     """Runs in a subprocess: build the proxy, time fastspex, report time and peak RSS."""
     model = make_fm(n) if kind == "fm" else make_poly(n)
     rss_before = peak_rss_mib()
     kwargs = {"by": "magnitude"} if kind == "fm" else {"by": "magnitude", "index": "sii"}
     wall, cpu, res = timed(lambda: top_pairs(model, K, **kwargs), repeats)
-    print(json.dumps({"wall": wall, "cpu": cpu, "peak_rss_mib": peak_rss_mib(),
-                      "rss_before_mib": rss_before,
-                      "i": res.i.tolist(), "j": res.j.tolist()}))
+    report({"wall": wall, "cpu": cpu, "peak_rss_mib": peak_rss_mib(),
+            "rss_before_mib": rss_before, "i": res.i.tolist(), "j": res.j.tolist()})
 
 
 def run_fastspex(kind: str, n: int, repeats: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(n), str(repeats)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    res = run_child(__file__, ["--child", kind, n, repeats])
+    if not res.ok:
+        raise RuntimeError(f"fastspex child ({kind}, n={n}): {res.status}")
+    return res.last
 
 
 def guide_loop_fm(V: np.ndarray, pairs: np.ndarray) -> None:
@@ -159,7 +150,8 @@ def guide_loop_poly(coefs: Coefficients, pairs: np.ndarray) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--child", nargs=3)
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    add_out_argument(ap, "bench_pairs")
     args = ap.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]))
@@ -197,24 +189,14 @@ def main() -> None:
                            speedup_vs_python_loop=wall / len(sub) * row["pairs"] / fs["wall"])
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print()
-    hdr = f"{'proxy':6} {'n':>7} {'pairs':>11} {'fastspex s':>11} {'cpu s':>7} {'RSS MiB':>8} " \
-          f"{'numpy s':>9} {'x numpy':>8} {'loop s (extrap.)':>17} {'x loop':>9}"
-    print(hdr)
-    for r in rows:
-        np_s = f"{r['numpy_wall_s']:.3f}" if r.get("numpy_wall_s") else "no fit"
-        xnp = f"{r['speedup_vs_numpy']:.0f}" if r.get("speedup_vs_numpy") else "-"
-        loop = f"{r['python_loop_s_extrapolated']:.0f}" if "python_loop_s_extrapolated" in r else "-"
-        xl = f"{r['speedup_vs_python_loop']:.0f}" if "speedup_vs_python_loop" in r else "-"
-        print(f"{r['proxy']:6} {r['n']:>7} {r['pairs']:>11} {r['fastspex_wall_s']:>11.3f} "
-              f"{r['fastspex_cpu_s']:>7.2f} {r['fastspex_peak_rss_mib']:>8.0f} {np_s:>9} {xnp:>8} "
-              f"{loop:>17} {xl:>9}")
-    result = {"benchmark": "bench_pairs", "k": K, "rank": RANK, "cpus": os.cpu_count(),
-              "load_average_at_end": os.getloadavg(), "rows": rows,
-              "note": "times are medians of `repeats`; the Python loop is timed on a subsample "
-                      "and extrapolated linearly to all pairs"}
-    out = ROOT / "benchmarks" / "results" / "bench_pairs.json"
-    out.write_text(json.dumps(result, indent=2))
+    table = [{**r, "numpy_wall_s": r.get("numpy_wall_s") or "no fit"} for r in rows]
+    print_table(table, ["proxy", "n", "pairs", "fastspex_wall_s", "fastspex_cpu_s",
+                        "fastspex_peak_rss_mib", "numpy_wall_s", "speedup_vs_numpy",
+                        "python_loop_s_extrapolated", "speedup_vs_python_loop"])
+    out = write_json("bench_pairs", {
+        "k": K, "rank": RANK, "rows": rows,
+        "note": "times are medians of `repeats`; the Python loop is timed on a subsample "
+                "and extrapolated linearly to all pairs"}, out_path("bench_pairs", args))
     print(f"\nwrote {out}")
 
 

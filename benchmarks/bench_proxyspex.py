@@ -1,8 +1,9 @@
 """ProxySPEX: fastspex vs spectralexplain's and shapiq's ProxySPEX on planted sparse functions.
 
-Every (implementation, n, budget, seed) runs in its own subprocess, so peak memory is that run's
-own (peak RSS growth over the process after imports) and a peer that runs too long is stopped by
-a timeout. Same planted function (Möbius basis, 20 interactions of order <= 3, noise 0.05),
+Every (implementation, n, budget, seed) runs in its own subprocess (``_child.run_child``), so
+peak memory is that run's own (rise of the RSS high-water mark over the process after imports)
+and a peer that runs too long is stopped by a timeout. A peer that is not installed gets rows
+saying so. Same planted function (Möbius basis, 20 interactions of order <= 3, noise 0.05),
 same budget and seed for all three. Measured:
 
 - algorithm time: wall time of the explainer minus the time spent inside the value function;
@@ -15,15 +16,16 @@ same budget and seed for all three. Measured:
   the returned expansion (converted to Möbius).
 
 Run: ``PYTHONPATH=python python benchmarks/bench_proxyspex.py [--quick] [--timeout S]``.
+Several runs (say, more seeds, or a peer re-run alone) become the one results file with
+``--merge A.json B.json ...``: a row of a later file replaces the row of an earlier one with the
+same (impl, n, budget, seed); each row keeps its ``source`` and each source its machine.
+``--replot`` redraws the figure from the results file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,17 +34,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, print_table, write_json
+from _child import MemoryMeter, missing_peer, report, run_child  # noqa: E402
+from _common import add_out_argument, out_path, png_path, print_table, write_json  # noqa: E402
 
 K_PLANTED, MAX_ORDER, NOISE = 20, 3, 0.05
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+PEER_MODULES = {"shapiq": "shapiq", "spectralexplain": "spectralexplain"}
 
 
 class Timed:
@@ -121,68 +117,66 @@ def worker(impl: str, n: int, budget: int, seed: int) -> dict[str, Any]:
     import lightgbm  # noqa: F401 - every implementation uses it; load it before measuring
     import sklearn.model_selection  # noqa: F401
 
-    rss0 = _rss_mb()
-    cpu0 = time.process_time()
-    coefs, algo = RUNNERS[impl](fn, n, budget, seed)
-    cpu = time.process_time() - cpu0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with MemoryMeter() as mem:
+        cpu0 = time.process_time()
+        coefs, algo = RUNNERS[impl](fn, n, budget, seed)
+        cpu = time.process_time() - cpu0
     pred = indices.evaluate(coefs, test)
     r2 = 1 - float(np.mean((truth - pred) ** 2)) / float(np.var(truth))
     mob = indices.to_mobius(coefs).to_dict()
     found = [s for s in sorted(mob, key=lambda s: -abs(mob[s])) if s][:10]
     recovery = len(set(found) & set(f.top(10))) / 10
     return {"impl": impl, "n": n, "budget": budget, "seed": seed, "algo_s": algo, "cpu_s": cpu,
-            "calls": fn.calls, "peak_mb": max(0.0, peak - rss0), "r2": r2,
+            "calls": fn.calls, "peak_mb": mem.rise_mib, "r2": r2,
             "top10": recovery, "terms": len(coefs)}
 
 
 def run_one(impl: str, n: int, budget: int, seed: int, timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", impl, str(n), str(budget), str(seed)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "python")}
-    t = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            cmd, check=False, capture_output=True, text=True, timeout=timeout, env=env
-        )
-    except subprocess.TimeoutExpired:
-        return {"impl": impl, "n": n, "budget": budget, "seed": seed,
-                "status": f"timeout > {timeout:.0f} s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        err = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return {"impl": impl, "n": n, "budget": budget, "seed": seed, "status": f"error: {err}"}
-    out = json.loads(lines[-1])
-    out["status"], out["wall_s"] = "ok", time.perf_counter() - t
+    res = run_child(__file__, ["--worker", impl, n, budget, seed], timeout=timeout)
+    if not res.ok:
+        return {"impl": impl, "n": n, "budget": budget, "seed": seed, "status": res.status}
+    out = res.last
+    out["status"], out["wall_s"] = "ok", res.wall_s
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--worker", nargs=4)
+    ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--impls", default="fastspex,shapiq,spectralexplain")
     ap.add_argument("--sizes", default="64,256,1024,10000")
     ap.add_argument("--budgets", default="250,500,1000")
-    ap.add_argument("--name", default="bench_proxyspex", help="JSON name in benchmarks/results")
-    ap.add_argument("--merge", nargs="+", help="only merge these result JSONs: table and plot")
+    ap.add_argument("--merge", nargs="+", type=Path,
+                    help="merge these result JSONs (or JSON-lines logs) into --out: table and plot")
+    ap.add_argument("--replot", action="store_true", help="redraw the figure of --out only")
+    add_out_argument(ap, "bench_proxyspex")
     args = ap.parse_args()
     if args.worker:
         impl, n, budget, seed = args.worker
-        print(json.dumps(worker(impl, int(n), int(budget), int(seed))))
+        report(worker(impl, int(n), int(budget), int(seed)))
         return
     budgets = [int(b) for b in args.budgets.split(",")]
-    cols = ["n", "budget", "impl", "status", "algo_s", "cpu_s", "calls", "peak_mb", "r2", "top10"]
+    out = out_path("bench_proxyspex", args)
+    cols = ["n", "budget", "impl", "seed", "status", "algo_s", "cpu_s", "calls", "peak_mb", "r2",
+            "top10"]
+    if args.replot:
+        rows = json.loads(out.read_text())["rows"]
+        _plot(rows, sorted({r["budget"] for r in rows}), png_path(out))
+        return
     if args.merge:
-        rows = [r for p in args.merge for r in _load_rows(Path(p))]
-        rows.sort(key=lambda r: (r["n"], r["budget"], r["impl"]))
-        print_table(rows, cols)
+        rows, sources = _merge(args.merge)
+        print_table(rows, cols + ["source"])
         medians = _print_medians(rows)
-        write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
-                   "basis": "mobius", "noise": NOISE}, "merged_from": args.merge, "rows": rows,
-                   "medians": medians})
-        _plot(rows, budgets, args.name)
+        note = ("a merge: `machine` is where it was written; each measured run's machine is under "
+                "merged_from (null: a log without one), rows_kept 0: all its rows were replaced "
+                "by a later run's; the source files are in git history")
+        path = write_json("bench_proxyspex", {"planted": PLANTED, "note": note,
+                          "merged_from": sources, "rows": rows, "medians": medians}, out)
+        print(f"wrote {path}")
+        _plot(rows, sorted({r["budget"] for r in rows}), png_path(path))
         return
     sizes = [64, 256] if args.quick else [int(v) for v in args.sizes.split(",")]
     impls = args.impls.split(",")
@@ -193,6 +187,11 @@ def main() -> None:
             for seed in range(args.seeds):
                 for impl in impls:
                     if impl != "fastspex" and n > 1024:
+                        continue
+                    reason = missing_peer(PEER_MODULES[impl]) if impl in PEER_MODULES else None
+                    if reason:
+                        rows.append({"impl": impl, "n": n, "budget": budget, "seed": seed,
+                                     "status": reason})
                         continue
                     if any(n >= fn and budget >= fb for fn, fb in failed.get(impl, [])):
                         rows.append({"impl": impl, "n": n, "budget": budget, "seed": seed,
@@ -205,19 +204,42 @@ def main() -> None:
                     print(json.dumps(row), flush=True)
     print_table(rows, cols)
     medians = _print_medians(rows) if args.seeds > 1 else _medians(rows)
-    path = write_json(args.name, {"planted": {"k": K_PLANTED, "max_order": MAX_ORDER,
-                      "basis": "mobius", "noise": NOISE}, "timeout_s": args.timeout, "rows": rows,
-                      "medians": medians})
+    path = write_json("bench_proxyspex", {"planted": PLANTED, "timeout_s": args.timeout,
+                      "rows": rows, "medians": medians}, out)
     print(f"wrote {path}")
-    _plot(rows, budgets, args.name)
+    _plot(rows, budgets, png_path(path))
 
 
-def _load_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a result JSON, or the JSON lines a (possibly interrupted) run printed."""
+PLANTED = {"k": K_PLANTED, "max_order": MAX_ORDER, "basis": "mobius", "noise": NOISE}
+
+
+def _load(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows and run facts of a result JSON, or of the JSON lines a (possibly interrupted) run
+    printed. A file that is itself a merge keeps its rows' sources."""
     text = path.read_text()
     if path.suffix == ".json":
-        return json.loads(text)["rows"]
-    return [json.loads(ln) for ln in text.splitlines() if ln.startswith("{")]
+        data = json.loads(text)
+        info = {"file": path.name, "machine": data.get("machine"), "timeout_s": data.get("timeout_s")}
+        return data["rows"], info
+    rows = [json.loads(ln) for ln in text.splitlines() if ln.startswith("{")]
+    return rows, {"file": path.name, "machine": None, "timeout_s": None}
+
+
+def _merge(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of all files, a later file's row replacing an earlier one's with the same
+    (impl, n, budget, seed); every row names its source file."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    sources = []
+    for p in paths:
+        rows, info = _load(p)
+        for r in rows:
+            r = {**r, "source": r.get("source", p.name)}
+            merged[(r["impl"], r["n"], r["budget"], r.get("seed", 0))] = r
+        sources.append(info)
+    rows = sorted(merged.values(), key=lambda r: (r["n"], r["budget"], r["impl"], r.get("seed", 0)))
+    for info in sources:
+        info["rows_kept"] = sum(r["source"] == info["file"] for r in rows)
+    return rows, sources
 
 
 def _medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -244,7 +266,7 @@ def _print_medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return medians
 
 
-def _plot(rows: list[dict[str, Any]], budgets: list[int], name: str) -> None:
+def _plot(rows: list[dict[str, Any]], budgets: list[int], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -253,6 +275,9 @@ def _plot(rows: list[dict[str, Any]], budgets: list[int], name: str) -> None:
     ok = [r for r in rows if r.get("status") == "ok"]
     medians = _medians(rows)  # sorted by (n, budget, impl): each line runs left to right
     sizes = sorted({r["n"] for r in ok})
+    if not sizes:
+        print("no successful runs: no figure")
+        return
     fig, axes = plt.subplots(1, len(sizes), figsize=(4 * len(sizes), 3.4), squeeze=False)
     for ax, n in zip(axes[0], sizes):
         for impl, marker in (("fastspex", "o"), ("shapiq", "s"), ("spectralexplain", "^")):
@@ -268,7 +293,6 @@ def _plot(rows: list[dict[str, Any]], budgets: list[int], name: str) -> None:
     axes[0][0].set_ylabel("held-out R²")
     axes[0][0].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    out = RESULTS / f"{name}_r2.png"
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
 

@@ -14,13 +14,13 @@ masks over n components. Rows:
 
 Objectives are compared at every penalty, so equal time means equal work. Medians of repeats;
 wall seconds (the machine may be shared: the load average is recorded). Writes
-``benchmarks/results/bench_regression.json``. ``--quick`` uses m = 2000.
+``benchmarks/results/bench_regression.json`` (``--out`` elsewhere). ``--quick`` uses m = 2000 and
+writes to the scratch directory.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
@@ -28,11 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from _common import median_time, print_table, write_json
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import add_out_argument, median_time, out_path, print_table, write_json  # noqa: E402
 from fastspex import masks as M
 from fastspex import proxies, synthetic
 
@@ -84,6 +81,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
+    add_out_argument(ap, "bench_regression")
     args = ap.parse_args()
     m = 2000 if args.quick else 10_000
     n = 1000
@@ -139,7 +137,8 @@ def main() -> None:
                        "max_rel_objective_gap", "scans", "support_found"])
     print()
     print_table(fm_rows, ["proxy", "n", "m", "fit_s", "epochs", "best_val_mse"])
-    out = write_json("bench_regression", {"m": m, "load_average": os.getloadavg(), "regression": rows, "fm": fm_rows})
+    out = write_json("bench_regression", {"m": m, "regression": rows, "fm": fm_rows},
+                     out_path("bench_regression", args))
     print(f"wrote {out}")
 
 

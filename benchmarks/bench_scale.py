@@ -11,7 +11,9 @@
    held-out R² on 500 fresh masks says whether the fit was worth its memory.
 
 Run: ``PYTHONPATH=python python benchmarks/bench_scale.py`` (``--quick`` for a smoke run).
-Prints tables and writes ``benchmarks/results/bench_scale.json``.
+Prints tables and writes ``benchmarks/results/bench_scale.json`` (``--out`` elsewhere; ``--quick``
+runs go to the scratch directory). Sections skipped with ``--skip-*`` keep the last measurement
+from the file being written, marked under ``carried_over``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, median_time, print_table, write_json  # noqa: E402
+from _child import peak_rss_mib, report, run_child  # noqa: E402
+from _common import add_out_argument, median_time, out_path, print_table, write_json  # noqa: E402
 
 TEXT = (
     "The committee approved the new budget after a long debate, although several members "
@@ -174,19 +175,12 @@ def memory_child(n: int, budget: int, explainer: str) -> dict[str, Any]:
     import fastspex
     from fastspex.synthetic import planted
 
-    def rss_mib() -> float:
-        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork+exec.
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
     fn = planted(n, 40, max_order=2, seed=1)
-    base = rss_mib()
-    out: dict[str, Any] = {"n": n, "budget": budget, "explainer": explainer,
-                           "baseline_rss_mib": base}
+    out: dict[str, Any] = {"n": n, "budget": budget, "explainer": explainer}
     t0 = time.perf_counter()
     cls = {"proxyspex": fastspex.ProxySPEX, "spex": fastspex.SPEX}[explainer]
+    # the whole process's high-water marks (VmHWM) before and after the fit, as in earlier runs
+    out["baseline_rss_mib"] = base = peak_rss_mib()
     try:
         result = cls(budget=budget, seed=0, holdout=500).fit(fn, store=None, progress=False)
         out["calls"] = int(result.calls)
@@ -194,7 +188,7 @@ def memory_child(n: int, budget: int, explainer: str) -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - a refusal is a result worth recording
         out["error"] = f"{type(err).__name__}: {err}"
     out["seconds"] = time.perf_counter() - t0
-    out["peak_rss_mib"] = rss_mib()
+    out["peak_rss_mib"] = peak_rss_mib()
     out["peak_over_baseline_mib"] = out["peak_rss_mib"] - base
     return out
 
@@ -203,18 +197,12 @@ def memory(ns: list[int], budget: int, spex_budget: int) -> list[dict[str, Any]]
     rows = []
     for n in ns:
         for explainer, calls in (("proxyspex", budget), ("spex", spex_budget)):
-            cmd = [sys.executable, __file__, "--memory-child", str(n), "--budget", str(calls),
-                   "--explainer", explainer]
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-            except subprocess.TimeoutExpired:
-                rows.append({"n": n, "explainer": explainer, "error": "timeout after 1800 s"})
+            res = run_child(__file__, ["--memory-child", n, "--budget", calls,
+                                       "--explainer", explainer], timeout=1800)
+            if not res.ok:
+                rows.append({"n": n, "explainer": explainer, "budget": calls, "error": res.status})
                 continue
-            if proc.returncode != 0:
-                rows.append({"n": n, "explainer": explainer,
-                             "error": proc.stderr.strip().splitlines()[-1:]})
-                continue
-            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            rows.append(res.last)
     return rows
 
 
@@ -228,12 +216,14 @@ def main() -> None:
                         help="model calls per SPEX run (it needs 2^b >> K per group to decode)")
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--explainer", default="proxyspex", help=argparse.SUPPRESS)
+    add_out_argument(parser, "bench_scale")
     args = parser.parse_args()
     if args.memory_child is not None:
-        print(json.dumps(memory_child(args.memory_child, args.budget, args.explainer)))
+        report(memory_child(args.memory_child, args.budget, args.explainer))
         return
     repeats = 1 if args.quick else 3
-    payload: dict[str, Any] = {"benchmark": "bench_scale", "cpus": os.cpu_count()}
+    out = out_path("bench_scale", args)
+    payload: dict[str, Any] = {}
     import ray
 
     _ray_env()
@@ -258,15 +248,14 @@ def main() -> None:
         print_table(rows, ["n", "explainer", "budget", "calls", "r2", "baseline_rss_mib",
                            "peak_rss_mib", "peak_over_baseline_mib", "seconds", "error"])
         payload["memory"] = rows
-    previous = RESULTS / "bench_scale.json"
+    previous = out
     if previous.exists():  # sections skipped this run keep their last measurement, marked as such
         old = json.loads(previous.read_text())
         for section in ("throughput", "overhead", "memory"):
             if section not in payload and section in old:
                 payload[section] = old[section]
                 payload.setdefault("carried_over", {})[section] = old.get("machine", {}).get("date")
-    payload["load_average_at_end"] = os.getloadavg()
-    print(f"\nwrote {write_json('bench_scale', payload)}")
+    print(f"\nwrote {write_json('bench_scale', payload, out)}")
 
 
 if __name__ == "__main__":

@@ -11,11 +11,17 @@ relative L2 error of the Fourier coefficients.
 
 The peers decode with `galois`, whose numba kernels compile on first use for each field size
 (minutes on this machine); each peer process warms up on a tiny instance of the same n first,
-and that compile time is reported separately, not counted. Peers run in child processes with a
-per-run timeout and an address-space limit.
+and that compile time is reported separately, not counted. Peers run in child processes
+(``_child.start_child``) with a per-run timeout and an address-space limit; a peer that is not
+installed gets rows saying so.
 
     python benchmarks/bench_spex.py            # the full run (about 15 minutes here)
     python benchmarks/bench_spex.py --quick    # small grid, fastspex + peers at n = 128
+                                               # (written to the scratch dir unless --out)
+
+Writes ``benchmarks/results/bench_spex.json`` and ``bench_spex.png``. Peer rows measured in a
+separate run (``--child N --configs ...``, e.g. one n alone) are merged into the file's rows with
+their ``source``; :func:`side_by_side` prefers a completed peer row over a timed-out one.
 """
 
 from __future__ import annotations
@@ -23,10 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import signal
-import subprocess
 import sys
 import time
 import warnings
@@ -39,7 +43,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-from _common import RESULTS, print_table, write_json
+from _child import MemoryMeter, missing_peer, report, start_child  # noqa: E402
+from _common import add_out_argument, out_path, png_path, print_table, write_json  # noqa: E402
 
 T = 5  # degree bound and BCH t for every method
 NOISE = 1.0
@@ -47,26 +52,6 @@ SEED = 0
 
 
 # ---------------------------------------------------------------- shared measurement helpers
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def _reset_peak() -> int:
-    """Reset the RSS high-water mark (Linux clear_refs 5); returns the current RSS in kB."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-    return _status_kb("VmRSS")
-
-
-def _peak_rise_mb(rss_before_kb: int) -> float:
-    return max(0, _status_kb("VmHWM") - rss_before_kb) / 1024.0
-
-
 class Timed:
     """Wraps the planted function: counts rows and the time spent inside it."""
 
@@ -153,8 +138,8 @@ def _run_shapiq(fn: Timed, n: int, budget: int) -> dict[tuple[int, ...], float]:
 PEERS = {"spectralexplain": _run_spectralexplain, "shapiq": _run_shapiq}
 
 
-def child(n: int, configs: list[list[float]], timeout: int) -> None:
-    """Runs both peers on every (K, noise) at this n; one JSON line per result on stdout."""
+def child(n: int, configs: list[list[float]], timeout: int, peers: list[str]) -> None:
+    """Runs the given peers on every (K, noise) at this n; one record per result."""
     warnings.filterwarnings("ignore")
     resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
     signal.signal(signal.SIGALRM, _alarm)
@@ -163,27 +148,30 @@ def child(n: int, configs: list[list[float]], timeout: int) -> None:
     try:
         warm = Timed(planted(n, 4, 0.0))
         signal.alarm(timeout * 5)  # numba compiles for minutes on a busy 2-core machine
-        _run_spectralexplain(warm, n, peer_budget(n, 4))
+        PEERS[peers[0]](warm, n, peer_budget(n, 4))
         signal.alarm(0)
-        print(json.dumps({"warmup_s": time.perf_counter() - t0, "n": n}), flush=True)
+        report({"warmup_s": time.perf_counter() - t0, "n": n, "warmup_peer": peers[0]})
     except (_Timeout, MemoryError) as err:
-        print(json.dumps({"warmup_s": time.perf_counter() - t0, "n": n, "warmup_error": type(err).__name__}), flush=True)
+        report({"warmup_s": time.perf_counter() - t0, "n": n, "warmup_peer": peers[0],
+                "warmup_error": type(err).__name__})
         return
     for k, noise in configs:
         k = int(k)
         budget = peer_budget(n, k)
-        for name, run in PEERS.items():
+        for name in peers:
+            run = PEERS[name]
             f = planted(n, k, noise)
             fn = Timed(f)
             row: dict[str, Any] = {"method": name, "n": n, "K": k, "noise": noise, "budget": budget}
-            before = _reset_peak()
+            mem = MemoryMeter().__enter__()
             t0 = time.perf_counter()
             signal.alarm(timeout)
             try:
                 found = run(fn, n, budget)
                 signal.alarm(0)
                 wall = time.perf_counter() - t0
-                row.update(calls=fn.calls, algo_s=wall - fn.seconds, mem_mb=_peak_rise_mb(before))
+                mem.__exit__()
+                row.update(calls=fn.calls, algo_s=wall - fn.seconds, mem_mb=mem.rise_mib)
                 row.update(metrics(f, found))
             except _Timeout:
                 row.update(calls=fn.calls, status=f"timeout>{timeout}s")
@@ -196,7 +184,7 @@ def child(n: int, configs: list[list[float]], timeout: int) -> None:
                     row.update(calls=fn.calls, status=f"timeout>{timeout}s")
                 else:
                     row.update(calls=fn.calls, status=f"{type(err).__name__}: {str(err)[:80]}")
-            print(json.dumps(row), flush=True)
+            report(row)
 
 
 # ---------------------------------------------------------------- fastspex (this process)
@@ -205,15 +193,46 @@ def run_fastspex(n: int, k: int, noise: float, budget: int) -> dict[str, Any]:
 
     f = planted(n, k, noise)
     fn = Timed(f)
-    before = _reset_peak()
-    t0 = time.perf_counter()
-    res = SPEX(budget, max_order=T, seed=SEED).fit(fn, n, store=None, progress=False, batch_size=4096)
-    wall = time.perf_counter() - t0
+    with MemoryMeter() as mem:
+        t0 = time.perf_counter()
+        res = SPEX(budget, max_order=T, seed=SEED).fit(fn, n, store=None, progress=False, batch_size=4096)
+        wall = time.perf_counter() - t0
     row = {"method": "fastspex", "n": n, "K": k, "noise": noise, "budget": budget, "calls": fn.calls,
-           "algo_s": wall - fn.seconds, "mem_mb": _peak_rise_mb(before), "b": res.settings["b"],
+           "algo_s": wall - fn.seconds, "mem_mb": mem.rise_mib, "b": res.settings["b"],
            "groups": res.settings["groups"]}
     row.update(metrics(f, res.coefficients.to_dict()))
     return row
+
+
+def side_by_side(rows: list[dict[str, Any]], grid: list[tuple[int, int, float]]) -> list[dict[str, Any]]:
+    """One line per (n, K, noise) of ``grid``: fastspex against each peer. Where a peer has
+    several rows for a config (a timed-out concurrent run and a later run alone), the completed
+    one counts."""
+    table = []
+    for n, k, noise in grid:
+        fr = next(r for r in rows if r["method"] == "fastspex" and (r["n"], r["K"], r["noise"]) == (n, k, noise))
+        line = {"n": n, "K": k, "noise": noise, "calls": fr["calls"], "fs_top10": fr["top10"],
+                "fs_relerr": fr["rel_err"], "fs_ms": 1000 * fr["algo_s"], "fs_MB": fr["mem_mb"]}
+        for name, tag in (("spectralexplain", "se"), ("shapiq", "sq")):
+            cands = [r for r in rows if r["method"] == name and (r["n"], r["K"], r["noise"]) == (n, k, noise)]
+            pr = next((r for r in cands if "algo_s" in r), cands[0] if cands else None)
+            if pr is None:
+                line[f"{tag}_top10"] = "-"
+                continue
+            if "algo_s" not in pr:
+                line[f"{tag}_top10"] = pr.get("status", "failed")
+                line[f"{tag}_calls"] = pr.get("calls")
+                continue
+            line.update({f"{tag}_calls": pr["calls"], f"{tag}_top10": pr["top10"], f"{tag}_relerr": pr["rel_err"],
+                         f"{tag}_s": pr["algo_s"], f"{tag}_MB": pr["mem_mb"],
+                         f"{tag}_speedup": pr["algo_s"] / max(fr["algo_s"], 1e-9)})
+        table.append(line)
+    return table
+
+
+TABLE_COLUMNS = ["n", "K", "noise", "calls", "fs_top10", "fs_relerr", "fs_ms", "fs_MB",
+                 "se_calls", "se_top10", "se_relerr", "se_s", "se_MB", "se_speedup",
+                 "sq_calls", "sq_top10", "sq_relerr", "sq_s", "sq_MB", "sq_speedup"]
 
 
 def main() -> None:
@@ -223,9 +242,11 @@ def main() -> None:
     ap.add_argument("--peer-timeout", type=int, default=120)
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--configs", default="[]", help=argparse.SUPPRESS)
+    ap.add_argument("--peers", default=",".join(PEERS), help="peers to run (comma-separated)")
+    add_out_argument(ap, "bench_spex")
     args = ap.parse_args()
     if args.child is not None:
-        child(args.child, json.loads(args.configs), args.peer_timeout)
+        child(args.child, json.loads(args.configs), args.peer_timeout, args.peers.split(","))
         return
 
     if args.quick:
@@ -240,31 +261,34 @@ def main() -> None:
         }
     rows: list[dict[str, Any]] = []
     warmups: dict[int, Any] = {}
-    if not args.no_peers:
+    peers = [] if args.no_peers else [p for p in args.peers.split(",") if p]
+    missing = {p: missing_peer(p) for p in peers if missing_peer(p)}
+    for name, reason in missing.items():
+        print(f"{name}: {reason}", flush=True)
+        rows += [{"method": name, "n": n, "K": k, "noise": noise, "status": reason}
+                 for n, configs in peer_grid.items() for k, noise in configs]
+    peers = [p for p in peers if p not in missing]
+    if peers:
         # One child per n, run concurrently (each is single-threaded Python; the machine has 2
         # cores): the peers' times are inflated by the sharing, which the JSON records.
-        procs = {}
-        for n, configs in peer_grid.items():
-            cmd = [sys.executable, __file__, "--child", str(n), "--configs", json.dumps(configs),
-                   "--peer-timeout", str(args.peer_timeout)]
-            procs[n] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        procs = {n: start_child(__file__, ["--child", n, "--configs", json.dumps(configs),
+                                           "--peer-timeout", args.peer_timeout, "--peers", ",".join(peers)],
+                                env={"PYTHONWARNINGS": "ignore"}, keep_stderr=False)
+                 for n, configs in peer_grid.items()}
         deadline = time.time() + args.peer_timeout * 10
         for n, proc in procs.items():
-            try:
-                out, _ = proc.communicate(timeout=max(1.0, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, _ = proc.communicate()
-            for line in (out or "").splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+            res = proc.wait(timeout=max(1.0, deadline - time.time()))
+            for rec in res.records:
                 if "warmup_s" in rec:
                     warmups[n] = rec
                 else:
                     rows.append(rec)
+            if not res.ok:
+                warmups.setdefault(n, {})["child_status"] = res.status
+            if "warmup_error" in warmups.get(n, {}):  # the child stopped before any peer ran
+                reason = f"not run: warm-up {warmups[n]['warmup_error']}"
+                rows += [{"method": name, "n": n, "K": k, "noise": noise, "status": reason}
+                         for name in peers for k, noise in peer_grid[n]]
             print(f"peers at n={n}: {warmups.get(n)}", flush=True)
     run_fastspex(64, 4, 0.0, peer_budget(64, 4))  # warm-up: lazy imports, first-touch pages
     for n, k, noise in fast_grid:
@@ -274,34 +298,13 @@ def main() -> None:
         rows.append(run_fastspex(n, k, noise, budget))
         print(f"fastspex n={n} K={k} noise={noise}: {rows[-1]}", flush=True)
 
-    # Side-by-side: one line per config, fastspex vs each peer.
-    table = []
-    for n, k, noise in fast_grid:
-        fr = next(r for r in rows if r["method"] == "fastspex" and (r["n"], r["K"], r["noise"]) == (n, k, noise))
-        line = {"n": n, "K": k, "noise": noise, "calls": fr["calls"], "fs_top10": fr["top10"],
-                "fs_relerr": fr["rel_err"], "fs_ms": 1000 * fr["algo_s"], "fs_MB": fr["mem_mb"]}
-        for name, tag in (("spectralexplain", "se"), ("shapiq", "sq")):
-            pr = next((r for r in rows if r["method"] == name and (r["n"], r["K"], r["noise"]) == (n, k, noise)), None)
-            if pr is None:
-                line[f"{tag}_top10"] = "-"
-                continue
-            if "algo_s" not in pr:
-                line[f"{tag}_top10"] = pr.get("status", "failed")
-                line[f"{tag}_calls"] = pr.get("calls")
-                continue
-            line.update({f"{tag}_calls": pr["calls"], f"{tag}_top10": pr["top10"], f"{tag}_relerr": pr["rel_err"],
-                         f"{tag}_s": pr["algo_s"], f"{tag}_MB": pr["mem_mb"],
-                         f"{tag}_speedup": pr["algo_s"] / max(fr["algo_s"], 1e-9)})
-        table.append(line)
-    cols = ["n", "K", "noise", "calls", "fs_top10", "fs_relerr", "fs_ms", "fs_MB",
-            "se_calls", "se_top10", "se_relerr", "se_s", "se_MB", "se_speedup",
-            "sq_calls", "sq_top10", "sq_relerr", "sq_s", "sq_MB", "sq_speedup"]
-    print_table(table, cols)
+    table = side_by_side(rows, fast_grid)
+    print_table(table, TABLE_COLUMNS)
     path = write_json("bench_spex", {"degree": T, "noise_sd": NOISE, "peer_warmup": warmups,
                                      "peer_children": "one per n, run concurrently",
-                                     "rows": rows, "table": table})
+                                     "rows": rows, "table": table}, out_path("bench_spex", args))
     print(f"wrote {path}")
-    plot(rows, RESULTS / "bench_spex.png")
+    plot(rows, png_path(path))
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
