@@ -264,10 +264,16 @@ class ProxySPEX:
         model_time += time.perf_counter() - t
         x = train.to_bool()
         _check_outputs(y)
+        # Every proxy and refit works on z = (y - offset) / scale; the coefficients are mapped
+        # back at the end. LightGBM keeps labels as float32 and does not centre them, so
+        # 1e8 + g lost g entirely (an ulp of 1e8 in float32 is 8), and 1e-8·g fell under its
+        # split thresholds.
+        offset, scale = _centre_scale(y)
+        z = (y - offset) / scale
 
         t = time.perf_counter()
         candidates, cv_table = _cross_validate(
-            x, y, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
+            x, z, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
             folds=self.folds, max_rounds=self.max_rounds, early_stopping=self.early_stopping,
             seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params,
         )
@@ -289,7 +295,7 @@ class ProxySPEX:
             timings["extract"] += time.perf_counter() - t
             t = time.perf_counter()
             with _blas_threads(1):  # small dense problems: extra BLAS threads only spin
-                coefs, refit_info = _refit(raw, x, y, self.refit, folds=self.folds)
+                coefs, refit_info = _refit(raw, x, z, self.refit, folds=self.folds)
             timings["refit"] += time.perf_counter() - t
             refit_r2 = refit_info.get("refit_cv_r2")
             score = -chosen["cv_r2"] if refit_r2 is None else -refit_r2
@@ -299,6 +305,7 @@ class ProxySPEX:
                 best = (score, chosen, coefs, refit_info)
         assert best is not None
         _, chosen, coefs, refit_info = best
+        coefs = _unscale(coefs, offset, scale)
 
         r2 = None
         holdout_calls = 0
@@ -397,12 +404,35 @@ def _check_outputs(y: np.ndarray) -> None:
     if not np.all(np.isfinite(y)):  # pragma: no cover - the Evaluator rejects these first
         msg = "the value function returned NaN or inf"
         raise ValueError(msg)
-    if np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+    # Constant up to float64 rounding of the outputs themselves (relative, so a function of
+    # scale 1e-14 is not mistaken for a constant, nor 1e12 + rounding for a function).
+    if np.ptp(y) <= 8 * np.finfo(np.float64).eps * float(np.abs(y).max()):
         msg = (
             f"the value function returned the same output ({y[0]:.6g}) on all {len(y)} masks: "
             "there is nothing to explain (check that ablation changes the model's input)"
         )
         raise ValueError(msg)
+
+
+def _centre_scale(y: np.ndarray) -> tuple[float, float]:
+    """The offset (mean) and scale (standard deviation, 1 if zero) that standardise ``y``."""
+    offset = float(np.mean(y))
+    scale = float(np.std(y - offset))
+    return offset, (scale if scale > 0 and np.isfinite(scale) else 1.0)
+
+
+def _unscale(coefs: Coefficients, offset: float, scale: float) -> Coefficients:
+    """Coefficients of ``offset + scale * h`` from those of ``h`` (Fourier or Möbius: the
+    empty set is the constant in both)."""
+    values = coefs.values * scale
+    empty = np.flatnonzero(coefs.orders() == 0)
+    if len(empty):
+        values[empty[0]] += offset
+        return Coefficients(coefs.n, coefs.indptr, coefs.indices, values, coefs.basis)
+    return Coefficients(
+        coefs.n, np.concatenate([[0], coefs.indptr]), coefs.indices,
+        np.concatenate([[offset], values]), coefs.basis,
+    )
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
