@@ -203,3 +203,60 @@ def test_uniform_design_draws_complementary_pairs() -> None:
     ProxySPEX(41, seed=0, folds=2, antithetic=False).fit(record, 12, store=None)
     x = np.concatenate(seen)
     assert not np.array_equal(x[21:], ~x[1:21])
+
+
+def test_memory_guard_refuses_before_allocating(monkeypatch: pytest.MonkeyPatch) -> None:
+    # n = 10^7 components: LightGBM's histograms alone (5 folds x 32 leaves x 3 bins x 16 B per
+    # component) are ~77 GB. The guard must fire before any mask is drawn or evaluated.
+    from fastspex import errors
+
+    calls = []
+
+    def fn(m: np.ndarray) -> np.ndarray:
+        calls.append(len(m))
+        return np.zeros(len(m))
+
+    n = 10**7
+    est = ProxySPEX(10).memory_estimate(n)
+    hist = 5 * 32 * 3 * 16 * n  # the histogram pool by itself
+    assert est >= hist + 10 * n * 7  # ... plus the fold copies of the 10 x n cells
+    monkeypatch.setattr(errors, "available_memory", lambda: 8 * 10**9)
+    with pytest.raises(errors.MemoryLimitError, match=r"^ProxySPEX on n = 10000000 .* needs about \d+ GB .*method='spex'$"):
+        ProxySPEX(10).fit(fn, n, store=None)
+    assert calls == []
+    assert issubclass(errors.MemoryLimitError, MemoryError)
+
+
+def test_check_memory_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastspex import errors
+
+    monkeypatch.setattr(errors, "available_memory", lambda: 2 * 10**9)
+    errors.check_memory(10**9, "a thing", "use less")  # fits: no error
+    with pytest.raises(errors.MemoryLimitError) as info:
+        errors.check_memory(3 * 10**9, "the mask matrix", "use fewer components")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "3 GB" in msg and "2 GB" in msg and "the mask matrix" in msg and "use fewer components" in msg
+    monkeypatch.setattr(errors, "available_memory", lambda: None)  # unknown: never refuses
+    errors.check_memory(10**15, "x", "y")
+
+
+def test_available_memory_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+    import sys
+
+    from fastspex import errors
+
+    real = errors.available_memory()
+    assert real is not None and real > 0
+    real_import = builtins.__import__
+
+    def no_psutil(name: str, *args, **kwargs):
+        if name == "psutil":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "psutil", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_psutil)
+    fallback = errors.available_memory()  # /proc/meminfo on Linux
+    assert fallback is not None and 0.5 * real < fallback < 2 * real

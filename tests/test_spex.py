@@ -102,8 +102,7 @@ def test_impossible_settings() -> None:
         SPEX(budget=100, max_order=2).fit(f, store=None)
     with pytest.raises(ValueError, match="n is too large"):
         plan(3_000_000, 10**9, max_order=2)
-    with pytest.raises(ValueError, match="max_order"):
-        plan(3, max_order=4)
+    assert plan(3, max_order=4).max_order == 3  # clamped to n, not refused
     with pytest.raises(ValueError, match="must be >= max_order"):
         plan(100, max_order=4, t=3)
     with pytest.raises(ValueError, match="residual_ratio"):
@@ -185,3 +184,40 @@ def test_coefficients_type() -> None:
     res = SPEX(b=4, max_order=2).fit(f, store=None, progress=False)
     assert isinstance(res.coefficients, Coefficients)
     assert res.n == 30 and res.settings["b"] == 4
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_small_n_default_degree_bound_is_clamped(n: int) -> None:
+    # The default max_order (5) exceeds n: it is clamped to n, and SPEX recovers every term of
+    # a planted function with supports up to size n. Checked on all 2^n masks.
+    k = min(2**n - 1, 5)
+    f = synthetic.planted(n, k, max_order=n, constant=0.4, seed=n)
+    res = SPEX().fit(f, store=None, progress=False)
+    assert res.settings["max_order"] == n
+    every = masks.exhaustive(n)
+    np.testing.assert_allclose(res.evaluate(every), f.exact(every), atol=1e-9)
+    _same(res, f)
+    assert plan(n, max_order=7).max_order == n
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_small_n_with_a_budget(n: int) -> None:
+    f = synthetic.planted(n, min(2**n - 1, 4), max_order=n, constant=-0.2, seed=10 + n)
+    need = plan(n, max_order=n, b=min(n, 2)).calls if n >= 2 else plan(n, max_order=1, b=1).calls
+    res = SPEX(budget=4 * need).fit(f, store=None, progress=False)
+    assert res.calls <= 4 * need
+    every = masks.exhaustive(n)
+    np.testing.assert_allclose(res.evaluate(every), f.exact(every), atol=1e-9)
+
+
+def test_small_budget_error_names_the_minimum() -> None:
+    import re
+
+    for n, budget in [(2, 5), (50, 100), (1000, 600)]:
+        with pytest.raises(ValueError, match=r"at least \d+ model calls") as info:
+            plan(n, budget)
+        need = int(re.search(r"at least (\d+) model calls", str(info.value)).group(1))
+        assert need > budget
+        assert plan(n, need).calls <= need  # the named minimum really is enough
+    with pytest.raises(ValueError, match=r"at least \d+ model calls"):
+        plan(1000, 1000, max_order=5, b=6)

@@ -188,9 +188,11 @@ bool support_less(const Support& a, const Support& b) {
 // Least squares (optionally ridge) on `supports`, in the bin domain: by Parseval the sample-
 // domain normal equations are (1/B) X^T X = sum over groups and delays of signature products
 // within shared bins, and (1/B) X^T y = sum of signature-weighted original bin values.
+// The residual energy is summed from the residuals themselves (bins no support touches, plus
+// orig - fit in the touched ones), never expanded as |y|^2 - 2 b.rhs + b.Ab: that expansion
+// cancels catastrophically when the fit explains nearly all of a large energy.
 std::vector<double> refit(const Problem& pb, const std::vector<Support>& supports,
-                          const std::vector<double>& orig, double orig_energy, double ridge,
-                          double& rss_over_B) {
+                          const std::vector<double>& orig, double ridge, double& rss_over_B) {
   const std::size_t K = supports.size(), C = pb.C(), P = pb.P(), sw = pb.sig_words();
   std::vector<std::uint64_t> sigs(K * sw);
   std::vector<std::pair<std::uint64_t, std::uint32_t>> where(K * C);
@@ -239,7 +241,24 @@ std::vector<double> refit(const Problem& pb, const std::vector<Support>& support
   if (solver.info() != Eigen::Success) throw std::runtime_error("SPEX refit: factorisation failed");
   Eigen::VectorXd beta = solver.solve(rhs);
   if (solver.info() != Eigen::Success) throw std::runtime_error("SPEX refit: solve failed");
-  rss_over_B = std::max(0.0, orig_energy - 2.0 * beta.dot(rhs) + beta.dot(A * beta));
+  std::vector<std::uint8_t> touched(C * pb.B(), 0);
+  std::vector<double> resid(P);
+  double rss = 0.0;
+  for (std::size_t a = 0; a < where.size();) {  // `where` is sorted by bin
+    const std::size_t bin = where[a].first;
+    touched[bin] = 1;
+    std::copy(orig.data() + bin * P, orig.data() + (bin + 1) * P, resid.begin());
+    for (; a < where.size() && where[a].first == bin; ++a) {
+      const std::uint32_t k = where[a].second;
+      for (std::size_t p = 0; p < P; ++p) resid[p] -= beta[k] * Problem::sign_of(sigs.data() + k * sw, p);
+    }
+    for (double v : resid) rss += v * v;
+  }
+  for (std::size_t bin = 0; bin < touched.size(); ++bin) {
+    if (touched[bin]) continue;
+    for (std::size_t p = 0; p < P; ++p) rss += orig[bin * P + p] * orig[bin * P + p];
+  }
+  rss_over_B = rss;
   return std::vector<double>(beta.data(), beta.data() + K);
 }
 
@@ -284,14 +303,27 @@ SpexRecovery spex_recover(const double* values, ConstBitRows hashes, int groups,
   require_bytes(checked_mul(total, 3 * sizeof(double), "SPEX"), "SPEX");
   const int threads = opt.n_threads;
 
+  // 0. Centre and scale the outputs: the recovery works on z = (y - mean) / sd and the
+  // coefficients are mapped back at the end (the empty set gets the mean back, every value is
+  // multiplied by sd). A large offset would otherwise dominate every energy and threshold
+  // (1e9 + g lost all its terms), and a tiny scale would fall under the absolute floors.
+  double mean = 0.0, sq = 0.0;
+  for (std::size_t x = 0; x < total; ++x) mean += values[x];
+  mean /= static_cast<double>(total);
+  for (std::size_t x = 0; x < total; ++x) sq += (values[x] - mean) * (values[x] - mean);
+  const double sd = std::sqrt(sq / static_cast<double>(total));
+  const double scale = sd > 0.0 && std::isfinite(sd) ? sd : 1.0;
+  const double noise_sd = opt.noise_sd > 0 ? opt.noise_sd / scale : opt.noise_sd;
+
   // 1. Normalised WHT of every (group, delay) block, then transpose to bins [c][j][p].
-  std::vector<double> work(values, values + total);
+  std::vector<double> work(total);
+  for (std::size_t x = 0; x < total; ++x) work[x] = (values[x] - mean) / scale;
   parallel_for(0, C * P, 1, threads, [&](std::size_t lo, std::size_t hi) {
     for (std::size_t blk = lo; blk < hi; ++blk) {
       double* x = work.data() + blk * B;
       fwht_inplace(x, static_cast<std::size_t>(b), 1);
-      const double scale = 1.0 / static_cast<double>(B);
-      for (std::size_t l = 0; l < B; ++l) x[l] *= scale;
+      const double inv_b = 1.0 / static_cast<double>(B);
+      for (std::size_t l = 0; l < B; ++l) x[l] *= inv_b;
     }
   });
   std::vector<double> bins(total);
@@ -311,8 +343,8 @@ SpexRecovery spex_recover(const double* values, ConstBitRows hashes, int groups,
 
   // Thresholds: with a known noise sd each bin entry carries noise of variance sd^2 / B.
   double zero_cut, sig_cut;
-  if (opt.noise_sd > 0) {
-    const double var = opt.noise_sd * opt.noise_sd / static_cast<double>(B);
+  if (noise_sd > 0) {
+    const double var = noise_sd * noise_sd / static_cast<double>(B);
     zero_cut = var * (static_cast<double>(P) + opt.noise_z * std::sqrt(2.0 * static_cast<double>(P)));
     sig_cut = opt.noise_z * opt.noise_z * var;
   } else {
@@ -385,13 +417,9 @@ SpexRecovery spex_recover(const double* values, ConstBitRows hashes, int groups,
   std::vector<Support> support = found;
   if (!found_index.count(Support{})) support.emplace_back();
   std::sort(support.begin(), support.end(), support_less);
-  double mean = 0.0, sq = 0.0;
-  for (std::size_t x = 0; x < total; ++x) mean += values[x];
-  mean /= static_cast<double>(total);
-  for (std::size_t x = 0; x < total; ++x) sq += (values[x] - mean) * (values[x] - mean);
   res.tss = sq;
   double rss_over_B = 0.0;
-  std::vector<double> beta = refit(pb, support, orig, orig_energy, opt.ridge, rss_over_B);
+  std::vector<double> beta = refit(pb, support, orig, opt.ridge, rss_over_B);
   const double samples = static_cast<double>(total);
   auto noise_var = [&](std::size_t terms) {
     return samples > static_cast<double>(terms) ? rss_over_B * static_cast<double>(B) / (samples - static_cast<double>(terms)) : 0.0;
@@ -405,16 +433,17 @@ SpexRecovery spex_recover(const double* values, ConstBitRows hashes, int groups,
     if (kept.size() < support.size()) {
       res.pruned = support.size() - kept.size();
       support.swap(kept);
-      beta = refit(pb, support, orig, orig_energy, opt.ridge, rss_over_B);
+      beta = refit(pb, support, orig, opt.ridge, rss_over_B);
     }
   }
-  res.rss = rss_over_B * static_cast<double>(B);
-  res.noise_sd_estimate = std::sqrt(noise_var(support.size()));
+  // Back to the outputs' units.
+  res.rss = rss_over_B * static_cast<double>(B) * scale * scale;
+  res.noise_sd_estimate = std::sqrt(noise_var(support.size())) * scale;
   res.indptr.assign(1, 0);
   for (std::size_t k = 0; k < support.size(); ++k) {
     for (std::uint32_t i : support[k]) res.indices.push_back(static_cast<std::int32_t>(i));
     res.indptr.push_back(static_cast<std::int64_t>(res.indices.size()));
-    res.values.push_back(beta[k]);
+    res.values.push_back(beta[k] * scale + (support[k].empty() ? mean : 0.0));
   }
   return res;
 }

@@ -29,6 +29,7 @@ import numpy as np
 from . import indices, lgbm, masks, pairs
 from ._validate import as_int, as_seed
 from .coefficients import Coefficients
+from .errors import check_memory
 from .indices import IndexName, InteractionIndex
 from .masks import MaskLike, PackedMasks
 from .value import Evaluator, ValueFunction, as_evaluator
@@ -251,6 +252,10 @@ class ProxySPEX:
         t_start = time.perf_counter()
         ev = as_evaluator(fn, n, store=store, key=key, progress=progress)
         n = ev.n
+        check_memory(
+            self.memory_estimate(n), f"ProxySPEX on n = {n} components with {self.budget} masks",
+            "use fewer components (group them), a smaller budget, or method='spex'",
+        )
         seeds = np.random.SeedSequence(self.seed).generate_state(4, dtype=np.uint32)
         calls0 = ev.calls
         timings: dict[str, float] = {}
@@ -264,10 +269,16 @@ class ProxySPEX:
         model_time += time.perf_counter() - t
         x = train.to_bool()
         _check_outputs(y)
+        # Every proxy and refit works on z = (y - offset) / scale; the coefficients are mapped
+        # back at the end. LightGBM keeps labels as float32 and does not centre them, so
+        # 1e8 + g lost g entirely (an ulp of 1e8 in float32 is 8), and 1e-8·g fell under its
+        # split thresholds.
+        offset, scale = _centre_scale(y)
+        z = (y - offset) / scale
 
         t = time.perf_counter()
         candidates, cv_table = _cross_validate(
-            x, y, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
+            x, z, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
             folds=self.folds, max_rounds=self.max_rounds, early_stopping=self.early_stopping,
             seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params,
         )
@@ -289,7 +300,7 @@ class ProxySPEX:
             timings["extract"] += time.perf_counter() - t
             t = time.perf_counter()
             with _blas_threads(1):  # small dense problems: extra BLAS threads only spin
-                coefs, refit_info = _refit(raw, x, y, self.refit, folds=self.folds)
+                coefs, refit_info = _refit(raw, x, z, self.refit, folds=self.folds)
             timings["refit"] += time.perf_counter() - t
             refit_r2 = refit_info.get("refit_cv_r2")
             score = -chosen["cv_r2"] if refit_r2 is None else -refit_r2
@@ -299,6 +310,7 @@ class ProxySPEX:
                 best = (score, chosen, coefs, refit_info)
         assert best is not None
         _, chosen, coefs, refit_info = best
+        coefs = _unscale(coefs, offset, scale)
 
         r2 = None
         holdout_calls = 0
@@ -345,6 +357,31 @@ class ProxySPEX:
             timings=timings,
             settings=settings,
         )
+
+    def memory_estimate(self, n: int) -> int:
+        """A conservative estimate of the bytes :meth:`fit` allocates for ``n`` components.
+
+        Per training mask and component (``m·n`` cells): the packed masks (1/8 byte), the
+        boolean matrix (1) and the fourier features are small; per grid point running at once,
+        its uint8 copy (1), LightGBM's binned Dataset (1, ``max_bin=2`` bins fit a byte) and
+        the ``folds`` fold subsets ``lightgbm.cv`` builds (1 each, train and valid together).
+        Per component: each fold booster keeps a histogram pool of ``num_leaves`` histograms
+        of 3 bins (two plus LightGBM's spare) x 16 bytes (gradient and hessian, float64).
+        The sum is multiplied by 2.5 as a margin for LightGBM's own buffers: at 2,000 masks
+        this gives 4.2 GB for n = 10^5, where a fit was measured at a 3.66 GB peak.
+        """
+        m = self.budget
+        cells = m * n
+        leaves = 1
+        for point in self.grid:
+            params = {**self.lgbm_params, **point}
+            depth = int(params.get("max_depth", -1))
+            default = max(2, min(2**depth, 131072)) if depth > 0 else 31
+            leaves = max(leaves, int(params.get("num_leaves", default)))
+        at_once = 1 if cells >= _SEQUENTIAL_GRID_CELLS else min(self.n_threads or 2, len(self.grid))
+        per_point = cells * (2 + self.folds) + n * self.folds * leaves * 3 * 16
+        base = cells // 8 + cells + m * max(1, min(512, m // 2)) * 8 * 2
+        return int(2.5 * (base + at_once * per_point))
 
     def _base_params(self, seed: int, m: int) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -397,12 +434,35 @@ def _check_outputs(y: np.ndarray) -> None:
     if not np.all(np.isfinite(y)):  # pragma: no cover - the Evaluator rejects these first
         msg = "the value function returned NaN or inf"
         raise ValueError(msg)
-    if np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+    # Constant up to float64 rounding of the outputs themselves (relative, so a function of
+    # scale 1e-14 is not mistaken for a constant, nor 1e12 + rounding for a function).
+    if np.ptp(y) <= 8 * np.finfo(np.float64).eps * float(np.abs(y).max()):
         msg = (
             f"the value function returned the same output ({y[0]:.6g}) on all {len(y)} masks: "
             "there is nothing to explain (check that ablation changes the model's input)"
         )
         raise ValueError(msg)
+
+
+def _centre_scale(y: np.ndarray) -> tuple[float, float]:
+    """The offset (mean) and scale (standard deviation, 1 if zero) that standardise ``y``."""
+    offset = float(np.mean(y))
+    scale = float(np.std(y - offset))
+    return offset, (scale if scale > 0 and np.isfinite(scale) else 1.0)
+
+
+def _unscale(coefs: Coefficients, offset: float, scale: float) -> Coefficients:
+    """Coefficients of ``offset + scale * h`` from those of ``h`` (Fourier or Möbius: the
+    empty set is the constant in both)."""
+    values = coefs.values * scale
+    empty = np.flatnonzero(coefs.orders() == 0)
+    if len(empty):
+        values[empty[0]] += offset
+        return Coefficients(coefs.n, coefs.indptr, coefs.indices, values, coefs.basis)
+    return Coefficients(
+        coefs.n, np.concatenate([[0], coefs.indptr]), coefs.indices,
+        np.concatenate([[offset], values]), coefs.basis,
+    )
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:

@@ -83,20 +83,20 @@ def plan(
 ) -> SPEXPlan:
     """Choose groups ``C``, bits ``b`` and the BCH code (delays) for ``n`` components.
 
-    ``t`` (default ``max_order``) is the code's error-correcting capability: supports of up to
+    ``max_order`` is clamped to ``n``. ``t`` (default ``max_order``) is the code's
+    error-correcting capability: supports of up to
     ``max_order`` components are decoded, and ``t - |support|`` flipped signs are corrected.
     ``b`` is, in order of precedence: given; the largest that fits ``budget`` with 3 groups
     (leftover budget then buys up to 6 groups); enough bins for ``sparsity`` coefficients at
     load ≤ 1/2; or 8.
     """
     n = as_int(n, "n", minimum=1)
-    max_order = as_int(max_order, "max_order", minimum=1)
+    # No support has more than n members: a larger degree bound (the default 5 at n <= 4)
+    # means "no bound" and is clamped to n rather than refused.
+    max_order = min(as_int(max_order, "max_order", minimum=1), n)
     t = max_order if t is None else as_int(t, "t", minimum=1)
     if t < max_order:
         msg = f"t (the code's error correction, {t}) must be >= max_order ({max_order})"
-        raise ValueError(msg)
-    if max_order > n:
-        msg = f"max_order must be <= n = {n}, got {max_order}"
         raise ValueError(msg)
     info = _code(n, t)
     delays = int(info["redundancy"]) + 1
@@ -135,8 +135,8 @@ def plan(
     calls = groups * 2**b * delays
     if budget is not None and calls > budget:
         msg = (
-            f"budget {budget} is too small for the requested design: {groups} groups x 2^{b} "
-            f"masks x {delays} delays = {calls} model calls"
+            f"budget {budget} is too small for the requested design: it needs at least {calls} "
+            f"model calls ({groups} groups x 2^{b} masks x {delays} delays)"
         )
         raise ValueError(msg)
     return SPEXPlan(n, max_order, t, groups, b, delays, int(info["m"]), calls)
@@ -185,7 +185,7 @@ class SPEX:
     Args:
         budget: most model calls for recovery (the hold-out masks come on top).
         sparsity: expected number of coefficients, used to size ``b`` when no budget is given.
-        max_order: largest interaction size recovered.
+        max_order: largest interaction size recovered (clamped to ``n``).
         t: BCH error correction (default ``max_order``); larger ``t`` costs more delays and
             corrects more sign errors under noise.
         groups, b: override the sampling parameters chosen by :func:`plan`.
