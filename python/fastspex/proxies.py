@@ -661,27 +661,35 @@ def fit_factorization_machine(
     y: object,
     *,
     rank: int = 8,
-    l2: float = 0.1,
-    l2_linear: float = 1e-4,
+    l2: float | Iterable[float] | Literal["auto"] | None = "auto",
+    l2_linear: float | None = None,
     max_epochs: int = 1000,
     patience: int = 10,
     validation_fraction: float = 0.2,
-    init_std: float = 0.1,
+    init_std: float = 0.5,
     tol: float = 1e-6,
     seed: int | None = 0,
     n_threads: int | None = None,
 ) -> FactorizationMachineResult:
-    """Fit a factorization-machine proxy by alternating least squares with early stopping.
+    """Fit a factorization-machine proxy by alternating least squares.
 
-    Minimises ``(1/m)Σ eₛ² + l2_linear‖w‖² + l2‖V‖²`` over the training masks, coordinate by
-    coordinate (each update is an exact one-dimensional least-squares step). A seeded
-    ``validation_fraction`` of the masks is held out; training stops after ``patience`` epochs
-    without a relative improvement of ``tol`` in held-out MSE and returns the best epoch's
-    parameters. Embeddings start as Gaussians of standard deviation ``init_std / sqrt(k̄)``
-    (``k̄`` the mean number of kept components). (``best_epoch = -1``: the starting point — mean, no main effects, small random
-    embeddings — was never beaten). ``validation_fraction=0`` trains on everything and stops on
-    the training loss. The default ``l2`` suits noisy, non-low-rank targets; lower it (e.g.
-    1e-6) when the pair structure is truly low-rank and the data plentiful.
+    The outputs are first standardised, ``z = (y − centre) / spread``, so the penalties and
+    tolerances do not depend on the units or the offset of ``y``; everything returned is in the
+    units of ``y`` again. On ``z`` the fit minimises ``(1/m)Σ eₛ² + l2_linear‖w‖² + l2‖V‖²``
+    coordinate by coordinate (each update an exact one-dimensional least-squares step).
+
+    The penalty: with ``l2="auto"`` (or None; or a sequence of candidate values) a seeded
+    ``validation_fraction`` of the masks is held out, the FM is trained to convergence on the
+    rest for each value of the grid (default ``FM_L2_GRID``, 1e-6 … 0.1, never 0), the value
+    with the lowest held-out MSE is chosen, and the FM is refit on *all* masks with it; training
+    then stops once ``patience`` epochs bring no relative improvement of ``tol`` in the training
+    loss. ``settings`` records ``l2`` (the chosen value), ``l2_grid`` and ``l2_scores`` (held-out
+    MSE per value, units of y²). A number for ``l2`` disables the search: the held-out masks
+    then stop training early (after ``patience`` epochs without improving the held-out MSE, the
+    best epoch is returned; ``best_epoch = -1``: the starting point was never beaten), or with
+    ``validation_fraction=0`` the training loss does. ``l2_linear`` (default: the same as
+    ``l2``) penalises the main effects. Embeddings start as Gaussians of standard deviation
+    ``init_std / sqrt(k̄)`` (``k̄`` the mean number of kept components).
     """
     t0 = time.perf_counter()
     packed, targets = _masks_and_targets(masks, y, "fit_factorization_machine")
@@ -689,20 +697,41 @@ def fit_factorization_machine(
     if rank < 1:
         msg = f"rank must be >= 1 (r = {rank} has no pair term), got {rank}"
         raise ValueError(msg)
-    l2 = float(l2)
-    l2_linear = float(l2_linear)
-    if not (l2 >= 0 and l2_linear >= 0 and np.isfinite(l2) and np.isfinite(l2_linear)):
-        msg = f"l2 penalties must be finite and >= 0, got l2={l2}, l2_linear={l2_linear}"
+    if l2 is None or (isinstance(l2, str) and l2 == "auto"):
+        grid: tuple[float, ...] | None = FM_L2_GRID
+    elif isinstance(l2, str):
+        msg = f"l2 must be a number, a sequence of numbers or 'auto', got {l2!r}"
         raise ValueError(msg)
+    elif isinstance(l2, Iterable):
+        grid = tuple(float(v) for v in l2)
+        if not grid or not all(np.isfinite(v) and v > 0 for v in grid):
+            msg = f"an l2 grid must be a non-empty sequence of finite values > 0, got {l2!r}"
+            raise ValueError(msg)
+    else:
+        grid = None
+        l2 = float(l2)
+        if not (l2 >= 0 and np.isfinite(l2)):
+            msg = f"l2 penalties must be finite and >= 0, got l2={l2}"
+            raise ValueError(msg)
+    if l2_linear is not None:
+        l2_linear = float(l2_linear)
+        if not (l2_linear >= 0 and np.isfinite(l2_linear)):
+            msg = f"l2 penalties must be finite and >= 0, got l2_linear={l2_linear}"
+            raise ValueError(msg)
     validation_fraction = float(validation_fraction)
     if not 0.0 <= validation_fraction < 1.0:
         msg = f"validation_fraction must lie in [0, 1), got {validation_fraction}"
+        raise ValueError(msg)
+    if grid is not None and validation_fraction == 0:
+        msg = "l2='auto' chooses the penalty on held-out masks: give validation_fraction > 0 or a number for l2"
         raise ValueError(msg)
     init_std = float(init_std)
     if not (init_std >= 0 and np.isfinite(init_std)):
         msg = f"init_std must be finite and >= 0, got {init_std}"
         raise ValueError(msg)
-    m = len(packed)
+    max_epochs = as_int(max_epochs, "max_epochs", minimum=1)
+    patience = as_int(patience, "patience", minimum=1)
+    m, n = len(packed), packed.n
     seed_value = as_seed(seed)
     is_val = np.zeros(m, np.uint8)
     n_val = round(validation_fraction * m)
@@ -711,21 +740,49 @@ def fit_factorization_machine(
         raise ValueError(msg)
     if n_val:
         is_val[np.random.default_rng(seed_value).permutation(m)[:n_val]] = 1
+    popcount = packed.popcount()
+    errors.check_memory(factorization_machine_memory(n, m, rank=rank, kept=int(popcount.sum())),
+                        "fit_factorization_machine", FM_WAY_OUT)
+    z, centre, spread = _standardize(targets, "fit_factorization_machine")
     # Scale the starting embeddings so the initial pair term has spread ~init_std whatever the
     # number of kept components (a mask keeping k of them sums k(k-1)/2 random products).
-    kept = max(1.0, float(packed.popcount().mean()))
-    d = _core.fm_fit(
-        packed.words, packed.n, targets, is_val, rank, l2_linear, l2, init_std / np.sqrt(kept),
-        as_int(max_epochs, "max_epochs", minimum=1), as_int(patience, "patience", minimum=1),
-        float(tol), seed_value, as_threads(n_threads),
-    )
+    start = init_std / np.sqrt(max(1.0, float(popcount.mean())))
+    threads = as_threads(n_threads)
+
+    def run(p: PackedMasks, t: np.ndarray, val: np.ndarray, pen: float) -> dict[str, Any]:
+        lin = pen if l2_linear is None else l2_linear
+        return _core.fm_fit(p.words, n, t, val, rank, lin, pen, start, max_epochs, patience,
+                            float(tol), seed_value, threads)
+
+    scores: list[float] = []
+    if grid is None:
+        chosen = float(l2)  # type: ignore[arg-type]
+        d = run(packed, z, is_val, chosen)
+    else:
+        tr, va = np.flatnonzero(is_val == 0), np.flatnonzero(is_val)
+        p_tr, p_va = packed[tr], packed[va]
+        z_tr = np.ascontiguousarray(z[tr])
+        for pen in grid:
+            f = run(p_tr, z_tr, np.zeros(len(tr), np.uint8), pen)
+            pred = _core.fm_predict(p_va.words, n, float(f["w0"]), f["w"], f["V"], threads)
+            scores.append(float(np.mean((pred - z[va]) ** 2)) * spread**2)
+        best = min(scores)
+        # the largest penalty reaching the best score (ties go to the smoother fit)
+        chosen = max(pen for pen, sc in zip(grid, scores) if sc == best)
+        d = run(packed, z, np.zeros(m, np.uint8), chosen)
+    # Back to the units of y: w scales with the spread, V with its square root (pairs are
+    # products of two embeddings), losses with its square; the centre goes on w0.
     settings = {
-        "rank": rank, "l2": l2, "l2_linear": l2_linear, "max_epochs": int(max_epochs),
-        "patience": int(patience), "validation_fraction": validation_fraction,
+        "rank": rank, "l2": chosen, "l2_search": None if grid is None else "validation",
+        "l2_grid": None if grid is None else list(grid), "l2_scores": scores or None,
+        "l2_linear": chosen if l2_linear is None else l2_linear, "max_epochs": max_epochs,
+        "patience": patience, "validation_fraction": validation_fraction,
         "init_std": init_std, "tol": float(tol), "seed": seed,
+        "y_centre": centre, "y_spread": spread,
     }
     return FactorizationMachineResult(
-        w0=float(d["w0"]), w=d["w"], V=d["V"], n=packed.n, rank=rank,
-        train_loss=d["train_loss"], val_loss=d["val_loss"], best_epoch=int(d["best_epoch"]),
+        w0=centre + spread * float(d["w0"]), w=d["w"] * spread, V=d["V"] * np.sqrt(spread),
+        n=n, rank=rank, train_loss=d["train_loss"] * spread**2,
+        val_loss=d["val_loss"] * spread**2, best_epoch=int(d["best_epoch"]),
         settings=settings, timings={"algorithm": time.perf_counter() - t0},
     )
