@@ -230,3 +230,75 @@ def test_bad_inputs_give_clear_errors() -> None:
     res = proxies.fit_factorization_machine(X, y, rank=2)
     with pytest.raises(ValueError, match="components"):
         res.predict(M.bernoulli(5, 7, seed=1))
+
+
+def test_factorization_machine_default_recovers_a_true_pair_at_n2() -> None:
+    # f = 1 + 0.5 x0 - x1 + 3 x0 x1 on all four masks (repeated): the pair is 3, not a shrunk value
+    X = np.tile(M.exhaustive(2).to_bool(), (25, 1))
+    y = 1 + 0.5 * X[:, 0] - X[:, 1] + 3.0 * X[:, 0] * X[:, 1]
+    res = proxies.fit_factorization_machine(X, y, rank=1, seed=0)
+    assert float(res.V[0] @ res.V[1]) == pytest.approx(3.0, abs=1e-3)
+    np.testing.assert_allclose(res.w, [0.5, -1.0], atol=1e-3)
+    assert res.w0 == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("rank", [2, 8])
+def test_factorization_machine_default_recovers_exact_rank2_on_all_masks(rank: int) -> None:
+    n = 8
+    rng = np.random.default_rng(0)
+    U, w = rng.normal(size=(n, 2)), rng.normal(size=n)
+    X = M.exhaustive(n)
+    y = fm_value(X.to_bool(), U, w, 0.3)
+    res = proxies.fit_factorization_machine(X, y, rank=rank, seed=0)
+    iu = np.triu_indices(n, 1)
+    # the truth is the Möbius transform of the 2^n values (mask index = Σ 2^i over kept i)
+    pairs_true = np.array([y[(1 << i) | (1 << j)] - y[1 << i] - y[1 << j] + y[0] for i, j in zip(*iu)])
+    mains_true = np.array([y[1 << i] - y[0] for i in range(n)])
+    np.testing.assert_allclose((res.V @ res.V.T)[iu], pairs_true, atol=1e-3, rtol=0)
+    np.testing.assert_allclose(res.w, mains_true, atol=1e-3, rtol=0)
+    assert res.w0 == pytest.approx(y[0], abs=1e-3)
+    assert res.settings["l2"] >= 1e-6  # never exactly zero
+    assert len(res.settings["l2_scores"]) == len(res.settings["l2_grid"]) > 1
+
+
+def test_factorization_machine_validated_penalty_does_not_overfit_noise() -> None:
+    n, m = 16, 300
+    U, w, w0 = planted_fm(n, 2, seed=23)
+    X = M.bernoulli(m, n, seed=24).to_bool()
+    y = fm_value(X, U, w, w0) + 0.5 * np.random.default_rng(25).normal(size=m)
+    T = M.bernoulli(2000, n, seed=26).to_bool()
+    truth = fm_value(T, U, w, w0)
+    auto = proxies.fit_factorization_machine(X, y, rank=8, seed=0)
+    tiny = proxies.fit_factorization_machine(X, y, rank=8, l2=1e-6, seed=0)
+    err_auto = float(np.mean((auto.predict(T) - truth) ** 2))
+    err_tiny = float(np.mean((tiny.predict(T) - truth) ** 2))
+    assert err_auto <= err_tiny
+    assert auto.settings["l2"] > 1e-6
+    assert auto.settings["l2_search"] == "validation"
+    assert tiny.settings["l2"] == 1e-6 and tiny.settings["l2_search"] is None
+
+
+def test_factorization_machine_explicit_l2_is_kept() -> None:
+    X = M.bernoulli(200, 6, seed=0)
+    y = np.random.default_rng(0).normal(size=200)
+    res = proxies.fit_factorization_machine(X, y, rank=2, l2=0.05)
+    assert res.settings["l2"] == 0.05
+    with pytest.raises(ValueError, match="l2"):
+        proxies.fit_factorization_machine(X, y, l2=-1.0)
+
+
+@pytest.mark.parametrize("noise", [1e-4, 1e-8])
+def test_refit_residual_sum_of_squares_is_computed_from_residuals(noise: float) -> None:
+    # A near-exact fit: ||y||² - 2βᵀXᵀy + βᵀGβ cancels to nothing (it returned 0 at 1e-8),
+    # which made every t-statistic infinite; numpy's residuals are the reference.
+    from fastspex import _core
+
+    n = 10
+    X = M.exhaustive(n)
+    Xb = X.to_bool().astype(float)
+    y = 3 + Xb[:, 0] - 0.7 * Xb[:, 3] + 2 * Xb[:, 1] * Xb[:, 2] + noise * np.random.default_rng(0).normal(size=len(Xb))
+    ta, tb = np.array([0, 3, 1], np.int32), np.array([-1, -1, 2], np.int32)
+    _, _, rss, _ = _core.poly_refit(X.words, n, y, ta, tb, 0.0, 0)
+    Z = np.column_stack([np.ones(len(Xb)), Xb[:, 0], Xb[:, 3], Xb[:, 1] * Xb[:, 2]])
+    r = y - Z @ np.linalg.lstsq(Z, y, rcond=None)[0]
+    assert rss == pytest.approx(float(r @ r), rel=1e-4, abs=0)

@@ -73,13 +73,20 @@ RefitResult refit(ConstBitRows masks, const double* y, const std::vector<Term>& 
   RefitResult res;
   res.intercept = ybar;
   res.coef.resize(k);
-  double yy = 0.0;
-  for (std::size_t s = 0; s < m; ++s) yy += yc[s] * yc[s];
-  // RSS = ||yc||² - 2βᵀXᵀy + βᵀGβ with the unpenalised Gram.
-  G.diagonal().array() -= lam;
-  res.rss = std::max(0.0, yy - 2.0 * beta.dot(b) + beta.dot(G * beta));
+  // RSS from the residuals themselves: the expanded ||yc||² - 2βᵀXᵀy + βᵀGβ cancels to
+  // rounding noise (or 0) when the fit is nearly exact, and the t-statistics divide by it.
+  {
+    double shift = 0.0;
+    for (std::size_t j = 0; j < k; ++j) shift += beta[static_cast<Eigen::Index>(j)] * cnt[j] / md;
+    std::vector<double> r(yc);
+    for (double& v : r) v += shift;
+    for (std::size_t j = 0; j < k; ++j) {
+      regression::subtract_on_bits(bits.data() + j * X.words, X.words,
+                                   beta[static_cast<Eigen::Index>(j)], r.data());
+    }
+    for (double v : r) res.rss += v * v;
+  }
   if (qr.rank() == static_cast<Eigen::Index>(k)) {
-    G.diagonal().array() += lam;
     Eigen::MatrixXd inv = qr.inverse();
     res.inv_diag.resize(k);
     for (std::size_t j = 0; j < k; ++j) res.inv_diag[j] = inv(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(j));

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _core
+from . import _core, errors
 from ._validate import as_int, as_seed, as_threads
 from .coefficients import Coefficients
 from .indices import evaluate
@@ -38,7 +38,9 @@ __all__ = [
     "SparsePolynomialPath",
     "SparsePolynomialResult",
     "fit_factorization_machine",
+    "factorization_machine_memory",
     "fit_sparse_polynomial",
+    "sparse_polynomial_memory",
     "sparse_polynomial_path",
 ]
 
@@ -46,6 +48,95 @@ Screening = Literal["scan", "explicit"]
 Selection = Literal["min", "1se"]
 MAX_EXPLICIT_PAIRS = 2_000_000
 MAX_FM_COEFFICIENT_N = 4096
+FM_L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # per standardised sample; the first is the floor
+POLY_WAY_OUT = ('use fewer components (group them), max_order=1 or a smaller pool=, '
+                'or method="spex", whose memory grows with the number of masks only')
+FM_WAY_OUT = 'use fewer components (group them) or a smaller rank, or method="spex"'
+
+
+def _threads(n_threads: int | None) -> int:
+    t = as_threads(n_threads)
+    return t if t > 0 else max(1, int(_core.hardware_threads))
+
+
+def sparse_polynomial_memory(
+    n: int, m: int, *, max_order: int = 2, n_terms: int | None = None, pool: int | None = None,
+    cv: int | None = 5, max_features: int | None = None, n_threads: int | None = None,
+) -> int:
+    """Peak bytes :func:`fit_sparse_polynomial` allocates for ``m`` masks of ``n`` components.
+
+    The figures follow the core's allocations: the transposed bit columns and their popcounts
+    (``n·(8⌈m/64⌉ + 8)``); for the all-pairs scan the ``m×n`` float copy of the design, per
+    thread a 64-row float tile of the pair gradients (``64·n`` floats) and a candidate list of up
+    to ``min(2·pool, 64·n)`` 16-byte entries, the merged list (``2·pool`` more), and the pool
+    itself (a term and two doubles per candidate, plus the scan's output); for a fixed candidate
+    list (``n_terms``, and every cross-validation fold) 41 bytes per candidate and the
+    candidate × working-set covariances; the working-set Gram (two copies while it grows). The path and the folds run one
+    after the other, so the peak is the larger of the two.
+    """
+    n, m = as_int(n, "n", minimum=1), as_int(m, "m", minimum=1)
+    threads = _threads(n_threads)
+    words_m = (m + 63) // 64
+    bitcols = n * (8 * words_m + 8)
+    mf = min(m // 2, 2000) if max_features is None else int(max_features)
+    k = mf + 1  # working-set size at the last penalty solved
+    cap = 64
+    while cap < k:
+        cap *= 2
+    gram = 16 * cap * cap  # the Gram at its doubled capacity, while the old one is copied
+    scan = n_terms is None and max_order >= 2 and n >= 2
+    all_pairs = n * (n - 1) // 2
+
+    def fixed(p: int) -> int:
+        return 41 * p + 8 * p * k
+
+    if scan:
+        keep = min(max(4096, 32 * n) if pool is None else int(pool), all_pairs)
+        local = min(2 * keep, 64 * n)
+        blocks = (n + 63) // 64
+        t = min(threads, blocks)
+        path = (bitcols + 4 * m * n + t * (4 * 64 * n + 4 * 64 * m + 16 * local)
+                + 16 * (2 * keep + local) + 24 * (n + keep) + 8 * keep + gram + k * 8 * words_m)
+    else:
+        p = n if n_terms is None else int(n_terms)
+        path = bitcols + fixed(p) + gram
+    fold_cost = 0
+    if cv is not None:
+        folds = int(cv)
+        cand = n + min(all_pairs, 2 * k) if scan else (n if n_terms is None else int(n_terms))
+        per_fold = 2 * bitcols + fixed(cand) + gram + 8 * m
+        fold_cost = min(threads, folds) * per_fold + 8 * cand + 4 * m
+    # x1.25: vector growth and allocator overhead (measured peaks were 1.2x the raw sum at
+    # n = 2e4, m = 20 and n = 5e3, m = 400)
+    return int(1.25 * (max(path, fold_cost) + 8 * m))
+
+
+def factorization_machine_memory(n: int, m: int, *, rank: int = 8, kept: int | None = None) -> int:
+    """Peak bytes :func:`fit_factorization_machine` allocates for ``m`` masks of ``n`` components.
+
+    The core's allocations: the sample index of each component's kept masks (``kept`` 4-byte
+    ids, default all ``m·n``, plus two ``n+1`` offset arrays), residuals and per-sample factor
+    sums (``8m(1 + rank)``), the parameters and their best-epoch copy (``2·8n(1 + rank)``), and
+    the training/held-out copies of the packed masks made for the penalty search.
+    """
+    n, m, rank = as_int(n, "n", minimum=1), as_int(m, "m", minimum=1), as_int(rank, "rank", minimum=1)
+    kept = m * n if kept is None else int(kept)
+    words_n = (n + 63) // 64
+    return int(16 * (n + 1) + 4 * kept + 8 * m * (1 + rank) + 16 * n * (1 + rank) + 8 * m * words_n)
+
+
+def _refuse_tensor(y: object, what: str) -> None:
+    """Torch tensors that require grad (or live off the CPU) cannot become NumPy arrays quietly."""
+    if not type(y).__module__.startswith("torch"):
+        return
+    if bool(getattr(y, "requires_grad", False)):
+        msg = (f"{what}: y is a torch tensor that requires grad; pass plain numbers, "
+               f"e.g. y.detach().cpu().numpy()")
+        raise TypeError(msg)
+    device = getattr(y, "device", None)
+    if device is not None and getattr(device, "type", "cpu") != "cpu":
+        msg = f"{what}: y is a torch tensor on {device}; pass y.detach().cpu().numpy()"
+        raise TypeError(msg)
 
 
 def _masks_and_targets(masks: MaskLike, y: object, what: str) -> tuple[PackedMasks, np.ndarray]:
@@ -62,13 +153,19 @@ def _masks_and_targets(masks: MaskLike, y: object, what: str) -> tuple[PackedMas
     if m == 0:
         msg = f"{what}: masks are empty (m = 0): nothing to fit"
         raise ValueError(msg)
+    _refuse_tensor(y, what)
     targets = np.asarray(y)
     if targets.ndim == 2 and targets.shape[1] == 1:
         targets = targets[:, 0]
     if targets.ndim != 1:
-        msg = f"{what}: y must be 1-D (one output per mask), got shape {targets.shape}"
+        msg = (f"{what}: y has shape {targets.shape} but the proxy fits one output per mask "
+               f"(a 1-D y); fit each output separately, e.g. y[:, k]")
         raise ValueError(msg)
-    if not np.issubdtype(targets.dtype, np.number) or np.issubdtype(targets.dtype, np.complexfloating):
+    if np.issubdtype(targets.dtype, np.complexfloating):
+        msg = (f"{what}: y is complex ({targets.dtype}) but the proxy fits real outputs; "
+               f"pass the real quantity you mean, e.g. y.real or np.abs(y)")
+        raise TypeError(msg)
+    if not np.issubdtype(targets.dtype, np.number):
         msg = f"{what}: y must be real numbers, got dtype {targets.dtype}"
         raise TypeError(msg)
     if len(targets) != m:
@@ -86,6 +183,26 @@ def _masks_and_targets(masks: MaskLike, y: object, what: str) -> tuple[PackedMas
         msg = f"{what}: y is constant ({targets[0]!r}): there is nothing to fit"
         raise ValueError(msg)
     return packed, targets
+
+
+def _standardize(y: np.ndarray, what: str, *, scale: bool = True) -> tuple[np.ndarray, float, float]:
+    """``((y - centre) / spread, centre, spread)``: the solvers see outputs of order one.
+
+    A large common offset (1e12 + g) would otherwise swamp g in every sum of outputs, and a tiny
+    scale (1e-12·g) would fall below the solvers' absolute penalties and tolerances. ``y - centre``
+    is exact whenever the outputs lie within a factor of two of the centre (Sterbenz), so the
+    centring itself loses nothing; the centre goes back on the intercept only. ``scale=False``
+    only centres (spread 1): the elastic net's ridge part is not equivariant under a rescaling.
+    """
+    centre = float(np.mean(y))
+    dev = y - centre
+    if not scale:
+        return np.ascontiguousarray(dev), centre, 1.0
+    spread = float(np.sqrt(np.mean(dev * dev)))
+    if not (np.isfinite(spread) and spread > 0):
+        msg = f"{what}: the spread of y ({spread}) is not a positive finite number; rescale y"
+        raise ValueError(msg)
+    return np.ascontiguousarray(dev / spread), centre, spread
 
 
 def _terms_from_supports(supports: Iterable[Iterable[int]], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -250,6 +367,18 @@ def sparse_polynomial_path(
         n_threads: threads (default: all cores).
     """
     packed, targets = _masks_and_targets(masks, y, "sparse_polynomial_path")
+    return _path(packed, targets, "sparse_polynomial_path", max_order=max_order, terms=terms,
+                 l1_ratio=l1_ratio, alphas=alphas, n_alphas=n_alphas, eps=eps,
+                 max_features=max_features, pool=pool, tol=tol, max_sweeps=max_sweeps,
+                 screening=screening, n_threads=n_threads, cv=None)
+
+
+def _path(
+    packed: PackedMasks, targets: np.ndarray, what: str, *, max_order: int,
+    terms: Iterable[Iterable[int]] | None, l1_ratio: float, alphas: object, n_alphas: int,
+    eps: float | None, max_features: int | None, pool: int | None, tol: float, max_sweeps: int,
+    screening: Screening, n_threads: int | None, cv: int | None,
+) -> SparsePolynomialPath:
     n, m = packed.n, len(packed)
     max_order = as_int(max_order, "max_order", minimum=1)
     if max_order > 2:
@@ -259,6 +388,10 @@ def sparse_polynomial_path(
     if screening not in ("scan", "explicit"):
         msg = f"screening must be 'scan' or 'explicit', got {screening!r}"
         raise ValueError(msg)
+    if max_features is None:
+        max_features = min(m // 2, 2000)
+    max_features = as_int(max_features, "max_features", minimum=0)
+    pool = 0 if pool is None else as_int(pool, "pool", minimum=1)
     scan = False
     if terms is not None:
         ta, tb = _terms_from_supports(terms, n)
@@ -272,6 +405,11 @@ def sparse_polynomial_path(
     else:
         ta, tb = np.empty(0, np.int32), np.empty(0, np.int32)
         scan = True
+    errors.check_memory(
+        sparse_polynomial_memory(n, m, max_order=max_order if scan else 1,
+                                 n_terms=None if scan else len(ta), pool=pool or None, cv=cv,
+                                 max_features=max_features, n_threads=n_threads),
+        what, POLY_WAY_OUT)
     candidates = (n + n * (n - 1) // 2) if scan else len(ta)
     if eps is None:
         eps = 1e-3 if candidates < m else 1e-2
@@ -279,19 +417,21 @@ def sparse_polynomial_path(
     if not 0.0 < eps < 1.0:
         msg = f"eps must lie in (0, 1), got {eps}"
         raise ValueError(msg)
-    if max_features is None:
-        max_features = min(m // 2, 2000)
-    max_features = as_int(max_features, "max_features", minimum=0)
-    pool = 0 if pool is None else as_int(pool, "pool", minimum=1)
+    # The lasso is equivariant under y -> (y - c)/s with alpha -> alpha/s; the elastic net's
+    # ridge term is not, so it is only centred.
+    z, centre, spread = _standardize(targets, what, scale=l1_ratio == 1.0)
     d = _core.poly_path(
-        packed.words, n, targets, ta, tb, scan, _alpha_array(alphas),
+        packed.words, n, z, ta, tb, scan, np.ascontiguousarray(_alpha_array(alphas) / spread),
         as_int(n_alphas, "n_alphas", minimum=1), eps, l1_ratio, tol, max_sweeps, max_features,
         pool, as_threads(n_threads),
     )
+    # Back to the units of y: coefficients and penalties scale with the spread, the objective
+    # with its square, and the centre goes on the intercept.
     return SparsePolynomialPath(
-        n=n, alphas=d["alphas"], alpha_max=float(d["alpha_max"]), terms_a=d["terms_a"],
-        terms_b=d["terms_b"], indptr=d["indptr"], coef_terms=d["coef_terms"],
-        coef_values=d["coef_values"], intercepts=d["intercepts"], objectives=d["objectives"],
+        n=n, alphas=d["alphas"] * spread, alpha_max=float(d["alpha_max"]) * spread,
+        terms_a=d["terms_a"], terms_b=d["terms_b"], indptr=d["indptr"],
+        coef_terms=d["coef_terms"], coef_values=d["coef_values"] * spread,
+        intercepts=centre + spread * d["intercepts"], objectives=d["objectives"] * spread**2,
         sweeps=d["sweeps"], scans=int(d["scans"]), exact_checks=int(d["exact_checks"]),
     )
 
@@ -388,11 +528,14 @@ def fit_sparse_polynomial(
             msg = f"cv = {cv} folds needs at least {cv} masks, got {m}"
             raise ValueError(msg)
     threads = as_threads(n_threads)
-    path = sparse_polynomial_path(
-        packed, targets, max_order=max_order, terms=terms, l1_ratio=l1_ratio, alphas=alphas,
-        n_alphas=n_alphas, eps=eps, max_features=max_features, pool=pool, tol=tol,
-        max_sweeps=max_sweeps, screening=screening, n_threads=n_threads,
+    path = _path(
+        packed, targets, "fit_sparse_polynomial", max_order=max_order, terms=terms,
+        l1_ratio=l1_ratio, alphas=alphas, n_alphas=n_alphas, eps=eps, max_features=max_features,
+        pool=pool, tol=tol, max_sweeps=max_sweeps, screening=screening, n_threads=n_threads, cv=cv,
     )
+    # The same standardisation as the path's: cross-validation and the refit see outputs of
+    # order one; their results go back to the units of y below.
+    z, centre, spread = _standardize(targets, "fit_sparse_polynomial", scale=float(l1_ratio) == 1.0)
     t_path = time.perf_counter()
     n = packed.n
     cv_mse = None
@@ -410,17 +553,18 @@ def fit_sparse_polynomial(
         l1, tol_, sweeps = _path_options(l1_ratio, tol, max_sweeps)
         mf = min(m // 2, 2000) if max_features is None else as_int(max_features, "max_features", minimum=0)
         cv_mse = _core.poly_cv_mse(
-            packed.words, n, targets, np.ascontiguousarray(ca), np.ascontiguousarray(cb),
-            np.ascontiguousarray(path.alphas), fold_of, cv, refit_ridge if refit else -1.0, l1, tol_,
-            sweeps, mf, threads,
-        )
+            packed.words, n, z, np.ascontiguousarray(ca), np.ascontiguousarray(cb),
+            np.ascontiguousarray(path.alphas / spread), fold_of, cv, refit_ridge if refit else -1.0,
+            l1, tol_, sweeps, mf, threads,
+        ) * spread**2
         k = _select(cv_mse, selection)
     t_cv = time.perf_counter()
     lo, hi = int(path.indptr[k]), int(path.indptr[k + 1])
     t = path.coef_terms[lo:hi]
     ta, tb = np.ascontiguousarray(path.terms_a[t]), np.ascontiguousarray(path.terms_b[t])
     if refit and len(t):
-        b0, values, ta, tb = _refit(packed, targets, ta, tb, refit_ridge, prune_t, threads)
+        b0, values, ta, tb = _refit(packed, z, ta, tb, refit_ridge, prune_t, threads)
+        b0, values = centre + spread * b0, values * spread
     else:
         b0, values = float(path.intercepts[k]), path.coef_values[lo:hi]
     coefs = _coefficients(n, float(b0), ta, tb, np.asarray(values, np.float64))
@@ -430,6 +574,7 @@ def fit_sparse_polynomial(
         "cv": cv, "selection": selection, "refit": bool(refit), "refit_ridge": refit_ridge,
         "prune_t": prune_t,
         "seed": seed, "screening": screening if terms is None else "terms", "tol": float(tol),
+        "y_centre": centre, "y_spread": spread,
     }
     timings = {"path": t_path - t0, "cv": t_cv - t_path, "refit": t_end - t_cv, "algorithm": t_end - t0}
     return SparsePolynomialResult(coefs, n, float(path.alphas[k]), int(k), path, cv_mse, settings, timings)
@@ -518,27 +663,35 @@ def fit_factorization_machine(
     y: object,
     *,
     rank: int = 8,
-    l2: float = 0.1,
-    l2_linear: float = 1e-4,
+    l2: float | Iterable[float] | Literal["auto"] | None = "auto",
+    l2_linear: float | None = None,
     max_epochs: int = 1000,
     patience: int = 10,
     validation_fraction: float = 0.2,
-    init_std: float = 0.1,
+    init_std: float = 0.5,
     tol: float = 1e-6,
     seed: int | None = 0,
     n_threads: int | None = None,
 ) -> FactorizationMachineResult:
-    """Fit a factorization-machine proxy by alternating least squares with early stopping.
+    """Fit a factorization-machine proxy by alternating least squares.
 
-    Minimises ``(1/m)Σ eₛ² + l2_linear‖w‖² + l2‖V‖²`` over the training masks, coordinate by
-    coordinate (each update is an exact one-dimensional least-squares step). A seeded
-    ``validation_fraction`` of the masks is held out; training stops after ``patience`` epochs
-    without a relative improvement of ``tol`` in held-out MSE and returns the best epoch's
-    parameters. Embeddings start as Gaussians of standard deviation ``init_std / sqrt(k̄)``
-    (``k̄`` the mean number of kept components). (``best_epoch = -1``: the starting point — mean, no main effects, small random
-    embeddings — was never beaten). ``validation_fraction=0`` trains on everything and stops on
-    the training loss. The default ``l2`` suits noisy, non-low-rank targets; lower it (e.g.
-    1e-6) when the pair structure is truly low-rank and the data plentiful.
+    The outputs are first standardised, ``z = (y − centre) / spread``, so the penalties and
+    tolerances do not depend on the units or the offset of ``y``; everything returned is in the
+    units of ``y`` again. On ``z`` the fit minimises ``(1/m)Σ eₛ² + l2_linear‖w‖² + l2‖V‖²``
+    coordinate by coordinate (each update an exact one-dimensional least-squares step).
+
+    The penalty: with ``l2="auto"`` (or None; or a sequence of candidate values) a seeded
+    ``validation_fraction`` of the masks is held out, the FM is trained to convergence on the
+    rest for each value of the grid (default ``FM_L2_GRID``, 1e-6 … 0.1, never 0), the value
+    with the lowest held-out MSE is chosen, and the FM is refit on *all* masks with it; training
+    then stops once ``patience`` epochs bring no relative improvement of ``tol`` in the training
+    loss. ``settings`` records ``l2`` (the chosen value), ``l2_grid`` and ``l2_scores`` (held-out
+    MSE per value, units of y²). A number for ``l2`` disables the search: the held-out masks
+    then stop training early (after ``patience`` epochs without improving the held-out MSE, the
+    best epoch is returned; ``best_epoch = -1``: the starting point was never beaten), or with
+    ``validation_fraction=0`` the training loss does. ``l2_linear`` (default: the same as
+    ``l2``) penalises the main effects. Embeddings start as Gaussians of standard deviation
+    ``init_std / sqrt(k̄)`` (``k̄`` the mean number of kept components).
     """
     t0 = time.perf_counter()
     packed, targets = _masks_and_targets(masks, y, "fit_factorization_machine")
@@ -546,20 +699,41 @@ def fit_factorization_machine(
     if rank < 1:
         msg = f"rank must be >= 1 (r = {rank} has no pair term), got {rank}"
         raise ValueError(msg)
-    l2 = float(l2)
-    l2_linear = float(l2_linear)
-    if not (l2 >= 0 and l2_linear >= 0 and np.isfinite(l2) and np.isfinite(l2_linear)):
-        msg = f"l2 penalties must be finite and >= 0, got l2={l2}, l2_linear={l2_linear}"
+    if l2 is None or (isinstance(l2, str) and l2 == "auto"):
+        grid: tuple[float, ...] | None = FM_L2_GRID
+    elif isinstance(l2, str):
+        msg = f"l2 must be a number, a sequence of numbers or 'auto', got {l2!r}"
         raise ValueError(msg)
+    elif isinstance(l2, Iterable):
+        grid = tuple(float(v) for v in l2)
+        if not grid or not all(np.isfinite(v) and v > 0 for v in grid):
+            msg = f"an l2 grid must be a non-empty sequence of finite values > 0, got {l2!r}"
+            raise ValueError(msg)
+    else:
+        grid = None
+        l2 = float(l2)
+        if not (l2 >= 0 and np.isfinite(l2)):
+            msg = f"l2 penalties must be finite and >= 0, got l2={l2}"
+            raise ValueError(msg)
+    if l2_linear is not None:
+        l2_linear = float(l2_linear)
+        if not (l2_linear >= 0 and np.isfinite(l2_linear)):
+            msg = f"l2 penalties must be finite and >= 0, got l2_linear={l2_linear}"
+            raise ValueError(msg)
     validation_fraction = float(validation_fraction)
     if not 0.0 <= validation_fraction < 1.0:
         msg = f"validation_fraction must lie in [0, 1), got {validation_fraction}"
+        raise ValueError(msg)
+    if grid is not None and validation_fraction == 0:
+        msg = "l2='auto' chooses the penalty on held-out masks: give validation_fraction > 0 or a number for l2"
         raise ValueError(msg)
     init_std = float(init_std)
     if not (init_std >= 0 and np.isfinite(init_std)):
         msg = f"init_std must be finite and >= 0, got {init_std}"
         raise ValueError(msg)
-    m = len(packed)
+    max_epochs = as_int(max_epochs, "max_epochs", minimum=1)
+    patience = as_int(patience, "patience", minimum=1)
+    m, n = len(packed), packed.n
     seed_value = as_seed(seed)
     is_val = np.zeros(m, np.uint8)
     n_val = round(validation_fraction * m)
@@ -568,21 +742,49 @@ def fit_factorization_machine(
         raise ValueError(msg)
     if n_val:
         is_val[np.random.default_rng(seed_value).permutation(m)[:n_val]] = 1
+    popcount = packed.popcount()
+    errors.check_memory(factorization_machine_memory(n, m, rank=rank, kept=int(popcount.sum())),
+                        "fit_factorization_machine", FM_WAY_OUT)
+    z, centre, spread = _standardize(targets, "fit_factorization_machine")
     # Scale the starting embeddings so the initial pair term has spread ~init_std whatever the
     # number of kept components (a mask keeping k of them sums k(k-1)/2 random products).
-    kept = max(1.0, float(packed.popcount().mean()))
-    d = _core.fm_fit(
-        packed.words, packed.n, targets, is_val, rank, l2_linear, l2, init_std / np.sqrt(kept),
-        as_int(max_epochs, "max_epochs", minimum=1), as_int(patience, "patience", minimum=1),
-        float(tol), seed_value, as_threads(n_threads),
-    )
+    start = init_std / np.sqrt(max(1.0, float(popcount.mean())))
+    threads = as_threads(n_threads)
+
+    def run(p: PackedMasks, t: np.ndarray, val: np.ndarray, pen: float) -> dict[str, Any]:
+        lin = pen if l2_linear is None else l2_linear
+        return _core.fm_fit(p.words, n, t, val, rank, lin, pen, start, max_epochs, patience,
+                            float(tol), seed_value, threads)
+
+    scores: list[float] = []
+    if grid is None:
+        chosen = float(l2)  # type: ignore[arg-type]
+        d = run(packed, z, is_val, chosen)
+    else:
+        tr, va = np.flatnonzero(is_val == 0), np.flatnonzero(is_val)
+        p_tr, p_va = packed[tr], packed[va]
+        z_tr = np.ascontiguousarray(z[tr])
+        for pen in grid:
+            f = run(p_tr, z_tr, np.zeros(len(tr), np.uint8), pen)
+            pred = _core.fm_predict(p_va.words, n, float(f["w0"]), f["w"], f["V"], threads)
+            scores.append(float(np.mean((pred - z[va]) ** 2)) * spread**2)
+        best = min(scores)
+        # the largest penalty reaching the best score (ties go to the smoother fit)
+        chosen = max(pen for pen, sc in zip(grid, scores) if sc == best)
+        d = run(packed, z, np.zeros(m, np.uint8), chosen)
+    # Back to the units of y: w scales with the spread, V with its square root (pairs are
+    # products of two embeddings), losses with its square; the centre goes on w0.
     settings = {
-        "rank": rank, "l2": l2, "l2_linear": l2_linear, "max_epochs": int(max_epochs),
-        "patience": int(patience), "validation_fraction": validation_fraction,
+        "rank": rank, "l2": chosen, "l2_search": None if grid is None else "validation",
+        "l2_grid": None if grid is None else list(grid), "l2_scores": scores or None,
+        "l2_linear": chosen if l2_linear is None else l2_linear, "max_epochs": max_epochs,
+        "patience": patience, "validation_fraction": validation_fraction,
         "init_std": init_std, "tol": float(tol), "seed": seed,
+        "y_centre": centre, "y_spread": spread,
     }
     return FactorizationMachineResult(
-        w0=float(d["w0"]), w=d["w"], V=d["V"], n=packed.n, rank=rank,
-        train_loss=d["train_loss"], val_loss=d["val_loss"], best_epoch=int(d["best_epoch"]),
+        w0=centre + spread * float(d["w0"]), w=d["w"] * spread, V=d["V"] * np.sqrt(spread),
+        n=n, rank=rank, train_loss=d["train_loss"] * spread**2,
+        val_loss=d["val_loss"] * spread**2, best_epoch=int(d["best_epoch"]),
         settings=settings, timings={"algorithm": time.perf_counter() - t0},
     )
