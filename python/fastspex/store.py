@@ -22,7 +22,7 @@ import numpy as np
 
 from .masks import PackedMasks
 
-__all__ = ["EvalStore", "cache_dir", "default_store", "experiment_key"]
+__all__ = ["EvalStore", "StoreError", "cache_dir", "default_store", "experiment_key"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS evals (
 ) WITHOUT ROWID;
 """
 _LOOKUP_CHUNK = 500  # below SQLite's default limit on bound parameters
+
+
+class StoreError(RuntimeError):
+    """The evaluation store cannot be used as it is (corrupt rows, not a store); the message
+    names the file and what to do."""
 
 
 def cache_dir() -> Path:

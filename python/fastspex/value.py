@@ -27,6 +27,7 @@ __all__ = [
     "ValueFunction",
     "ValueFunctionError",
     "as_evaluator",
+    "to_float_array",
 ]
 
 DEFAULT_BATCH_SIZE = 64
@@ -69,8 +70,10 @@ class Evaluator:
             stored: an anonymous callable has no safe identity to resume under.
         progress: show a progress bar (``None``: when more than one batch must run on a terminal).
         meta: extra settings recorded with the experiment.
+        memo_bytes: memory bound of the in-process memo of evaluated masks (0 disables it).
 
-    ``calls`` counts masks the model actually evaluated (store hits and duplicates excluded).
+    ``calls`` counts masks the model actually evaluated (store/memo hits and duplicates
+    excluded); ``hits`` counts distinct masks answered by the memo or the store.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Evaluator:
         key: str | None = None,
         progress: bool | None = None,
         meta: dict[str, Any] | None = None,
+        memo_bytes: int = 256 * 2**20,
     ) -> None:
         if not callable(fn):
             msg = f"value function must be callable, got {type(fn).__name__}"
@@ -107,6 +111,12 @@ class Evaluator:
         self.hits = 0
         self.batches = 0
         self.output_dim: int | None = None
+        # In-memory memo of (packed mask bytes -> output) for this evaluator's lifetime, so a
+        # mask repeated across calls costs no model call even without a store. Bounded by
+        # ``memo_bytes`` (an entry costs about n/8 + 8d bytes plus ~150 bytes of overhead).
+        self.memo_bytes = as_int(memo_bytes, "memo_bytes", minimum=0)
+        self._memo: dict[bytes, np.ndarray] = {}
+        self._memo_used = 0
 
     @staticmethod
     def _open_store(store: EvalStore | str | os.PathLike[str] | None) -> EvalStore | None:
@@ -131,20 +141,48 @@ class Evaluator:
             msg = "no masks to evaluate (got an empty mask matrix)"
             raise ValueError(msg)
         distinct, first, inverse = unique(packed)
-        results: list[np.ndarray | None]
-        if self.store is not None:
-            hit, results = self.store.lookup(self.key, distinct)
-            for r in results:
-                if r is not None:
-                    self._check_dim(r.shape[0], "the store")
-        else:
-            hit = np.zeros(len(distinct), bool)
-            results = [None] * len(distinct)
+        rows = distinct.row_bytes()
+        results: list[np.ndarray | None] = [self._memo.get(r) for r in rows]
+        hit = np.fromiter((r is not None for r in results), bool, count=len(rows))
+        if self.store is not None and not hit.all():
+            missing = np.flatnonzero(~hit)
+            s_hit, s_res = self.store.lookup(self.key, distinct[missing])
+            for j, r in zip(missing[s_hit], (x for x in s_res if x is not None)):
+                self._check_stored(r)
+                results[j] = r
+                self._remember(rows[j], r)
+            hit[missing[s_hit]] = True
         self.hits += int(hit.sum())
         todo = np.flatnonzero(~hit)
         self._run(distinct, first, todo, results)
         out = np.stack([results[u] for u in inverse])  # type: ignore[misc]
         return out[:, 0] if out.shape[1] == 1 else out
+
+    def _remember(self, row: bytes, out: np.ndarray) -> None:
+        cost = len(row) + out.nbytes + 150
+        if self._memo_used + cost <= self.memo_bytes:
+            self._memo[row] = out
+            self._memo_used += cost
+
+    def _check_stored(self, out: np.ndarray) -> None:
+        """A stored output is checked like a fresh one; a bad row means the store is corrupt."""
+        from .store import StoreError
+
+        where = getattr(self.store, "path", "the store")
+        if not np.isfinite(out).all():
+            msg = (
+                f"{where} holds NaN/inf for a mask of experiment {self.key[:12]}… (a corrupted "
+                f"row): clear it with EvalStore({str(where)!r}).clear(key) or pass store=None"
+            )
+            raise StoreError(msg)
+        if self.output_dim is not None and out.shape[0] != self.output_dim:
+            msg = (
+                f"{where} holds outputs of dimension {out.shape[0]} for experiment "
+                f"{self.key[:12]}…, the value function gives {self.output_dim}: the stored rows are "
+                f"stale or corrupt; clear them with EvalStore({str(where)!r}).clear(key) or pass store=None"
+            )
+            raise StoreError(msg)
+        self._check_dim(out.shape[0], "the store")
 
     def _check_dim(self, d: int, source: str) -> None:
         if self.output_dim is None:
@@ -174,8 +212,9 @@ class Evaluator:
                 outputs = self._call(batch_masks, caller_rows)
                 if self.store is not None:
                     self.store.put(self.key, batch_masks, outputs)
-                for u, o in zip(batch, outputs):
+                for u, r, o in zip(batch, batch_masks.row_bytes(), outputs):
                     results[u] = o
+                    self._remember(r, o)
                 bar.update(len(batch))
         finally:
             bar.close()
@@ -194,18 +233,18 @@ class Evaluator:
             raise ModelCallError(msg, caller_rows) from err
         self.calls += len(batch)
         self.batches += 1
-        try:
-            out = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            msg = f"value function returned {type(raw).__name__} that is not a float array: {err}"
-            raise ValueFunctionError(msg) from err
-        if out.ndim == 0 or out.shape[0] != len(batch) or out.ndim > 2:
+        return self._check_outputs(raw, len(batch), caller_rows)
+
+    def _check_outputs(self, raw: Any, m: int, caller_rows: np.ndarray) -> np.ndarray:
+        """A private float64 copy of one returned batch, checked (type, shape, dimension, finite)."""
+        out = to_float_array(raw)
+        if out.ndim == 0 or out.shape[0] != m or out.ndim > 2:
             msg = (
-                f"value function returned shape {out.shape} for {len(batch)} masks; expected "
-                f"({len(batch)},) or ({len(batch)}, d) (mask rows {_rows_text(caller_rows)})"
+                f"value function returned shape {out.shape} for {m} masks; expected "
+                f"({m},) or ({m}, d) (mask rows {_rows_text(caller_rows)})"
             )
             raise ValueFunctionError(msg)
-        out = out.reshape(len(batch), -1)
+        out = out.reshape(m, -1)
         self._check_dim(out.shape[1], "the value function")
         bad = ~np.isfinite(out).all(axis=1)
         if bad.any():
@@ -215,6 +254,34 @@ class Evaluator:
             )
             raise ValueFunctionError(msg)
         return out
+
+
+def to_float_array(raw: Any) -> np.ndarray:
+    """``raw`` as a new float64 array that shares no memory with it (a value function may
+    refill one buffer on every call). Refuses complex outputs and tensors that require grad."""
+    if hasattr(raw, "detach") and hasattr(raw, "requires_grad"):  # a torch tensor
+        if raw.requires_grad:
+            msg = (
+                "value function returned a torch tensor that requires grad: compute it under "
+                "torch.no_grad() (or torch.inference_mode()) or return tensor.detach()"
+            )
+            raise ValueFunctionError(msg)
+        if raw.is_complex():
+            msg = f"value function returned a complex tensor ({raw.dtype}); return real outputs (e.g. .abs() or .real)"
+            raise ValueFunctionError(msg)
+        raw = raw.cpu().double().numpy()
+    try:
+        arr = np.asarray(raw)
+    except (TypeError, ValueError) as err:
+        msg = f"value function returned {type(raw).__name__} that is not a float array: {err}"
+        raise ValueFunctionError(msg) from err
+    if np.iscomplexobj(arr):
+        msg = f"value function returned complex outputs ({arr.dtype}); return real outputs (e.g. np.abs or .real)"
+        raise ValueFunctionError(msg)
+    if arr.dtype.kind not in "biuf":
+        msg = f"value function returned {type(raw).__name__} of dtype {arr.dtype}, not a float array"
+        raise ValueFunctionError(msg)
+    return np.array(arr, dtype=np.float64, copy=True)
 
 
 def as_evaluator(fn: ValueFunction | Evaluator, n: int | None = None, **options: Any) -> Evaluator:
