@@ -6,46 +6,40 @@ real ProxySPEX and ablation modules; the tests that need the real ones importors
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from fastspex import dense, indices
 from fastspex import masks as M
 from fastspex.coefficients import Coefficients
+from fastspex.explainers.result import Explanation, measure_faithfulness
 from fastspex.interactions import Interactions
 
 
-@dataclass
-class DenseResult:
-    """Shaped like ProxySPEXResult: the exact Fourier transform from all 2ⁿ masks."""
-
-    coefficients: Coefficients
-    n: int
-    calls: int
-    r2: float | None
-    baseline: float
-    timings: dict = field(default_factory=dict)
-    settings: dict = field(default_factory=dict)
-
-    def evaluate(self, masks) -> np.ndarray:
-        return indices.evaluate(self.coefficients, masks)
-
-
 class DenseExplainer:
-    """``ProxySPEX``-shaped stand-in: evaluates every mask (n ≤ 12) and transforms exactly."""
+    """An explainer by the contract: evaluates every mask (n ≤ 12) and transforms exactly."""
 
-    def __init__(self, budget: int = 0, seed: int = 0, tol: float = 1e-12) -> None:
-        self.budget, self.seed, self.tol = budget, seed, tol
+    def __init__(self, budget: int = 0, *, seed: int = 0, progress=None, holdout: int = 0,
+                 n_threads=None, tol: float = 1e-12) -> None:
+        self.budget, self.seed, self.holdout, self.tol = budget, seed, holdout, tol
 
-    def fit(self, fn, n=None, *, store=None, key=None, progress=None) -> DenseResult:
+    def fit(self, fn, n=None, *, store=None, key=None, progress=None) -> Explanation:
         n = n if n is not None else fn.n
         table = np.asarray(fn(M.exhaustive(n).to_bool()), dtype=float)
         F = dense.fourier_from_table(table)
         keep = np.flatnonzero(np.abs(F) > self.tol)
         supports = {tuple(j for j in range(n) if (s >> j) & 1): float(F[s]) for s in keep}
         coefs = Coefficients.from_dict(supports, n, "fourier")
-        return DenseResult(coefs, n, len(table), None, float(table[-1]),
-                           {"algorithm": 0.0}, {"budget": self.budget, "seed": self.seed})
+        r2, _ = measure_faithfulness(fn, lambda m: indices.evaluate(coefs, m), n, self.holdout, self.seed)
+        return Explanation(coefficients=coefs, n=n, calls=len(table), baseline=float(table[-1]),
+                           faithfulness=r2, timings={"algorithm": 0.0},
+                           settings={"budget": self.budget, "seed": self.seed})
+
+
+def install_dense_explainers(monkeypatch, names=("proxyspex", "spex", "fm", "lasso")) -> None:
+    """Make ``explain(method=...)`` use the exact dense stand-in for each named method."""
+    from fastspex import explainers
+
+    for name in names:
+        monkeypatch.setitem(explainers._REGISTERED, name, DenseExplainer)
 
 
 class FakeFeatureAblation:
@@ -107,17 +101,8 @@ def sample_interactions(kind: str = "features") -> Interactions:
 
 
 def install_fake_methods(monkeypatch) -> None:
-    """Make ``fastspex.proxyspex`` / ``fastspex.spex`` the exact dense stand-in."""
-    import sys
-    import types
-
-    import fastspex
-
-    for name, cls in (("proxyspex", "ProxySPEX"), ("spex", "SPEX")):
-        mod = types.ModuleType(f"fastspex.{name}")
-        setattr(mod, cls, DenseExplainer)
-        monkeypatch.setattr(fastspex, name, mod, raising=False)  # first: see install_fake_ablate
-        monkeypatch.setitem(sys.modules, f"fastspex.{name}", mod)
+    """Make ``proxyspex`` / ``spex`` the exact dense stand-in."""
+    install_dense_explainers(monkeypatch, ("proxyspex", "spex"))
 
 
 def install_fake_ablate(monkeypatch, calls: list | None = None) -> None:

@@ -214,10 +214,11 @@ def test_unexpected_errors_are_one_line_unless_debug(tmp_path: Path, monkeypatch
         cli.main(["explain", "text", TEXT])
 
 
-def test_every_cli_index_is_one_explain_computes_or_refused_early(tmp_path, capsys, no_model,
-                                                                  monkeypatch) -> None:
-    from fastspex import explain
+def test_cli_and_explain_take_their_index_names_from_one_list(capsys) -> None:
+    from fastspex import api, cli, names
 
-    monkeypatch.setattr(explain, "INDICES", tuple(i for i in explain.INDICES if i != "ksii"))
-    _usage_error(["explain", "text", TEXT, "--index", "ksii", "--out", str(tmp_path / "o")],
-                 capsys, "--index ksii")
+    assert cli.INDICES is names.INDICES and api.INDICES is names.INDICES
+    with pytest.raises(SystemExit):
+        cli.main(["explain", "text", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "{" + ",".join(names.INDICES) + "}" in help_text

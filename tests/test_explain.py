@@ -2,64 +2,22 @@
 
 from __future__ import annotations
 
-import sys
-import types
 
 import fastspex
 import numpy as np
 import pytest
-from _surface_helpers import DenseExplainer, FakeFeatureAblation, FakeHeadAblation
+from _surface_helpers import DenseExplainer, FakeFeatureAblation, FakeHeadAblation, install_dense_explainers
 from fastspex import indices
 from fastspex import masks as M
-from fastspex.coefficients import Coefficients
-from fastspex.explain import default_budget, explain
+from fastspex.api import explain
 from fastspex.interactions import Interactions
 from fastspex.value import Evaluator
 
 
 @pytest.fixture
 def dense_methods(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand in for fastspex.proxyspex / spex / proxies with exact dense fits (n ≤ 12)."""
-    for name, cls in (("proxyspex", "ProxySPEX"), ("spex", "SPEX")):
-        mod = types.ModuleType(f"fastspex.{name}")
-        setattr(mod, cls, DenseExplainer)
-        # The attribute first: reading its old value may import the real module (fastspex's
-        # lazy names), which must not find the stand-in already in sys.modules.
-        monkeypatch.setattr(fastspex, name, mod, raising=False)
-        monkeypatch.setitem(sys.modules, f"fastspex.{name}", mod)
-
-    class Fit:
-        def __init__(self, masks: np.ndarray, y: np.ndarray, rank: int = 0) -> None:
-            # Least squares on all sets of size <= 2 (Möbius), exact for the fakes.
-            n = masks.shape[1]
-            sets = [()] + [(i,) for i in range(n)] + [(i, j) for i in range(n) for j in range(i + 1, n)]
-            X = np.column_stack([masks[:, list(s)].all(axis=1) if s else np.ones(len(masks)) for s in sets]).astype(float)
-            w = np.linalg.lstsq(X, y, rcond=None)[0]
-            if rank:  # FM-shaped: pairs live in V only
-                self.coefficients = Coefficients.from_dict({s: v for s, v in zip(sets, w) if len(s) < 2}, n, "mobius")
-                P = np.zeros((n, n))
-                for s, v in zip(sets, w):
-                    if len(s) == 2:
-                        P[s] = P[s[::-1]] = v
-                # Only off-diagonal <v_i, v_j> matter: shift the diagonal to make P PSD.
-                vals, vecs = np.linalg.eigh(P + (1e-9 - min(0.0, np.linalg.eigvalsh(P)[0])) * np.eye(n))
-                self.V = vecs * np.sqrt(np.clip(vals, 0, None))
-            else:
-                self.coefficients = Coefficients.from_dict(dict(zip(sets, w)), n, "mobius")
-
-        def predict(self, masks: np.ndarray) -> np.ndarray:
-            out = indices.evaluate(self.coefficients, masks)
-            if hasattr(self, "V"):
-                x = np.asarray(masks, float)
-                xv = x @ self.V
-                out = out + 0.5 * ((xv**2).sum(1) - (x**2) @ (self.V**2).sum(1))
-            return out
-
-    proxies = types.ModuleType("fastspex.proxies")
-    proxies.fit_sparse_polynomial = lambda masks, outputs, alpha=0.0: Fit(masks, outputs)  # type: ignore[attr-defined]
-    proxies.fit_factorization_machine = lambda masks, outputs, rank=4, seed=0: Fit(masks, outputs, rank)  # type: ignore[attr-defined]
-    monkeypatch.setattr(fastspex, "proxies", proxies, raising=False)  # first: see above
-    monkeypatch.setitem(sys.modules, "fastspex.proxies", proxies)
+    """Stand in for every estimating method with exact dense fits (n ≤ 12), by registration."""
+    install_dense_explainers(monkeypatch)
 
 
 def test_proxyspex_path_on_feature_ablation(dense_methods: None) -> None:
@@ -190,10 +148,8 @@ def test_ray_backend_is_used(dense_methods: None, monkeypatch: pytest.MonkeyPatc
         seen.update(n=n, store=store, progress=progress, options=options)
         return Evaluator(fn, n, store=None, progress=False)
 
-    mod = types.ModuleType("fastspex.ray_backend")
-    mod.make_ray_evaluator = make_ray_evaluator  # type: ignore[attr-defined]
-    monkeypatch.setattr(fastspex, "ray_backend", mod, raising=False)  # first: see dense_methods
-    monkeypatch.setitem(sys.modules, "fastspex.ray_backend", mod)
+    pytest.importorskip("ray")
+    monkeypatch.setattr("fastspex.evaluation.ray_backend.make_ray_evaluator", make_ray_evaluator)
     res = explain(FakeHeadAblation(), backend="ray", backend_options={"workers": 2},
                   progress=False, store=None, holdout=0)
     assert seen == {"n": 8, "store": None, "progress": False, "options": {"workers": 2}}

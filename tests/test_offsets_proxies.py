@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from fastspex import errors, proxies
+from fastspex import _core, errors, proxies
 from fastspex import masks as M
 
 N_POLY = 10
@@ -89,8 +89,8 @@ def test_sparse_polynomial_refuses_ten_million_components_before_allocating(monk
     y = np.arange(m, dtype=float)
     # whatever this machine has, pretend it has 16 GB, and fail loudly if the core is reached
     monkeypatch.setattr(errors, "available_memory", lambda: 16 * 10**9)
-    monkeypatch.setattr(proxies._core, "poly_path", _no_core_call)
-    monkeypatch.setattr(proxies._core, "poly_cv_mse", _no_core_call)
+    monkeypatch.setattr(_core, "poly_path", _no_core_call)
+    monkeypatch.setattr(_core, "poly_cv_mse", _no_core_call)
     with pytest.raises(errors.MemoryLimitError, match=r"(?s)fit_sparse_polynomial needs about \d+(\.\d+)? GB.*fewer components.*method=\"spex\"") as info:
         proxies.fit_sparse_polynomial(X, y)
     assert "\n" not in str(info.value)
@@ -103,7 +103,7 @@ def test_factorization_machine_refuses_before_allocating(monkeypatch: pytest.Mon
     y = np.arange(m, dtype=float)
     # the FM needs n·rank embeddings twice plus the kept-bit index: far more than 10 MB
     monkeypatch.setattr(errors, "available_memory", lambda: 10 * 10**6)
-    monkeypatch.setattr(proxies._core, "fm_fit", _no_core_call)
+    monkeypatch.setattr(_core, "fm_fit", _no_core_call)
     with pytest.raises(errors.MemoryLimitError, match=r"fit_factorization_machine needs about \d+(\.\d+)? GB.*fewer components") as info:
         proxies.fit_factorization_machine(X, y)
     assert "\n" not in str(info.value)

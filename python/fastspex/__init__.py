@@ -11,31 +11,37 @@ except ImportError as err:  # pragma: no cover - only when the build is missing
     )
     raise ImportError(msg) from err
 
-from . import dense, indices, masks, pairs, store, value
-from .coefficients import Coefficients
-from .masks import PackedMasks
-from .store import EvalStore
-from .value import Evaluator, ModelCallError, ValueFunction, ValueFunctionError
-
+from . import _aliases
+from . import dense, indices, masks, names, pairs
 from ._version import __version__
+from .coefficients import Coefficients
+from .evaluation import evaluator as value
+from .evaluation import store
+from .evaluation.evaluator import Evaluator, ModelCallError, ValueFunction, ValueFunctionError
+from .evaluation.store import EvalStore
+from .masks import PackedMasks
+
+_aliases.install()  # the flat module names of earlier releases (fastspex.proxyspex, …)
 
 # Public names whose modules pull in heavy optional dependencies (LightGBM, torch, matplotlib)
 # load on first use, so `import fastspex` stays fast and works without the extras.
 _LAZY = {
-    "ProxySPEX": "proxyspex",
-    "ProxySPEXResult": "proxyspex",
-    "SPEX": "spex",
-    "SPEXResult": "spex",
-    "explain": "explain",
-    "greedy_search": "greedy",
-    "GreedyResult": "greedy",
-    "Interactions": "interactions",
-    "fit_sparse_polynomial": "proxies",
-    "fit_factorization_machine": "proxies",
+    "explain": "api",
+    "default_budget": "api",
+    "ProxySPEX": "explainers.proxyspex",
+    "ProxySPEXResult": "explainers.proxyspex",
+    "SPEX": "explainers.spex",
+    "SPEXResult": "explainers.spex",
+    "Exact": "explainers.exact",
+    "greedy_search": "explainers.greedy",
+    "GreedyResult": "explainers.greedy",
+    "fit_sparse_polynomial": "explainers.sparse_polynomial",
+    "fit_factorization_machine": "explainers.factorization_machine",
+    "Interactions": "results.interactions",
 }
 _LAZY_MODULES = {
-    "ablate", "explain", "greedy", "interactions", "lgbm", "plot", "proxies", "proxyspex", "ray_backend",
-    "report", "spex", "synthetic",
+    "ablate", "evaluation", "explainers", "results", "synthetic", "demo", "cli",
+    *_aliases.MOVED, *_aliases.SPLIT,
 }
 
 
@@ -52,6 +58,7 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY) | _LAZY_MODULES)
 
+
 __all__ = [
     "Coefficients",
     "EvalStore",
@@ -64,7 +71,10 @@ __all__ = [
     "dense",
     "indices",
     "masks",
+    "names",
     "pairs",
     "store",
     "value",
+    *sorted(_LAZY),
+    *sorted(_LAZY_MODULES - {"value", "store"}),
 ]

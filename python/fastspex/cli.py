@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .names import BUILTIN_METHODS, INDICES
+
 __all__ = ["BUDGET_RANGE", "UsageError", "build_parser", "main"]
 
-METHODS = ("proxyspex", "spex", "fm", "lasso", "greedy")
-INDICES = ("fbii", "fsii", "stii", "ksii", "sii", "bii", "fourier", "mobius", "ablation")
+METHODS = tuple(m for m in BUILTIN_METHODS if m != "exact")  # exact comes by itself when the budget covers 2^n
 #: Model calls the command accepts (each is one forward pass of the model).
 BUDGET_RANGE = (100, 1_000_000)
 # Built-in model names (the loader's, in fastspex.ablate.models; kept in step by a test).
@@ -162,11 +163,8 @@ def _check_budget_and_index(args: argparse.Namespace) -> None:
     if args.method == "greedy" and args.index not in (None, "ablation"):
         raise _fail(f"--method greedy measures ablation interactions only, not --index "
                     f"{args.index}; use --index ablation or another --method")
-    from .explain import INDICES as EXPLAIN_INDICES  # the list explain() owns
-
-    if args.index is not None and args.index not in EXPLAIN_INDICES:
-        raise _fail(f"--index {args.index} is not computed by this fastspex's explain(); "
-                    f"use one of {', '.join(EXPLAIN_INDICES)}")
+    if args.index is not None and args.index not in INDICES:
+        raise _fail(f"--index {args.index} is not one of {', '.join(INDICES)}")
     if args.threshold is not None and args.method != "greedy":
         raise _fail("--threshold applies to --method greedy only")
 
@@ -342,7 +340,7 @@ def _ablation(args: argparse.Namespace) -> Any:
 
 def _print_top(res: Any, k: int) -> None:
     faith = "not measured" if res.faithfulness is None else f"{res.faithfulness:.3f}"
-    from .interactions import index_label
+    from .results.interactions import index_label
 
     print(f"{index_label(res.index)} via {res.method}: {res.calls} model calls, "
           f"faithfulness R² {faith}, output with everything kept {res.baseline:.4g}")
@@ -351,7 +349,7 @@ def _print_top(res: Any, k: int) -> None:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .explain import explain
+    from .api import explain
 
     _preflight(args)  # every cheap check first: no model is loaded before they pass
     options: dict[str, Any] = {}
@@ -370,7 +368,7 @@ def _explain(args: argparse.Namespace) -> int:
     _print_top(res, args.top)
     print(f"result: {path}")
     if args.report:
-        from . import report
+        from .results import report
 
         page = report.save(res, out / "report.html", title=f"fastspex: {args.what} of the model")
         print(f"report: {page}")
@@ -391,8 +389,8 @@ def _same_entry(a: Path, b: Path) -> bool:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from . import report
-    from .interactions import Interactions
+    from .results import report
+    from .results.interactions import Interactions
 
     src = Path(args.result)
     if not src.is_file():

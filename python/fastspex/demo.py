@@ -13,8 +13,8 @@ import numpy as np
 
 from . import dense
 from . import masks as M
-from .store import experiment_key
-from .value import Evaluator
+from .evaluation.store import experiment_key
+from .evaluation.evaluator import Evaluator
 
 __all__ = ["PlantedFunction", "main"]
 

@@ -28,7 +28,7 @@ result are sorted by size, then lexicographically; exact zeros are dropped (``to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Union
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from . import _core
 from ._validate import as_int, as_threads
 from .coefficients import Coefficients
 from .masks import MaskLike, as_packed
+from .names import INDICES, NEEDS_ORDER, SHAPIQ_NAMES, IndexName
 
 __all__ = [
     "DEFAULT_MAX_TERMS",
@@ -55,15 +56,8 @@ __all__ = [
     "to_mobius",
 ]
 
-IndexName = Literal["fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ksii", "ablation"]
-_INDICES = ("fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ksii", "ablation")
-_NEEDS_ORDER = ("fbii", "fsii", "stii", "ksii")
-
-# shapiq's names (order 1 of the Shapley family is "SV", of the Banzhaf family "BV").
-SHAPIQ_NAMES = {
-    "mobius": "Moebius", "sii": "SII", "bii": "BII", "ksii": "k-SII", "stii": "STII",
-    "fsii": "FSII", "fbii": "FBII",
-}
+_INDICES = INDICES
+_NEEDS_ORDER = NEEDS_ORDER
 _SHAPLEY_FAMILY = ("sii", "ksii", "stii", "fsii")
 # Indices whose value at the empty set is f(0) = v(∅) (when they have an order >= 1).
 _EMPTY_IS_F0 = ("mobius", "ksii", "stii", "fsii")

@@ -31,13 +31,14 @@ import numpy as np
 from . import _core
 from ._validate import as_int, as_threads
 from .coefficients import Coefficients
-from .indices import DEFAULT_MAX_TERMS, IndexName
+from .indices import DEFAULT_MAX_TERMS
+from .names import INDICES, NEEDS_ORDER, IndexName
 
 __all__ = ["PairScores", "RankBy", "top_pairs"]
 
 RankBy = Literal["largest", "smallest", "magnitude"]
-_INDICES = ("fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ksii", "ablation")
-_NEEDS_ORDER = ("fbii", "fsii", "stii", "ksii")
+_INDICES = INDICES
+_NEEDS_ORDER = NEEDS_ORDER
 
 
 class PairScores(NamedTuple):

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..store import experiment_key
+from ..evaluation.store import experiment_key
 from ._base import AblationBase, check_masks, finite_or_raise
 from .models import LoadedModel, as_loaded, auto_batch_size
 from .outputs import OutputName, encode_prompt, make_scorer, pad_rows

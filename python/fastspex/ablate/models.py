@@ -196,7 +196,7 @@ def load_model(
 def _load_smollm2(kind: Any, dev: Any, dtype: Any) -> LoadedModel:
     import transformers
 
-    from ..store import cache_dir
+    from ..evaluation.store import cache_dir
 
     if kind not in ("auto", "causal"):
         msg = f"SmolLM2 is a causal LM, not {kind!r}"

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..store import experiment_key
-from ..value import Evaluator
+from ..evaluation.store import experiment_key
+from ..evaluation.evaluator import Evaluator
 from ._base import check_masks
 
 __all__ = ["Normalised", "normalise"]

@@ -17,8 +17,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ._validate import as_int
-from .masks import MaskLike, PackedMasks, as_packed, unique
+from .._validate import as_int
+from ..masks import MaskLike, PackedMasks, as_packed, unique
 from .store import EvalStore, default_store
 
 __all__ = [

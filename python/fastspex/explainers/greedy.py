@@ -24,9 +24,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._validate import as_int
+from .._validate import as_int
+from ..coefficients import Coefficients
 
-__all__ = ["GreedyResult", "GreedyStep", "greedy_search"]
+__all__ = ["Greedy", "GreedyResult", "GreedyStep", "ablation_surrogate", "greedy_search"]
 
 Direction = Literal["decrease", "increase", "either"]
 
@@ -68,6 +69,14 @@ class GreedyResult:
     single_effects: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pair_effects: dict[tuple[int, int], float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The outcome in JSON form (kept in the result's metadata)."""
+        return {
+            "selected": self.selected, "minimal": self.minimal, "output": self.output,
+            "threshold": self.threshold, "crossed": self.crossed,
+            "stop_reason": self.stop_reason, "direction": self.direction,
+        }
 
     @property
     def names(self) -> list[str]:
@@ -118,10 +127,8 @@ class _Oracle:
 
 
 def _resolve(target: object, n: int | None) -> tuple[Callable[[np.ndarray], np.ndarray], int, list[str] | None]:
-    from .coefficients import Coefficients
-
     if isinstance(target, Coefficients):
-        from . import indices
+        from .. import indices
 
         return (lambda m: indices.evaluate(target, m)), target.n, None
     labels = getattr(target, "labels", None)
@@ -319,3 +326,90 @@ def greedy_search(
                   "direction": direction, "pairs": pairs, "prune": prune, "tol": tol,
                   "max_pairs": max_pairs},
     )
+
+
+def ablation_surrogate(result: GreedyResult, n: int) -> Coefficients:
+    """The Fourier expansion that reproduces every mask greedy evaluated with at most two
+    components ablated: ``f̂(x) = Σ_S a_S Π_{i∈S}(1 − xᵢ)`` over ``S = ∅``, the singles and the
+    evaluated pairs, with ``a_∅ = f(1)``, ``aᵢ = f(1 − eᵢ) − f(1)`` and
+    ``a_ij = f(1 − eᵢ − eⱼ) − f(1 − eᵢ) − f(1 − eⱼ) + f(1)``. Its ablation interactions at the
+    full input are exactly the measured ``Δ_S = (−1)^|S| a_S``; pairs greedy never evaluated
+    have none."""
+    from ..coefficients import Coefficients
+
+    s = np.asarray(result.single_effects, np.float64)
+    pair_terms = {ij: float(p - s[ij[0]] - s[ij[1]]) for ij, p in sorted(result.pair_effects.items())}
+    # Π_{i∈S}(1 − xᵢ) = Σ_{T⊆S} (−1)^|T| x_T: the Möbius (x-basis) coefficient of T collects
+    # (−1)^|T| a_S over the S ⊇ T.
+    mobius = np.zeros(n)
+    const = float(result.baseline) + float(s.sum()) + sum(pair_terms.values())
+    mobius -= s
+    terms: dict[tuple[int, ...], float] = {}
+    for (i, j), a in pair_terms.items():
+        mobius[i] -= a
+        mobius[j] -= a
+        terms[(i, j)] = a
+    terms[()] = const
+    for i in range(n):
+        terms[(i,)] = float(mobius[i])
+    from .. import indices
+
+    return indices.to_fourier(Coefficients.from_dict(terms, n, "mobius"))
+
+
+class Greedy:
+    """Explainer: :func:`greedy_search` on the model, returned in the shape of every explainer.
+
+    The explanation's expansion is :func:`ablation_surrogate` (exact on every evaluated mask
+    with at most two components ablated); the set found, its output and why the search stopped
+    are in ``diagnostics["greedy"]`` (a :class:`GreedyResult`). ``options`` go to
+    :func:`greedy_search` (``threshold``, ``max_size``, ``direction``, ``pairs``, …).
+    """
+
+    indices = ("ablation",)  # the only index its evaluations determine
+    uses_holdout = False  # it measures sets, not a fitted function
+    replaced_by_exact = False  # its answer is a set, which all 2^n masks do not give by themselves
+
+    def __init__(self, budget: int | None = None, *, seed: int | None = 0,
+                 n_threads: int | None = None, progress: bool | None = None, holdout: int = 0,
+                 labels: Sequence[str] | None = None, **options: Any) -> None:
+        import inspect
+
+        self.budget = None if budget is None else as_int(budget, "budget", minimum=2)
+        self.seed, self.n_threads, self.progress = seed, n_threads, progress
+        self.holdout = as_int(holdout, "holdout", minimum=0)
+        self.labels = labels
+        allowed = [p for p in inspect.signature(greedy_search).parameters
+                   if p not in ("target", "budget", "n", "labels")]
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            msg = (f"unknown option(s) {', '.join(unknown)} for method 'greedy'; "
+                   f"it accepts: {', '.join(allowed)}")
+            raise TypeError(msg)
+        self.options = options
+
+    def fit(self, fn: Any, n: int | None = None, *, store: Any = "default", key: str | None = None,
+            progress: bool | None = None) -> Any:
+        """Search ``fn`` (a value function or an Evaluator) for the set that moves it most."""
+        import time
+
+        from ..evaluation.evaluator import as_evaluator
+        from .result import Explanation, measure_faithfulness
+
+        t0 = time.perf_counter()
+        ev = as_evaluator(fn, n, store=store, key=key,
+                          progress=self.progress if progress is None else progress)
+        calls0 = ev.calls
+        found = greedy_search(ev, budget=self.budget, n=ev.n, labels=self.labels, **self.options)
+        coefs = ablation_surrogate(found, ev.n)
+        from .. import indices
+
+        r2, _ = measure_faithfulness(ev, lambda m: indices.evaluate(coefs, m), ev.n, self.holdout,
+                                     0 if self.seed is None else int(self.seed), what="greedy")
+        total = time.perf_counter() - t0
+        return Explanation(
+            coefficients=coefs, n=ev.n, calls=ev.calls - calls0, baseline=found.baseline,
+            faithfulness=r2, timings={"total": total},
+            settings={"budget": self.budget, **found.settings},
+            diagnostics={"greedy": found},
+        )

@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .coefficients import Coefficients
+from ..coefficients import Coefficients
+from ..names import INDEX_LABELS, INDICES, index_label
 
 __all__ = ["INDEX_LABELS", "SCHEMA", "Interaction", "Interactions", "index_label"]
 
@@ -36,18 +37,7 @@ _FROM_SHAPIQ = {
     "Moebius": "mobius", "SII": "sii", "BII": "bii", "k-SII": "ksii", "STII": "stii",
     "FSII": "fsii", "FBII": "fbii", "SV": "ksii", "BV": "bii",
 }
-KNOWN_INDICES = ("fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ksii", "ablation")
-
-#: How each index is written for people (plots, report, command line).
-INDEX_LABELS = {
-    "fourier": "Fourier", "mobius": "Möbius", "bii": "BII", "sii": "SII", "fbii": "FBII",
-    "fsii": "FSII", "stii": "STII", "ksii": "k-SII", "ablation": "Ablation Δ",
-}
-
-
-def index_label(index: str) -> str:
-    """The display name of an index ("ksii" -> "k-SII")."""
-    return INDEX_LABELS.get(index, index.upper())
+KNOWN_INDICES = INDICES
 
 
 class Interaction(NamedTuple):
@@ -270,7 +260,7 @@ class Interactions:
 
         ``by``: "magnitude" (largest |value|), "largest" or "smallest" value. Ties by ids.
         """
-        from ._validate import as_int
+        from .._validate import as_int
 
         k = as_int(k, "k", minimum=0)
         if by not in ("magnitude", "largest", "smallest"):
@@ -313,7 +303,7 @@ class Interactions:
         Uses the surrogate when the run kept one; a complete Möbius/Fourier result predicts by
         itself. Other indices summarise the model and cannot predict outputs.
         """
-        from . import indices
+        from .. import indices
 
         coefs = self.surrogate
         if coefs is None and self.index in ("mobius", "fourier") and self.order is None:
@@ -361,7 +351,7 @@ class Interactions:
 
     def _empty_output(self) -> float | None:
         """``f(all ablated)`` as far as the result determines it (``None`` if it does not)."""
-        from . import indices
+        from .. import indices
 
         if self.surrogate is not None:
             return float(indices.evaluate(self.surrogate, np.zeros((1, self.n), bool))[0])
@@ -389,7 +379,7 @@ class Interactions:
         surrogate when the result has one; a BII result of limited order without a surrogate
         does not determine it and is refused.
         """
-        from . import indices
+        from .. import indices
 
         if self.index not in indices.SHAPIQ_NAMES:
             msg = f"shapiq has no counterpart of the {self.index!r} index"
@@ -474,7 +464,7 @@ class Interactions:
     # ------------------------------------------------------------------ persistence
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON document :meth:`save` writes (schema ``fastspex.interactions/1``)."""
-        from . import __version__
+        from .. import __version__
 
         sur = self.surrogate
         return {

@@ -8,16 +8,16 @@ the exact index. :func:`fastspex.explain` switches to this path by itself in tha
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from . import dense, indices, pairs
-from ._validate import as_int, as_threads
-from .coefficients import Coefficients
-from .masks import MaskLike, exhaustive
-from .value import Evaluator, ValueFunction, as_evaluator
+from .. import dense, indices
+from .._validate import as_int, as_threads
+from ..coefficients import Coefficients
+from ..masks import exhaustive
+from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
+from .result import Explanation, r_squared
 
 __all__ = ["MAX_EXACT_N", "Exact", "ExactResult", "covers_all_masks", "dense_coefficients"]
 
@@ -41,56 +41,31 @@ def dense_coefficients(table: np.ndarray, n: int, *, n_threads: int | None = Non
     return Coefficients(n, indptr, members, values, "fourier")
 
 
-@dataclass
-class ExactResult:
-    """The exact explanation of a value function over ``n ≤ 20`` components.
-
-    Attributes:
-        coefficients: all ``2ⁿ`` Fourier coefficients of the function.
-        n: number of components.
-        calls: model calls made (``2ⁿ`` less what the store already held).
-        r2: R² of the expansion on all ``2ⁿ`` masks, computed (1 up to rounding), ``None`` if
-            the function is constant.
-        baseline: the value function on the all-kept mask.
-        timings: seconds per stage.
-        settings: the parameters (``exact: True``).
-    """
-
-    coefficients: Coefficients
-    n: int
-    calls: int
-    r2: float | None
-    baseline: float
-    timings: dict[str, float] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def evaluate(self, masks: MaskLike) -> np.ndarray:
-        """The function's value on each mask (from its expansion)."""
-        return indices.evaluate(self.coefficients, masks)
-
-    def index(self, name: indices.IndexName, order: int | None = None):
-        """An interaction index of the function (see :func:`fastspex.indices.compute_index`)."""
-        return indices.compute_index(self.coefficients, name, order)
-
-    def top_pairs(self, k: int = 10, index: indices.IndexName = "fourier", *, order: int = 2,
-                  by: pairs.RankBy = "magnitude") -> pairs.PairScores:
-        """The ``k`` strongest pairs under ``index``."""
-        n_pairs = self.n * (self.n - 1) // 2
-        return pairs.top_pairs(self.coefficients, min(k, n_pairs), index=index, order=order, by=by)
+#: The result of :meth:`Exact.fit` (every explainer returns an :class:`Explanation`).
+ExactResult = Explanation
 
 
 class Exact:
     """Evaluate all ``2ⁿ`` masks and return the exact expansion.
+
+    Faithfulness is measured on all ``2ⁿ`` masks (``uses_holdout`` is False: no fresh mask
+    exists).
 
     Args:
         budget: model calls allowed; must be at least ``2ⁿ`` (``None``: exactly ``2ⁿ``).
         seed: unused (nothing is random); accepted so every explainer has the same shape.
         n_threads: threads for the transforms (``None``: all cores).
         progress: show a progress bar for the model calls.
+        holdout: unused (faithfulness is measured on all ``2ⁿ`` masks); accepted so every
+            explainer has the same shape.
     """
 
+    uses_holdout = False
+    replaced_by_exact = False
+
     def __init__(self, budget: int | None = None, *, seed: int | None = 0,
-                 n_threads: int | None = None, progress: bool | None = None) -> None:
+                 n_threads: int | None = None, progress: bool | None = None,
+                 holdout: int = 0) -> None:
         self.budget = None if budget is None else as_int(budget, "budget", minimum=1)
         self.seed = seed
         self.n_threads = n_threads
@@ -98,7 +73,7 @@ class Exact:
         self.progress = progress
 
     def fit(self, fn: ValueFunction | Evaluator, n: int | None = None, *, store: Any = "default",
-            key: str | None = None, progress: bool | None = None) -> ExactResult:
+            key: str | None = None, progress: bool | None = None) -> Explanation:
         """Explain ``fn`` exactly over its ``n`` components."""
         t0 = time.perf_counter()
         ev = as_evaluator(fn, n, store=store, key=key,
@@ -122,12 +97,9 @@ class Exact:
         t = time.perf_counter()
         coefs = dense_coefficients(table, n, n_threads=self.n_threads)
         # Faithfulness is measured, not assumed: the expansion against every evaluated mask.
-        residual = table - indices.evaluate(coefs, all_masks, n_threads=self.n_threads)
-        centred = table - table.mean()
-        sst = float(centred @ centred)
-        r2 = None if sst <= 1e-300 else 1.0 - float(residual @ residual) / sst
-        return ExactResult(
-            coefficients=coefs, n=n, calls=ev.calls - calls0, r2=r2, baseline=float(table[-1]),
+        r2 = r_squared(table, indices.evaluate(coefs, all_masks, n_threads=self.n_threads))
+        return Explanation(
+            coefficients=coefs, n=n, calls=ev.calls - calls0, faithfulness=r2, baseline=float(table[-1]),
             timings={"model": t_model, "algorithm": time.perf_counter() - t,
                      "total": time.perf_counter() - t0},
             settings={"exact": True, "budget": self.budget, "masks": 1 << n,

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
-from ._validate import as_int, as_threads
-from .coefficients import Coefficients
-from .indices import DEFAULT_MAX_TERMS
+from .. import _core
+from .._validate import as_int, as_threads
+from ..coefficients import Coefficients
+from ..indices import DEFAULT_MAX_TERMS
 
 __all__ = ["TreeArrays", "booster_fourier", "concat", "tree_arrays"]
 

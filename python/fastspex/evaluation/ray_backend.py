@@ -23,10 +23,10 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from ._validate import as_int
-from .masks import PackedMasks
+from .._validate import as_int
+from ..masks import PackedMasks
 from .store import EvalStore
-from .value import (
+from .evaluator import (
     DEFAULT_BATCH_SIZE,
     Evaluator,
     ModelCallError,
@@ -113,7 +113,7 @@ class _RemoteFunction:
                 setattr(self, attr, getattr(local, attr))
 
     def __call__(self, masks: np.ndarray) -> np.ndarray:
-        from .masks import as_packed
+        from ..masks import as_packed
 
         packed = as_packed(masks, self._owner.n)
         return self._owner._run_one(packed)

@@ -27,16 +27,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import _core, indices, pairs
-from ._validate import as_int, as_seed, as_threads
-from .coefficients import Coefficients
-from .masks import MaskLike, PackedMasks, bernoulli, gf2_subsample
-from .value import Evaluator, ValueFunction, as_evaluator
+from .. import _core, indices
+from .._validate import as_int, as_seed, as_threads
+from ..coefficients import Coefficients
+from ..masks import PackedMasks, bernoulli, gf2_subsample
+from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
+from .result import Explanation, measure_faithfulness
 
 __all__ = ["SPEX", "SPEXPlan", "SPEXResult", "plan", "run"]
 
@@ -142,37 +143,8 @@ def plan(
     return SPEXPlan(n, max_order, t, groups, b, delays, int(info["m"]), calls)
 
 
-@dataclass
-class SPEXResult:
-    """What SPEX found: a sparse Fourier expansion of the value function, and how."""
-
-    coefficients: Coefficients
-    n: int
-    calls: int
-    r2: float | None
-    baseline: float
-    timings: dict[str, float]
-    settings: dict[str, Any]
-    diagnostics: dict[str, Any] = field(default_factory=dict)
-
-    def evaluate(self, masks: MaskLike) -> np.ndarray:
-        """The recovered expansion's value on each mask."""
-        return indices.evaluate(self.coefficients, masks)
-
-    def index(self, name: str, order: int | None = None) -> Any:
-        """An interaction index ("fourier", "mobius", "bii", "sii", "fbii", …) of the expansion."""
-        return indices.compute_index(self.coefficients, name, order)  # type: ignore[arg-type]
-
-    def top_pairs(self, k: int = 10, index: str = "fourier", **options: Any) -> pairs.PairScores:
-        """The ``k`` strongest pairs under ``index`` (see :func:`fastspex.pairs.top_pairs`)."""
-        return pairs.top_pairs(self.coefficients, k, index=index, **options)  # type: ignore[arg-type]
-
-    def top(self, k: int = 10) -> list[tuple[tuple[int, ...], float]]:
-        """The ``k`` non-empty supports with the largest ``|Fourier coefficient|``."""
-        c = self.coefficients
-        order = np.argsort(-np.abs(c.values), kind="stable")
-        out = [(c.support(int(i)), float(c.values[i])) for i in order if c.indptr[i + 1] > c.indptr[i]]
-        return out[:k]
+#: The result of :meth:`SPEX.fit` (every explainer returns an :class:`Explanation`).
+SPEXResult = Explanation
 
 
 def _seed(seed: int, *stream: int) -> int:
@@ -200,6 +172,7 @@ class SPEX:
         prune_z: the refit drops terms within this many standard errors of zero (0 keeps all).
         seed: seeds the hash matrices and hold-out masks.
         n_threads: threads for the core (default: all cores).
+        progress: show a progress bar for the model calls (``None``: when on a terminal).
     """
 
     def __init__(
@@ -221,6 +194,7 @@ class SPEX:
         prune_z: float = 3.0,
         seed: int | None = 0,
         n_threads: int | None = None,
+        progress: bool | None = None,
     ) -> None:
         self.budget = None if budget is None else as_int(budget, "budget", minimum=1)
         self.sparsity = None if sparsity is None else as_int(sparsity, "sparsity", minimum=1)
@@ -251,6 +225,7 @@ class SPEX:
         self.seed = as_seed(seed)
         self.n_threads = n_threads
         as_threads(n_threads)
+        self.progress = progress
 
     def plan(self, n: int) -> SPEXPlan:
         """The sampling parameters this explainer uses for ``n`` components."""
@@ -268,14 +243,15 @@ class SPEX:
         key: str | None = None,
         progress: bool | None = None,
         batch_size: int | None = None,
-    ) -> SPEXResult:
+    ) -> Explanation:
         """Query ``fn`` on the SPEX design and recover its sparse Fourier expansion.
 
         ``store``, ``key``, ``progress`` and ``batch_size`` go to the :class:`Evaluator` (ignored
         when ``fn`` already is one); with a key, a rerun takes every output from the store.
         """
         start = time.perf_counter()
-        options: dict[str, Any] = {"store": store, "key": key, "progress": progress}
+        options: dict[str, Any] = {"store": store, "key": key,
+                                   "progress": self.progress if progress is None else progress}
         if batch_size is not None:
             options["batch_size"] = batch_size
         ev = as_evaluator(fn, n, **options)
@@ -318,18 +294,10 @@ class SPEX:
         recover_time = time.perf_counter() - t0
         coefs = Coefficients(n, indptr, idx, vals, "fourier")
 
-        r2 = None
-        if self.holdout:
-            hold = bernoulli(self.holdout, n, 0.5, seed=_seed(self.seed, 2))
-            t0 = time.perf_counter()
-            y = ev(hold)
-            model_time += time.perf_counter() - t0
-            if y.ndim != 1:
-                msg = f"SPEX needs a scalar output per mask; the value function returned shape {y.shape}"
-                raise ValueError(msg)
-            pred = indices.evaluate(coefs, hold)
-            sst = float(np.sum((y - y.mean()) ** 2))
-            r2 = 1.0 - float(np.sum((y - pred) ** 2)) / sst if sst > 0 else float("nan")
+        t0 = time.perf_counter()
+        r2, _ = measure_faithfulness(ev, lambda m: indices.evaluate(coefs, m), n, self.holdout,
+                                     self.seed, what="SPEX")
+        model_time += time.perf_counter() - t0
 
         total = time.perf_counter() - start
         tss = float(stats["tss"])
@@ -347,8 +315,8 @@ class SPEX:
             "algorithm": total - model_time, "model": model_time, "masks": mask_time,
             "recover": recover_time, "total": total,
         }
-        return SPEXResult(
-            coefficients=coefs, n=n, calls=ev.calls - calls0, r2=r2, baseline=float(values[0]),
+        return Explanation(
+            coefficients=coefs, n=n, calls=ev.calls - calls0, faithfulness=r2, baseline=float(values[0]),
             timings=timings, settings=settings, diagnostics=diagnostics,
         )
 
@@ -363,6 +331,6 @@ def run(
     progress: bool | None = None,
     batch_size: int | None = None,
     **options: Any,
-) -> SPEXResult:
+) -> Explanation:
     """``SPEX(budget, **options).fit(fn, n, store=..., key=..., progress=...)`` in one call."""
     return SPEX(budget, **options).fit(fn, n, store=store, key=key, progress=progress, batch_size=batch_size)

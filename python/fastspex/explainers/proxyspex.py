@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from . import indices, lgbm, masks, pairs
-from ._validate import as_int, as_seed
-from .coefficients import Coefficients
-from .errors import check_memory
-from .indices import IndexName, InteractionIndex
-from .masks import MaskLike, PackedMasks
-from .value import Evaluator, ValueFunction, as_evaluator
+from .. import indices, masks
+from . import trees
+from .._validate import as_int, as_seed
+from ..coefficients import Coefficients
+from ..errors import check_memory
+from ..masks import MaskLike, PackedMasks
+from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
+from .result import Explanation, measure_faithfulness
 
 __all__ = [
     "DEFAULT_GRID",
@@ -59,44 +59,8 @@ DEFAULT_GRID: tuple[dict[str, Any], ...] = (
 )
 
 
-@dataclass
-class ProxySPEXResult:
-    """A ProxySPEX explanation.
-
-    Attributes:
-        coefficients: the sparse Fourier expansion of the proxy (includes the empty set).
-        n: number of components.
-        calls: model calls made (training masks and hold-out masks; store hits excluded).
-        r2: R² on ``settings["holdout"]`` fresh uniform masks, ``None`` without a hold-out.
-        baseline: the value function on the all-kept mask.
-        timings: seconds per stage; ``"algorithm"`` is everything except the value function.
-        settings: every chosen parameter (JSON-serialisable), including the cross-validated
-            ``cv_r2`` of the chosen proxy and of the refit expansion.
-    """
-
-    coefficients: Coefficients
-    n: int
-    calls: int
-    r2: float | None
-    baseline: float
-    timings: dict[str, float] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def evaluate(self, masks: MaskLike) -> np.ndarray:
-        """The proxy expansion's value on each mask."""
-        return indices.evaluate(self.coefficients, masks)
-
-    def index(self, name: IndexName, order: int | None = None) -> Coefficients | InteractionIndex:
-        """An interaction index of the expansion (see :func:`fastspex.indices.compute_index`)."""
-        return indices.compute_index(self.coefficients, name, order)
-
-    def top_pairs(
-        self, k: int = 10, index: IndexName = "fourier", *, order: int = 2,
-        by: pairs.RankBy = "magnitude",
-    ) -> pairs.PairScores:
-        """The ``k`` strongest pairs under ``index`` (``"ablation"`` for Δᵢⱼ at the full input)."""
-        n_pairs = self.n * (self.n - 1) // 2
-        return pairs.top_pairs(self.coefficients, min(k, n_pairs), index=index, order=order, by=by)
+#: The result of :meth:`ProxySPEX.fit` (every explainer returns an :class:`Explanation`).
+ProxySPEXResult = Explanation
 
 
 def fourier_features(coefs: Coefficients, x: np.ndarray) -> np.ndarray:
@@ -170,6 +134,7 @@ class ProxySPEX:
             (keep the booster's exact expansion, truncated to ``max_k``).
         holdout: fresh uniform masks on which to report R² (extra model calls; 0 = none).
         n_threads: threads for LightGBM and the core (default 2).
+        progress: show a progress bar for the model calls (``None``: when on a terminal).
     """
 
     def __init__(
@@ -189,6 +154,7 @@ class ProxySPEX:
         refit: Literal["ridge", "ols", "none"] = "ridge",
         holdout: int = 0,
         n_threads: int | None = 2,
+        progress: bool | None = None,
     ) -> None:
         self.budget = as_int(budget, "budget", minimum=1)
         self.seed = as_seed(seed)
@@ -214,6 +180,7 @@ class ProxySPEX:
         self.refit = refit
         self.holdout = as_int(holdout, "holdout", minimum=0)
         self.n_threads = None if n_threads is None else as_int(n_threads, "n_threads", minimum=1)
+        self.progress = progress
         if self.budget < 2 * self.folds:
             msg = (
                 f"budget = {self.budget} is too small for {self.folds}-fold cross-validation: "
@@ -247,10 +214,11 @@ class ProxySPEX:
         store: Any = "default",
         key: str | None = None,
         progress: bool | None = None,
-    ) -> ProxySPEXResult:
+    ) -> Explanation:
         """Explain ``fn`` (a value function or an :class:`Evaluator`) over ``n`` components."""
         t_start = time.perf_counter()
-        ev = as_evaluator(fn, n, store=store, key=key, progress=progress)
+        ev = as_evaluator(fn, n, store=store, key=key,
+                          progress=self.progress if progress is None else progress)
         n = ev.n
         check_memory(
             self.memory_estimate(n), f"ProxySPEX on n = {n} components with {self.budget} masks",
@@ -293,8 +261,8 @@ class ProxySPEX:
         best: tuple[float, dict[str, Any], Coefficients, dict[str, Any]] | None = None
         for chosen, boosters in candidates:
             t = time.perf_counter()
-            ensemble = lgbm.concat([lgbm.tree_arrays(b, n=n) for b in boosters])
-            raw = lgbm.booster_fourier(
+            ensemble = trees.concat([trees.tree_arrays(b, n=n) for b in boosters])
+            raw = trees.booster_fourier(
                 ensemble.scaled(1.0 / len(boosters)), top_k=max_k, n_threads=self.n_threads
             )
             timings["extract"] += time.perf_counter() - t
@@ -312,16 +280,12 @@ class ProxySPEX:
         _, chosen, coefs, refit_info = best
         coefs = _unscale(coefs, offset, scale)
 
-        r2 = None
-        holdout_calls = 0
-        if self.holdout:
-            t = time.perf_counter()
-            test = masks.bernoulli(self.holdout, n, 0.5, seed=int(seeds[2]))
-            before = ev.calls
-            y_test = _scalar_outputs(ev(test))
-            holdout_calls = ev.calls - before
-            model_time += time.perf_counter() - t
-            r2 = _r2(y_test, indices.evaluate(coefs, test))
+        t = time.perf_counter()
+        before = ev.calls
+        r2, _ = measure_faithfulness(ev, lambda m: indices.evaluate(coefs, m), n, self.holdout,
+                                     self.seed, what="ProxySPEX")
+        holdout_calls = ev.calls - before
+        model_time += time.perf_counter() - t
 
         total = time.perf_counter() - t_start
         timings["model"] = model_time
@@ -348,11 +312,11 @@ class ProxySPEX:
             "holdout_calls": holdout_calls,
             "n_threads": self.n_threads,
         }
-        return ProxySPEXResult(
+        return Explanation(
             coefficients=coefs,
             n=n,
             calls=ev.calls - calls0,
-            r2=r2,
+            faithfulness=r2,
             baseline=float(y[0]),
             timings=timings,
             settings=settings,
@@ -404,7 +368,7 @@ class ProxySPEX:
 
 def run(fn: ValueFunction | Evaluator, n: int | None = None, budget: int = 1000, *,
         store: Any = "default", key: str | None = None, progress: bool | None = None,
-        **options: Any) -> ProxySPEXResult:
+        **options: Any) -> Explanation:
     """Functional form: ``ProxySPEX(budget, **options).fit(fn, n, store=, key=, progress=)``."""
     return ProxySPEX(budget, **options).fit(fn, n, store=store, key=key, progress=progress)
 
@@ -463,12 +427,6 @@ def _unscale(coefs: Coefficients, offset: float, scale: float) -> Coefficients:
         coefs.n, np.concatenate([[0], coefs.indptr]), coefs.indices,
         np.concatenate([[offset], values]), coefs.basis,
     )
-
-
-def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    sst = float(np.sum((y - y.mean()) ** 2))
-    sse = float(np.sum((y - pred) ** 2))
-    return 1.0 - sse / sst if sst > 0 else float("nan")
 
 
 #: masks x components from which grid points are cross-validated one at a time (memory).

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .masks import PackedMasks
+from ..masks import PackedMasks
 
 __all__ = ["EvalStore", "StoreError", "cache_dir", "default_store", "experiment_key"]
 

@@ -1,0 +1,250 @@
+"""``fastspex.explain``: one call from a model (value function or ablation) to named interactions.
+
+It picks a method, spends a budget of model calls, computes the interaction index asked for,
+measures faithfulness on fresh held-out masks, and returns an
+:class:`~fastspex.interactions.Interactions` that carries the component names and everything
+needed to plot, report, save and reload the run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from . import explainers, indices
+from ._validate import as_int, as_seed
+from .explainers.exact import MAX_EXACT_N, covers_all_masks
+from .names import BUILTIN_METHODS, INDICES, NEEDS_ORDER, IndexName
+from .results.interactions import Interactions
+from .evaluation.evaluator import Evaluator, as_evaluator
+
+__all__ = ["INDICES", "METHODS", "default_budget", "explain"]
+
+Method = Literal["proxyspex", "spex", "fm", "lasso", "greedy", "exact"]  # or a registered name
+Index = IndexName
+METHODS = BUILTIN_METHODS
+# What explain() hands every explainer itself (the contract), never as a user option.
+_CONTRACT = ("budget", "seed", "progress", "holdout", "n_threads")
+# Attributes of ablation objects worth keeping with the result (for plots and reports).
+_META_ATTRS = ("text", "units", "target", "model_name", "unit", "n_layers", "n_heads", "output")
+
+
+def default_budget(method: str, n: int) -> int:
+    """Model calls spent when the caller gives no budget: grows with ``n``, bounded both ways.
+
+    For the README's sentence (about 15 words on MiniLM) ProxySPEX's default is 500 masks, a
+    few seconds of model time on two cores.
+    """
+    if method == "greedy":
+        return int(min(20000, 1 + n + 3 * (n + n * (n - 1) // 2)))
+    if method == "exact":
+        return 1 << n
+    if method == "spex":
+        return int(np.clip(100 * n, 1000, 20000))
+    return int(np.clip(32 * n, 500, 5000))
+
+
+def _describe(target: object) -> tuple[object, int | None, list[str] | None, str | None, dict[str, Any]]:
+    """The underlying object (inside an Evaluator), n, labels, kind and metadata of a target."""
+    inner = target.fn if isinstance(target, Evaluator) else target
+    n = target.n if isinstance(target, Evaluator) else getattr(inner, "n", None)
+    labels = getattr(inner, "labels", None)
+    kind = getattr(inner, "kind", None)
+    meta: dict[str, Any] = {}
+    for name in _META_ATTRS:
+        value = getattr(inner, name, None)
+        if value is None or callable(value):
+            continue
+        if isinstance(value, (str, int, float, bool)):
+            meta[name] = value
+        elif isinstance(value, (list, tuple)):
+            meta[name] = [_plain(v) for v in value]
+    texts = getattr(inner, "texts", None)
+    if "text" not in meta and isinstance(texts, (list, tuple)) and texts and isinstance(texts[0], str):
+        meta["text"] = texts[0] if len(texts) == 1 else " | ".join(texts)
+    return inner, n, list(labels) if labels is not None else None, kind, meta
+
+
+def _plain(value: object) -> object:
+    """A JSON-friendly form of one metadata item (units become ``[start, end]`` spans)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    start, end = getattr(value, "start", None), getattr(value, "end", None)
+    if isinstance(start, int) and isinstance(end, int):
+        return [start, end]
+    return value if isinstance(value, (str, int, float, bool)) or value is None else repr(value)
+
+
+def _check_options(factory: object, options: dict[str, Any], method: str) -> None:
+    """Refuse options the explainer's constructor does not take, naming the ones it does."""
+    try:
+        params = inspect.signature(factory).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # a builtin or C callable: it will say so itself
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # the explainer checks its own options
+    allowed = [p for p in params if p not in _CONTRACT and p != "self"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        msg = (
+            f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
+            f"it accepts: {', '.join(allowed) or 'none'}"
+        )
+        raise TypeError(msg)
+
+
+def explain(
+    target: object,
+    *,
+    method: Method | str = "proxyspex",
+    budget: int | None = None,
+    index: Index | None = None,
+    order: int | None = None,
+    seed: int | None = 0,
+    store: object = "default",
+    progress: bool = True,
+    backend: Literal["local", "ray"] = "local",
+    n: int | None = None,
+    labels: Sequence[str] | None = None,
+    holdout: int | None = None,
+    backend_options: dict[str, Any] | None = None,
+    **method_options: Any,
+) -> Interactions:
+    """Explain a model output by the interactions among its components.
+
+    Args:
+        target: a value function (``(m, n)`` bool masks, 1 = kept -> ``(m,)`` outputs), an
+            :class:`~fastspex.value.Evaluator`, or an ablation object from :mod:`fastspex.ablate`
+            (which carries ``n``, ``labels`` and a store key).
+        method: "proxyspex" (tree proxy, the default), "spex" (coded sparse Fourier recovery),
+            "fm" (factorization machine proxy), "lasso" (sparse polynomial proxy) or "greedy"
+            (greedy search for a set whose joint ablation moves the output; exact ablation
+            interactions of single components and pairs).
+        budget: model calls the method may spend (default: :func:`default_budget`). The
+            faithfulness hold-out is spent on top.
+        index: "fbii", "fsii", "stii", "sii", "ksii" (shapiq's k-SII), "bii", "fourier",
+            "mobius" or "ablation" (default: "fbii"; "ablation" for greedy, the only index it
+            measures).
+        order: order of fbii/fsii/stii/ksii (default 2, lowered to n when n is smaller); for the other indices the largest set size
+            kept (default: all).
+        seed: seed of every random choice (``None``: fresh randomness).
+        store: evaluation store for resumable runs ("default", an EvalStore, a path or None).
+        progress: show progress bars.
+        backend: "local" (this process) or "ray" (model replicas on a Ray cluster).
+        n: number of components, when the target does not say.
+        labels: component names (default: the target's ``labels``, else the ids).
+        holdout: fresh uniform masks for the faithfulness R² (default: a tenth of the budget,
+            64 to 1000; 0 skips it). Not used by greedy.
+        backend_options: keyword arguments for the Ray evaluator.
+        **method_options: passed to the method (e.g. ProxySPEX's settings, greedy's
+            ``threshold``/``max_size``/``direction``).
+    """
+    t0 = time.perf_counter()
+    factory = explainers.get(method)  # unknown names: the error lists every registered one
+    allowed_indices = getattr(factory, "indices", None)
+    if index is None:
+        index = allowed_indices[0] if allowed_indices else "fbii"
+    if index not in INDICES:
+        msg = f"index must be one of {', '.join(INDICES)}; got {index!r}"
+        raise ValueError(msg)
+    if allowed_indices and index not in allowed_indices:
+        msg = (f"{method} measures {', '.join(allowed_indices)} only; got index={index!r} "
+               f"(use index={allowed_indices[0]!r})")
+        raise ValueError(msg)
+    order_given = order is not None
+    if order is not None:
+        order = as_int(order, "order", minimum=1)
+    elif index in NEEDS_ORDER:
+        order = 2
+    seed_value = as_seed(seed)
+    if not isinstance(progress, bool):
+        msg = f"progress must be True or False, got {progress!r}"
+        raise TypeError(msg)
+    if backend not in ("local", "ray"):
+        msg = f"backend must be 'local' or 'ray'; got {backend!r}"
+        raise ValueError(msg)
+    if not callable(target):
+        msg = (
+            "target must be a value function (masks -> outputs), an Evaluator or an ablation "
+            f"object; got {type(target).__name__}"
+        )
+        raise TypeError(msg)
+
+    _, target_n, target_labels, kind, meta = _describe(target)
+    if n is not None:
+        n = as_int(n, "n", minimum=1)
+        if target_n is not None and int(target_n) != n:
+            msg = f"n = {n} disagrees with the target's n = {target_n}"
+            raise ValueError(msg)
+    elif target_n is not None:
+        n = as_int(target_n, "target.n", minimum=1)
+    else:
+        msg = "pass n= (the number of components): the target has no `n` attribute"
+        raise ValueError(msg)
+    names = list(labels) if labels is not None else target_labels
+    if names is not None and len(names) != n:
+        msg = f"labels has {len(names)} names for n = {n} components"
+        raise ValueError(msg)
+    notes: list[str] = []
+    if index in NEEDS_ORDER and order is not None and order > n:
+        if order_given:
+            msg = f"order = {order} exceeds the n = {n} components (pass order <= {n})"
+            raise ValueError(msg)
+        notes.append(f"order lowered from the default {order} to n = {n}")
+        order = n  # the default order cannot work for so few components: clamp, not refuse
+    budget = default_budget(method, n) if budget is None else as_int(budget, "budget", minimum=2)
+    requested = method
+    if method == "exact" and not covers_all_masks(n, budget):
+        msg = (f"method='exact' evaluates all 2^{n} masks: it needs n <= {MAX_EXACT_N} and a "
+               f"budget >= {1 << min(n, 62):,}; got budget {budget:,}")
+        raise ValueError(msg)
+    _check_options(factory, method_options, method)  # even when the exact path replaces it
+    if getattr(factory, "replaced_by_exact", True) and covers_all_masks(n, budget):
+        notes.append(f"the budget ({budget:,}) covers all 2^{n} = {1 << n:,} masks: "
+                     f"explained exactly instead of by {method}")
+        method, factory, method_options = "exact", explainers.get("exact"), {}
+    if not getattr(factory, "uses_holdout", True):
+        holdout = 0  # greedy measures no expansion; exact measures on all 2^n masks
+    elif holdout is None:
+        holdout = int(np.clip(budget // 10, 64, 1000))
+    holdout = as_int(holdout, "holdout", minimum=0)
+
+    if backend == "ray":
+        try:
+            from .evaluation.ray_backend import make_ray_evaluator
+        except ImportError as err:
+            msg = "backend='ray' needs fastspex.ray_backend and ray: pip install fastspex[ray]"
+            raise ImportError(msg) from err
+        ev = make_ray_evaluator(target, n, store=store, progress=progress, **(backend_options or {}))
+    else:
+        if backend_options:
+            msg = "backend_options apply to backend='ray' only"
+            raise ValueError(msg)
+        ev = as_evaluator(target, n, store=store, progress=progress)
+    calls_before = int(getattr(ev, "calls", 0))
+
+    explainer = factory(budget, seed=seed_value, progress=progress, holdout=holdout, **method_options)
+    result = explainer.fit(ev, progress=progress)
+    values = indices.compute_index(result.coefficients, index, order)
+    inter = Interactions.from_index(
+        values, order=order, baseline=result.baseline, surrogate=result.coefficients,
+        labels=names, kind=kind, metadata=meta, method=method, budget=budget,
+    )
+    for name, found in result.diagnostics.items():  # what the method found, in JSON form
+        summary = getattr(found, "summary", None)
+        if callable(summary):
+            inter.metadata[name] = summary()
+    inter.faithfulness = result.faithfulness
+    inter.calls = int(getattr(ev, "calls", 0)) - calls_before
+    inter.settings = {
+        "method": method, "requested_method": requested, "notes": notes, "budget": budget,
+        "index": index, "order": order, "seed": seed, "holdout": holdout, "backend": backend,
+        "n": n, "options": dict(method_options), "method_settings": dict(result.settings),
+    }
+    inter.timings = {**{f"{method}.{k}": float(v) for k, v in result.timings.items()},
+                     "total": time.perf_counter() - t0}
+    return inter

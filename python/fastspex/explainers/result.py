@@ -1,0 +1,123 @@
+"""What every explainer returns, and the measurements they share.
+
+:class:`Explanation` is the one result type of every method (ProxySPEX, SPEX, the sparse
+polynomial, the factorization machine, greedy search, the exact path, and a user's own):
+a sparse Fourier expansion of the value function and how it was obtained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .. import indices, masks, pairs
+from ..coefficients import Coefficients
+from ..indices import InteractionIndex
+from ..masks import MaskLike, PackedMasks
+from ..names import IndexName
+
+__all__ = ["Explainer", "Explanation", "measure_faithfulness", "r_squared"]
+
+
+@dataclass
+class Explanation:
+    """An explanation: the value function as a sparse Fourier expansion.
+
+    Attributes:
+        coefficients: the sparse Fourier expansion (includes the empty set).
+        n: number of components.
+        calls: model calls made by the fit (store hits and memo hits excluded).
+        baseline: the value function on the all-kept mask.
+        faithfulness: R² of the expansion on ``settings["holdout"]`` fresh uniform masks (on
+            all ``2ⁿ`` masks for the exact path); ``None`` when not measured or when the
+            outputs were constant.
+        timings: seconds per stage; ``"model"`` is time in the value function, ``"algorithm"``
+            everything else.
+        settings: every chosen parameter (JSON-serialisable).
+        diagnostics: what the method found out along the way (e.g. SPEX's decoding counts,
+            greedy's chosen set).
+    """
+
+    coefficients: Coefficients
+    n: int
+    calls: int
+    baseline: float
+    faithfulness: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def r2(self) -> float | None:
+        """The earlier name of :attr:`faithfulness`."""
+        return self.faithfulness
+
+    def evaluate(self, masks: MaskLike) -> np.ndarray:
+        """The expansion's value on each mask."""
+        return indices.evaluate(self.coefficients, masks)
+
+    def index(self, name: IndexName, order: int | None = None) -> Coefficients | InteractionIndex:
+        """An interaction index of the expansion (see :func:`fastspex.indices.compute_index`)."""
+        return indices.compute_index(self.coefficients, name, order)
+
+    def top_pairs(
+        self, k: int = 10, index: IndexName = "fourier", *, order: int = 2,
+        by: pairs.RankBy = "magnitude",
+    ) -> pairs.PairScores:
+        """The ``k`` strongest pairs under ``index`` (``"ablation"`` for Δᵢⱼ at the full input)."""
+        n_pairs = self.n * (self.n - 1) // 2
+        return pairs.top_pairs(self.coefficients, min(k, n_pairs), index=index, order=order, by=by)
+
+    def top(self, k: int = 10) -> list[tuple[tuple[int, ...], float]]:
+        """The ``k`` non-empty supports with the largest ``|Fourier coefficient|``."""
+        c = self.coefficients
+        order = np.argsort(-np.abs(c.values), kind="stable")
+        out = [(c.support(int(i)), float(c.values[i])) for i in order if c.indptr[i + 1] > c.indptr[i]]
+        return out[:k]
+
+
+class Explainer(Protocol):
+    """The contract of every explainer class (``fastspex.explainers.register`` takes one).
+
+    Constructed as ``Explainer(budget, *, seed=0, n_threads=None, progress=None, holdout=0,
+    **options)``.
+    """
+
+    def fit(self, fn: Any, n: int | None = None, *, store: Any = "default",
+            key: str | None = None, progress: bool | None = None) -> Explanation: ...
+
+
+def r_squared(truth: np.ndarray, prediction: np.ndarray) -> float | None:
+    """``1 − SSE/SST`` of ``prediction`` against ``truth``; ``None`` when ``truth`` is constant
+    (no variance to explain: any number would be made up)."""
+    truth = np.asarray(truth, dtype=np.float64)
+    centred = truth - truth.mean()
+    sst = float(centred @ centred)
+    # constant up to the rounding of the outputs themselves (relative: 1e12 + rounding is constant)
+    if sst <= (8 * np.finfo(np.float64).eps * float(np.abs(truth).max(initial=0.0))) ** 2 * len(truth):
+        return None
+    residual = truth - np.asarray(prediction, dtype=np.float64)
+    return 1.0 - float(residual @ residual) / sst
+
+
+def measure_faithfulness(
+    evaluator: Callable[[PackedMasks], np.ndarray], predict: Callable[[PackedMasks], np.ndarray],
+    n: int, holdout: int, seed: int, *, what: str = "the explanation",
+) -> tuple[float | None, int]:
+    """R² of ``predict`` on ``holdout`` fresh uniform masks, and the masks drawn.
+
+    The masks come from their own seed stream, so they are not the training masks of any
+    method seeded with ``seed``.
+    """
+    if holdout <= 0:
+        return None, 0
+    stream = int(np.random.SeedSequence([seed, 0x686F6C64]).generate_state(1, dtype=np.uint64)[0])
+    test = masks.bernoulli(holdout, n, 0.5, seed=stream)
+    truth = np.asarray(evaluator(test), dtype=np.float64)
+    if truth.ndim != 1:
+        msg = f"{what} needs one scalar output per mask; the value function returned shape {truth.shape}"
+        raise ValueError(msg)
+    return r_squared(truth, predict(test)), holdout
