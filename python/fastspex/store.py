@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 
 from .masks import PackedMasks
 
-__all__ = ["EvalStore", "StoreError", "cache_dir", "default_store", "experiment_key"]
+__all__ = ["EvalStore", "StoreError", "cache_dir", "callable_key", "default_store", "experiment_key"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -57,9 +58,155 @@ def cache_dir() -> Path:
 
 
 def experiment_key(*parts: Any, **named: Any) -> str:
-    """A stable hex key for an experiment from JSON-serialisable parts (model id, input, settings)."""
-    payload = json.dumps({"parts": parts, "named": named}, sort_keys=True, default=repr)
+    """A stable hex key for an experiment from JSON-serialisable parts (model id, input, settings)
+    and the fastspex version (a new version may compute outputs differently)."""
+    from . import _version
+
+    payload = json.dumps(
+        {"parts": parts, "named": named, "fastspex": _version.__version__}, sort_keys=True, default=repr
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class _Unhashable(Exception):
+    """Raised inside :func:`callable_key` with what could not be hashed."""
+
+
+def callable_key(fn: Callable[..., Any], role: str = "output") -> str:
+    """A hex digest of what a user function computes: its code (nested code included), default
+    arguments, closure values and the plain-data globals it reads.
+
+    Raises :class:`StoreError` when that cannot be done reliably (a callable object, a builtin,
+    a closure or default holding an object without a stable value): the experiment then needs
+    an explicit ``key=``.
+    """
+    h = hashlib.sha256()
+    try:
+        if not isinstance(fn, (types.FunctionType, types.MethodType)):
+            raise _Unhashable(f"it is a {type(fn).__name__} without Python code to hash")
+        walk = _Walk(home=fn.__module__)
+        if isinstance(fn, types.MethodType):
+            _feed(h, fn.__self__, walk)
+            fn = fn.__func__
+        walk.seen.add(id(fn))
+        _feed_function(h, fn, walk)
+    except _Unhashable as err:
+        name = getattr(fn, "__qualname__", None) or type(fn).__name__
+        msg = (
+            f"{role}={name} cannot be hashed into a store key ({err}): pass an explicit key= "
+            "naming this experiment (change it whenever the function changes)"
+        )
+        raise StoreError(msg) from None
+    return h.hexdigest()
+
+
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, type(Ellipsis))
+
+
+class _Walk:
+    """State of one :func:`callable_key` walk: functions already hashed, and the module of the
+    user's function (functions of other modules are library code, identified by name)."""
+
+    def __init__(self, home: str | None) -> None:
+        self.home = home
+        self.seen: set[int] = set()
+
+
+def _feed(h: Any, value: Any, walk: _Walk) -> None:
+    """Hash ``value`` canonically into ``h``; raise :class:`_Unhashable` for opaque objects."""
+    h.update(type(value).__qualname__.encode() + b"\0")
+    if isinstance(value, _PLAIN):
+        h.update(repr(value).encode() + b"\0")
+    elif isinstance(value, (tuple, list)):
+        h.update(b"%d\0" % len(value))
+        for item in value:
+            _feed(h, item, walk)
+    elif isinstance(value, (set, frozenset, dict)):
+        _feed_unordered(h, value, walk)
+    elif isinstance(value, types.CodeType):
+        _feed_code(h, value, walk)
+    elif isinstance(value, (types.FunctionType, types.MethodType)):
+        if id(value) in walk.seen:  # a recursive helper refers to itself
+            h.update(b"<cycle>")
+            return
+        walk.seen.add(id(value))
+        if isinstance(value, types.MethodType):
+            _feed(h, value.__self__, walk)
+            value = value.__func__
+        if value.__module__ != walk.home:
+            h.update(f"{value.__module__}.{value.__qualname__}".encode())
+        else:
+            _feed_function(h, value, walk)
+    elif isinstance(value, types.BuiltinFunctionType):  # library code: its name identifies it
+        h.update(f"{getattr(value, '__module__', None)}.{value.__qualname__}".encode())
+    elif isinstance(value, types.ModuleType):
+        h.update(value.__name__.encode())
+    elif isinstance(value, np.generic):
+        h.update(repr(value.item()).encode())
+    elif isinstance(value, np.ndarray) and value.dtype != object:
+        h.update(f"{value.dtype.str}{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif type(value).__module__ == "torch" and type(value).__name__ in ("Tensor", "Parameter"):
+        _feed(h, value.detach().cpu().numpy(), walk)
+    else:
+        raise _Unhashable(f"it holds a {type(value).__name__} object, which has no stable value")
+
+
+def _feed_unordered(h: Any, value: Any, walk: _Walk) -> None:
+    items = value.items() if isinstance(value, dict) else ((v, None) for v in value)
+    digests = []
+    for k, v in items:
+        sub = hashlib.sha256()
+        _feed(sub, k, walk)
+        _feed(sub, v, walk)
+        digests.append(sub.digest())
+    h.update(b"".join(sorted(digests)))
+
+
+def _feed_code(h: Any, code: types.CodeType, walk: _Walk) -> None:
+    h.update(code.co_code)
+    h.update(repr((code.co_names, code.co_varnames, code.co_argcount, code.co_kwonlyargcount)).encode())
+    _feed(h, code.co_consts, walk)
+
+
+def _feed_function(h: Any, fn: types.FunctionType, walk: _Walk) -> None:
+    _feed_code(h, fn.__code__, walk)
+    _feed(h, fn.__defaults__, walk)
+    _feed(h, fn.__kwdefaults__, walk)
+    for cell in fn.__closure__ or ():
+        try:
+            contents = cell.cell_contents
+        except ValueError:  # a cell not yet filled (a name assigned after the inner def)
+            h.update(b"<empty cell>")
+            continue
+        _feed(h, contents, walk)
+    _feed_globals(h, fn, walk)
+
+
+def _feed_globals(h: Any, fn: types.FunctionType, walk: _Walk) -> None:
+    """Globals the code reads that are plain data, or functions of the same module: a changed
+    global constant or helper changes the outputs. Modules, classes and objects (a loaded model,
+    a tokenizer) are left out: hashing them is not reliable, and refusing them would refuse
+    almost every real score function."""
+    names: set[str] = set()
+    stack = [fn.__code__]
+    while stack:  # names read by nested code (a comprehension, an inner lambda) count too
+        code = stack.pop()
+        names.update(code.co_names)
+        stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    for name in sorted(names):
+        if name not in fn.__globals__:
+            continue
+        value = fn.__globals__[name]
+        if not isinstance(value, (*_PLAIN, tuple, list, set, frozenset, dict, np.ndarray, np.generic,
+                                  types.FunctionType)):
+            continue
+        sub = hashlib.sha256()
+        try:
+            _feed(sub, value, walk)
+        except _Unhashable:  # a global container of objects: left out, like objects themselves
+            continue
+        h.update(name.encode() + b"=" + sub.digest())
 
 
 def _retry_while_locked(step: Callable[[], object], timeout: float) -> None:
