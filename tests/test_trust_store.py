@@ -4,6 +4,7 @@ the code of a user ``output=`` callable; unhashable callables need an explicit k
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,6 @@ import pytest
 
 from fastspex.store import EvalStore, StoreError
 from fastspex.value import Evaluator
-
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-from _tiny_models import _one_torch_thread, gpt2  # noqa: E402, F401
-from fastspex.ablate import FeatureAblation, load_model  # noqa: E402
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 
@@ -30,13 +26,34 @@ class _Opaque:
     """An object without a stable identity (its repr holds its address)."""
 
 
+def FeatureAblation(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands for the class
+    """``fastspex.ablate.FeatureAblation``, imported only by the tests that need a model."""
+    from fastspex.ablate import FeatureAblation as cls
+
+    return cls(*args, **kwargs)
+
+
+def load_model(*args: Any, **kwargs: Any) -> Any:
+    from fastspex.ablate import load_model as load
+
+    return load(*args, **kwargs)
+
+
 @pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import torch
+    from _tiny_models import gpt2
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models crawl with several threads on a busy machine
     model, tok = gpt2()
     path = tmp_path_factory.mktemp("models") / "tiny-gpt2"
     model.save_pretrained(path)
     tok.save_pretrained(path)
-    return path
+    yield path
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +154,186 @@ def test_an_unhashable_output_with_a_key_works(lm: Any, tmp_path: Path) -> None:
     ev = Evaluator(fa, store=store, progress=False)
     np.testing.assert_allclose(ev(masks), fa(masks))
     assert store.count("my-exp") == 2
+
+
+# ---- item 13: a store that cannot be used is one line naming the file and the way out --------
+
+
+def _one_line_store_error(make: Any, *needles: str) -> str:
+    with pytest.raises(StoreError) as info:
+        make()
+    text = str(info.value)
+    assert "\n" not in text, text
+    for needle in needles:
+        assert needle in text, (needle, text)
+    return text
+
+
+def _masks(n: int = 6) -> np.ndarray:
+    return np.random.default_rng(1).random((20, n)) < 0.5
+
+
+def _weights(masks: np.ndarray) -> np.ndarray:
+    return np.asarray(masks, float) @ np.arange(1.0, masks.shape[1] + 1)
+
+
+def test_garbage_bytes_are_not_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "evals.sqlite"
+    garbage = bytes(range(256)) * 64
+    path.write_bytes(garbage)
+    _one_line_store_error(lambda: EvalStore(path), str(path), "is not a fastspex store",
+                          "move it away", "store=None")
+    _one_line_store_error(lambda: Evaluator(_weights, 6, store=path, key="k"), str(path), "store=None")
+    assert path.read_bytes() == garbage  # the file is left as it was
+
+
+def test_a_sqlite_file_with_another_schema_is_not_a_store(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "evals.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+        conn.execute("INSERT INTO customers VALUES (1, 'Ada')")
+    conn.close()
+    _one_line_store_error(lambda: EvalStore(path), str(path), "is not a fastspex store", "customers",
+                          "store=None")
+    with sqlite3.connect(path) as conn:  # nothing was added to (or changed in) the user's file
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    conn.close()
+    assert tables == ["customers"] and mode == "delete"
+
+    other = tmp_path / "same-names.sqlite"  # our table names, other columns
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE evals (a TEXT)")
+    conn.close()
+    _one_line_store_error(lambda: EvalStore(other), str(other), "is not a fastspex store", "store=None")
+
+
+def test_a_corrupted_store_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "evals.sqlite"
+    store = EvalStore(path)
+    store.register("k", 6)
+    ev = Evaluator(_weights, 6, store=store, key="k", progress=False)
+    masks = _masks()
+    ev(masks)
+    store.close()
+    size = path.stat().st_size
+    raw = bytearray(path.read_bytes())
+    # Keep the header page, overwrite every later page: the tables' b-trees are garbage.
+    raw[4096:] = bytes([0xA5]) * (len(raw) - 4096)
+    assert size > 4096
+    path.write_bytes(bytes(raw))
+    for name in ("evals.sqlite-wal", "evals.sqlite-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+
+    def use() -> None:
+        Evaluator(_weights, 6, store=path, key="k", progress=False)(masks)
+
+    _one_line_store_error(use, str(path), "corrupt", "move it away", "store=None")
+
+
+def test_an_unreadable_store_is_an_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sqlite3
+
+    path = tmp_path / "evals.sqlite"
+    EvalStore(path).close()
+    if os.geteuid() != 0:  # a real chmod 000 (root reads through it, so it is only simulated there)
+        path.chmod(0)
+        try:
+            _one_line_store_error(lambda: EvalStore(path), str(path), "permission", "store=None")
+        finally:
+            path.chmod(0o644)
+    # What SQLite says when it may not read the file, whoever runs the tests.
+    real_connect = sqlite3.connect
+
+    def refuse(database: str, *args: Any, **kwargs: Any) -> Any:
+        if str(database) == str(path):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", refuse)
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: str(p) != str(path))
+    _one_line_store_error(lambda: EvalStore(path), str(path), "cannot be opened", "permission",
+                          "store=None")
+
+
+class _FailingConnection:
+    """A connection whose writes fail as SQLite's do on a full disk or a read-only file."""
+
+    def __init__(self, conn: Any, message: str) -> None:
+        self._conn = conn
+        self._message = message
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        import sqlite3
+
+        if sql.startswith(("INSERT", "COMMIT", "BEGIN")):
+            raise sqlite3.OperationalError(self._message)
+        return self._conn.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        import sqlite3
+
+        raise sqlite3.OperationalError(self._message)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+@pytest.mark.parametrize(
+    ("message", "needles"),
+    [
+        ("database or disk is full", ("disk is full", "free some space", "store=None")),
+        ("attempt to write a readonly database", ("read-only", "writable", "store=None")),
+    ],
+)
+def test_a_store_that_cannot_be_written_is_an_error_naming_it(tmp_path: Path, message: str, needles: tuple[str, ...]) -> None:
+    path = tmp_path / "evals.sqlite"
+    store = EvalStore(path)
+    ev = Evaluator(_weights, 6, store=store, key="k", progress=False)
+    store._conn = _FailingConnection(store._conn, message)  # type: ignore[assignment]
+    _one_line_store_error(lambda: ev(_masks()), str(path), *needles)
+
+
+def test_a_read_only_folder_is_an_error_naming_the_store(tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes through read-only permissions; the read-only case is simulated "
+                    "in test_a_store_that_cannot_be_written_is_an_error_naming_it")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        _one_line_store_error(lambda: Evaluator(_weights, 6, store=folder / "evals.sqlite", key="k"),
+                              str(folder / "evals.sqlite"), "store=None")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_the_cli_turns_a_store_error_into_one_line_and_status_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("fastspex.ablate.units")  # imported before the stand-in replaces ablate
+    from _surface_helpers import FakeFeatureAblation, install_fake_ablate, install_fake_methods
+    from fastspex import cli
+
+    install_fake_ablate(monkeypatch)
+    install_fake_methods(monkeypatch)
+    init = FakeFeatureAblation.__init__
+
+    def with_a_key(self: Any, *args: Any) -> None:  # a real ablation has a key: the store is used
+        init(self, *args)
+        self.cache_key = "cli-test"
+
+    monkeypatch.setattr(FakeFeatureAblation, "__init__", with_a_key)
+    path = tmp_path / "evals.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["explain", "text", "the movie was not bad at all", "--no-progress", "--no-report",
+                  "--store", str(path), "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("fastspex: error: ") and str(path) in err[0]
+    assert "is not a fastspex store" in err[0] and "--store none" in err[0], err[0]
