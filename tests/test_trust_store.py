@@ -337,3 +337,99 @@ def test_the_cli_turns_a_store_error_into_one_line_and_status_2(tmp_path: Path, 
     assert len(err) == 1, err
     assert err[0].startswith("fastspex: error: ") and str(path) in err[0]
     assert "is not a fastspex store" in err[0] and "--store none" in err[0], err[0]
+
+
+# ---- item 9: a slow batch is stored in parts, every few seconds of model time ----------------
+
+_SLOW_WORKER = r"""
+import os, sys, time
+import numpy as np
+from fastspex import masks as M
+from fastspex.store import EvalStore
+from fastspex.value import Evaluator
+
+store_path, log_path, per_mask, commit_every = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+weights = np.arange(1.0, 21.0)
+
+def slow(masks):
+    time.sleep(per_mask * len(masks))  # model time grows with the batch, as on a real model
+    with open(log_path, "a") as log:
+        log.write(f"{len(masks)}\n")
+        log.flush()
+        os.fsync(log.fileno())
+    return masks @ weights
+
+import inspect
+# Passed only where it exists, so the same worker shows what an older Evaluator loses.
+extra = {"commit_every": commit_every} if "commit_every" in inspect.signature(Evaluator).parameters else {}
+ev = Evaluator(slow, 20, batch_size=64, store=EvalStore(store_path), key="slow", progress=False, **extra)
+ev(M.bernoulli(400, 20, seed=3))
+print("done", flush=True)
+"""
+
+
+def test_a_killed_slow_run_keeps_the_rows_of_its_unfinished_batch(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    store_path, log = tmp_path / "evals.sqlite", tmp_path / "calls.log"
+    batch, per_mask = 64, 0.01  # a full batch is 0.64 s of model time; commits every 0.2 s
+    env = dict(os.environ)
+    src = Path(__file__).resolve().parents[1] / "python"
+    if any((src / "fastspex").glob("_core*.so")):  # an in-place development build
+        env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
+    with open(tmp_path / "worker.out", "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SLOW_WORKER, str(store_path), str(log), str(per_mask), "0.2"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+
+    def evaluated() -> int:
+        return sum(int(x) for x in log.read_text().split()) if log.exists() else 0
+
+    deadline = time.monotonic() + 60
+    while evaluated() < batch + batch // 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, (tmp_path / "worker.out").read_text()
+    done = evaluated()
+    assert batch + batch // 2 <= done < 400
+
+    store = EvalStore(store_path)
+    masks, outputs = store.items("slow")
+    # The known answer: every stored output is the function's value.
+    np.testing.assert_allclose(outputs, masks.to_bool() @ np.arange(1.0, 21.0))
+    full_batches_done = done // batch * batch
+    assert len(masks) > full_batches_done, "rows evaluated after the last full batch ended were lost"
+    assert done - len(masks) <= batch // 2  # at most the call in flight (~0.2 s of work) is lost
+
+
+def test_calls_adapt_to_the_commit_interval_and_can_be_whole_batches() -> None:
+    import time
+
+    sizes: list[int] = []
+
+    def slow(masks: np.ndarray) -> np.ndarray:
+        sizes.append(len(masks))
+        time.sleep(0.002 * len(masks))
+        return _weights(masks)
+
+    masks = np.random.default_rng(2).random((300, 10)) < 0.5
+    want = _weights(masks)
+    ev = Evaluator(slow, 10, batch_size=64, store=None, progress=False, commit_every=0.04)
+    np.testing.assert_allclose(ev(masks), want)
+    assert sum(sizes) == len(np.unique(masks, axis=0)) and max(sizes) <= 64
+    assert max(sizes[1:]) < 64  # a whole batch (0.13 s) is longer than the interval: split
+    assert Evaluator(slow, 10, store=None).commit_every == 5.0  # the default
+
+    sizes.clear()
+    whole = Evaluator(slow, 10, batch_size=64, store=None, progress=False, commit_every=None)
+    np.testing.assert_allclose(whole(masks), want)
+    assert sizes[:-1] == [64] * (len(sizes) - 1)
+    for bad in (0, -1.0, "5", True):
+        with pytest.raises(ValueError, match="commit_every"):
+            Evaluator(slow, 10, store=None, commit_every=bad)  # type: ignore[arg-type]
