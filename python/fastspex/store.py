@@ -129,11 +129,10 @@ def callable_key(fn: Callable[..., Any], role: str = "output") -> str:
         if not isinstance(fn, (types.FunctionType, types.MethodType)):
             raise _Unhashable(f"it is a {type(fn).__name__} without Python code to hash")
         walk = _Walk(home=fn.__module__)
-        func = fn
-        if isinstance(func, types.MethodType):
-            _feed(h, func.__self__, walk)
-            func = func.__func__
-        assert isinstance(func, types.FunctionType)  # a method's __func__ is a function
+        func: Any = fn
+        if isinstance(fn, types.MethodType):
+            _feed(h, fn.__self__, walk)
+            func = fn.__func__
         walk.seen.add(id(func))
         _feed_function(h, func, walk)
     except _Unhashable as err:
