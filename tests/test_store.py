@@ -140,11 +140,13 @@ def test_evaluator_after_interrupt_in_process(tmp_path: Path) -> None:
     design = M.exhaustive(6)
     with pytest.raises(KeyboardInterrupt):
         Evaluator(Flaky(3), batch_size=8, store=store)(design)
-    assert store.count("flaky") == 24
+    # The three calls that returned are kept (their sizes adapt to the commit interval).
+    assert len(calls) == 3 and store.count("flaky") == sum(calls) > 0
+    store_before = store.count("flaky")
     calls.clear()
     ev = Evaluator(Flaky(None), batch_size=8, store=store)
     out = ev(design)
-    assert ev.calls == 64 - 24 and sum(calls) == 40
+    assert ev.calls == 64 - store_before and sum(calls) == 64 - store_before
     np.testing.assert_allclose(out, design.popcount())
 
 

@@ -419,6 +419,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False)) or os.environ.get("FASTSPEX_DEBUG", "") not in (
         "", "0", "false", "no")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # model hubs are never needed
+    from .store import StoreError  # imported here: it pulls numpy, which --help never needs
+
     try:
         if args.command == "report":
             return _report(args)
@@ -428,6 +430,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except SystemExit:
         raise
+    except StoreError as err:
+        if debug:
+            raise
+        # A store that cannot be used is the user's to fix, like a usage mistake: status 2.
+        usage = UsageError(str(err).replace("store=None", "--store none"))
+        print(f"fastspex: error: {usage}", file=sys.stderr)
+        raise usage from err
     except KeyboardInterrupt:
         if debug:
             raise

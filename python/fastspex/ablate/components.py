@@ -32,7 +32,7 @@ import numpy as np
 from ..evaluation.store import experiment_key
 from ._base import AblationBase, check_masks, finite_or_raise
 from .models import LoadedModel, as_loaded, auto_batch_size
-from .outputs import OutputName, encode_prompt, make_scorer, pad_rows
+from .outputs import OutputName, encode_prompt, make_scorer, output_identity, pad_rows
 
 __all__ = [
     "ComponentAblation",
@@ -403,10 +403,9 @@ class ComponentAblation(AblationBase):
             msg = f"batch_size must be a positive integer, got {rows!r}"
             raise ValueError(msg)
         self.batch_size = max(1, rows // len(texts))
-        out_spec = output if isinstance(output, str) else f"fn:{getattr(output, '__qualname__', repr(output))}"
         self.cache_key = key if key is not None else experiment_key(
             "components", self.lm.fingerprint, texts, names, method=method, mean_texts=mean_texts,
-            output=out_spec, target=target, query=query, class_index=class_index,
+            output=output_identity(output), target=target, query=query, class_index=class_index,
             max_new_tokens=max_new_tokens, reduce=reduce, targets=getattr(self.scorer, "targets", None),
         )
 

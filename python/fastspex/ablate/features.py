@@ -17,7 +17,7 @@ import numpy as np
 from ..evaluation.store import experiment_key
 from ._base import AblationBase, check_masks, finite_or_raise
 from .models import LoadedModel, as_loaded, auto_batch_size
-from .outputs import OutputName, check_length, encode_prompt, make_scorer
+from .outputs import OutputName, check_length, encode_prompt, make_scorer, output_identity
 from .units import SpansLike, Unit, UnitKind, ablated_text, split_units
 
 __all__ = ["FeatureAblation"]
@@ -113,9 +113,8 @@ class FeatureAblation(AblationBase):
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             msg = f"batch_size must be a positive integer, got {self.batch_size!r}"
             raise ValueError(msg)
-        out_spec = output if isinstance(output, str) else f"fn:{getattr(output, '__qualname__', repr(output))}"
         self.cache_key = key if key is not None else experiment_key(
-            "features", lm.fingerprint, settings, output=out_spec, target=target, query=query,
+            "features", lm.fingerprint, settings, output=output_identity(output), target=target, query=query,
             class_index=class_index, max_new_tokens=max_new_tokens, reduce=reduce,
             targets=getattr(self.scorer, "targets", None),
         )

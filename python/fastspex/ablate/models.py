@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,7 +262,7 @@ def as_loaded(model: Any, tokenizer: Any = None, *, kind: Kind | Literal["auto"]
 
 def fingerprint(model: Any, tokenizer: Any = None, kind: str = "") -> str:
     """A stable hash of the model's identity: every parameter and buffer (names, shapes, dtypes,
-    bytes), the tokenizer's definition and ``kind``.
+    bytes), its full config, the tokenizer's definition and ``kind``.
 
     Weights up to 2 GiB are hashed in full; larger models hash a strided sample of every tensor
     plus its float64 sum and sum of squares, so any weight change still shows with near certainty.
@@ -284,9 +285,21 @@ def fingerprint(model: Any, tokenizer: Any = None, kind: str = "") -> str:
             # View as integers: bytes are what we hash, and numpy has no bfloat16.
             ints = flat.contiguous().cpu().view(_int_dtype(torch, flat.element_size()))
             h.update(memoryview(ints.numpy()).cast("B"))
+    h.update(_config_identity(model).encode())
     if tokenizer is not None:
         h.update(_tokenizer_identity(tokenizer).encode())
     return h.hexdigest()
+
+
+def _config_identity(model: Any) -> str:
+    """The model's config as canonical JSON: settings such as ``hidden_act`` or the number of
+    attention heads change the outputs without changing a single weight."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return ""
+    settings = config.to_dict() if hasattr(config, "to_dict") else dict(vars(config))
+    settings.pop("_name_or_path", None)  # where the folder is, not what the model computes
+    return json.dumps(settings, sort_keys=True, default=str)
 
 
 def _int_dtype(torch: Any, size: int) -> Any:

@@ -34,6 +34,7 @@ __all__ = [
     "greedy_continuation",
     "make_scorer",
     "mean_pool",
+    "output_identity",
     "pad_rows",
 ]
 
@@ -274,6 +275,17 @@ class UserScore(Scorer):
             msg = f"score function returned shape {tuple(res.shape)} for a batch of {len(which)} rows"
             raise ValueError(msg)
         return res
+
+
+def output_identity(output: OutputName | Callable[[Any, dict[str, Any]], Any]) -> str:
+    """What identifies ``output`` in a store key: its name, or a hash of a user function's code,
+    defaults and closure values (:func:`~fastspex.store.callable_key`, which raises
+    :class:`~fastspex.store.StoreError` asking for an explicit ``key=`` when that is unreliable)."""
+    from ..store import callable_key
+
+    if isinstance(output, str):
+        return output
+    return "fn:" + callable_key(output, "output")
 
 
 def greedy_continuation(lm: LoadedModel, prompt: Sequence[int], max_new_tokens: int) -> list[int]:

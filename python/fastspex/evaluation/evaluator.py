@@ -13,6 +13,7 @@ it as soon as it returns.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 DEFAULT_BATCH_SIZE = 64
+#: Default most seconds of model time between two commits of the evaluation store.
+DEFAULT_COMMIT_EVERY = 5.0
 
 
 @runtime_checkable
@@ -71,6 +74,10 @@ class Evaluator:
         progress: show a progress bar (``None``: when more than one batch must run on a terminal).
         meta: extra settings recorded with the experiment.
         memo_bytes: memory bound of the in-process memo of evaluated masks (0 disables it).
+        commit_every: most seconds of model time between two store commits (default 5): a
+            batch that would take longer is evaluated in smaller calls, each stored as soon as
+            it returns, so a killed run loses at most about that much work. ``None`` calls the
+            value function with whole batches.
 
     ``calls`` counts masks the model actually evaluated (store/memo hits and duplicates
     excluded); ``hits`` counts distinct masks answered by the memo or the store.
@@ -87,6 +94,7 @@ class Evaluator:
         progress: bool | None = None,
         meta: dict[str, Any] | None = None,
         memo_bytes: int = 256 * 2**20,
+        commit_every: float | None = DEFAULT_COMMIT_EVERY,
     ) -> None:
         if not callable(fn):
             msg = f"value function must be callable, got {type(fn).__name__}"
@@ -117,6 +125,11 @@ class Evaluator:
         self.memo_bytes = as_int(memo_bytes, "memo_bytes", minimum=0)
         self._memo: dict[bytes, np.ndarray] = {}
         self._memo_used = 0
+        self.commit_every = _as_interval(commit_every)
+        # Masks per value-function call. With a commit interval it starts small (the model's
+        # speed is unknown: a first full batch could take minutes and be lost to a kill) and
+        # adapts after every call to about one interval of model time, capped at batch_size.
+        self._chunk = self.batch_size if self.commit_every is None else max(1, self.batch_size // 8)
 
     @staticmethod
     def _open_store(store: EvalStore | str | os.PathLike[str] | None) -> EvalStore | None:
@@ -205,11 +218,14 @@ class Evaluator:
         show = self.progress if self.progress is not None else len(todo) > self.batch_size
         bar = tqdm(total=len(todo), disable=None if show else True, unit="mask", desc="model calls")
         try:
-            for start in range(0, len(todo), self.batch_size):
-                batch = todo[start : start + self.batch_size]
+            start = 0
+            while start < len(todo):
+                batch = todo[start : start + self._chunk]
+                start += len(batch)
                 batch_masks = distinct[batch]
-                caller_rows = first[batch]
-                outputs = self._call(batch_masks, caller_rows)
+                began = time.monotonic()
+                outputs = self._call(batch_masks, first[batch])
+                self._adapt_chunk(len(batch), time.monotonic() - began)
                 if self.store is not None:
                     self.store.put(self.key, batch_masks, outputs)
                 for u, r, o in zip(batch, batch_masks.row_bytes(), outputs):
@@ -218,6 +234,15 @@ class Evaluator:
                 bar.update(len(batch))
         finally:
             bar.close()
+
+    def _adapt_chunk(self, m: int, seconds: float) -> None:
+        """Size the next call to take about ``commit_every`` seconds at the speed just seen;
+        it at most doubles per call (a model is often faster per mask on bigger batches)."""
+        if self.commit_every is None:
+            return
+        fits = self.commit_every * m / seconds if seconds > 0 else float("inf")
+        ceiling = 2 * self._chunk if m >= self._chunk else self._chunk
+        self._chunk = int(max(1, min(self.batch_size, ceiling, fits)))
 
     def _call(self, batch: PackedMasks, caller_rows: np.ndarray) -> np.ndarray:
         bool_masks = batch.to_bool()
@@ -254,6 +279,16 @@ class Evaluator:
             )
             raise ValueFunctionError(msg)
         return out
+
+
+def _as_interval(seconds: float | None) -> float | None:
+    """A commit interval: ``None`` (off) or a positive number of seconds."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        msg = f"commit_every must be a positive number of seconds or None, got {seconds!r}"
+        raise ValueError(msg)
+    return float(seconds)
 
 
 def to_float_array(raw: Any) -> np.ndarray:

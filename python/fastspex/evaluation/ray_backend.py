@@ -8,7 +8,8 @@ store as soon as it comes back (``ray.wait``), so nothing finished is lost.
 
 Fault tolerance: an actor that dies (killed, OOM, node lost) is replaced by a fresh one built
 from the same function or factory, and its in-flight batches are sent again, up to
-``max_retries`` times per batch; then :class:`WorkerLostError` is raised. Stored batches are
+``max_retries`` times per batch; then :class:`WorkerLostError` is raised. An actor that is stuck
+(alive but making no progress for ``batch_timeout`` seconds) is killed and treated the same way. Stored batches are
 never recomputed, so an interrupted run restarted with the same store and key resumes.
 
 Install with ``pip install "fastspex[ray]"``.
@@ -17,6 +18,8 @@ Install with ``pip install "fastspex[ray]"``.
 from __future__ import annotations
 
 import os
+import statistics
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
@@ -92,14 +95,25 @@ class _Replica:
             return raw
 
 
+#: With ``batch_timeout="auto"``: a batch is stuck after max(floor, factor x median batch time).
+TIMEOUT_FLOOR = 60.0
+TIMEOUT_FACTOR = 10.0
+
+
 @dataclass
 class _Slot:
-    """One actor position in the pool; ``actor`` is replaced when it dies."""
+    """One actor position in the pool; ``actor`` is replaced when it dies or gets stuck.
+
+    ``since`` is when the actor last made progress: its last result, or when it went from idle
+    to busy. An actor runs its batches one after the other, so ``now - since`` is how long the
+    batch it is running has taken so far.
+    """
 
     actor: Any
     busy: int = 0
     generation: int = 0
     pid: int | None = None
+    since: float = 0.0
 
 
 class _RemoteFunction:
@@ -123,7 +137,8 @@ class RayEvaluator(Evaluator):
     """An :class:`Evaluator` whose model calls run on a pool of Ray actors.
 
     Build it with :func:`make_ray_evaluator`. Beyond the evaluator's counters it reports
-    ``restarts`` (actors replaced after dying) and ``retries`` (batches sent again).
+    ``restarts`` (actors replaced after dying or getting stuck), ``retries`` (batches sent
+    again) and ``timeouts`` (stuck actors killed).
     """
 
     def __init__(
@@ -144,6 +159,7 @@ class RayEvaluator(Evaluator):
         meta: dict[str, Any] | None = None,
         factory: bool | None = None,
         startup_timeout: float = 600.0,
+        batch_timeout: float | Literal["auto"] | None = "auto",
     ) -> None:
         ray = _import_ray()
         is_factory = (
@@ -174,8 +190,11 @@ class RayEvaluator(Evaluator):
         self.fn = _RemoteFunction(self, local)
         self.max_retries = as_int(max_retries, "max_retries", minimum=0)
         self.in_flight_per_worker = as_int(in_flight_per_worker, "in_flight_per_worker", minimum=1)
+        self.batch_timeout = _as_timeout(batch_timeout)
         self.restarts = 0
         self.retries = 0
+        self.timeouts = 0
+        self._durations: deque[float] = deque(maxlen=200)
         if not ray.is_initialized():
             ray.init()
         resources = ray.cluster_resources()
@@ -252,6 +271,32 @@ class RayEvaluator(Evaluator):
         self._slots[i] = _Slot(self._new_actor(), generation=self._slots[i].generation + 1)
         self.restarts += 1
 
+    def current_timeout(self) -> float | None:
+        """Seconds after which a batch counts as stuck (``None``: never).
+
+        ``"auto"``: max(60 s, 10 x the median batch time seen so far); before any batch has
+        finished, 10 x 60 s, since a first batch may include a slow model warm-up.
+        """
+        if self.batch_timeout != "auto":
+            return self.batch_timeout  # type: ignore[return-value]
+        if not self._durations:
+            return TIMEOUT_FACTOR * TIMEOUT_FLOOR
+        return max(TIMEOUT_FLOOR, TIMEOUT_FACTOR * statistics.median(self._durations))
+
+    def _wait_for(self, now: float) -> float | None:
+        """How long ``ray.wait`` may block before a busy actor could count as stuck."""
+        limit = self.current_timeout()
+        busy = [s.since for s in self._slots if s.busy]
+        if limit is None or not busy:
+            return None
+        return max(0.01, min(busy) + limit - now)
+
+    def _stuck(self, now: float) -> list[int]:
+        limit = self.current_timeout()
+        if limit is None:
+            return []
+        return [i for i, s in enumerate(self._slots) if s.busy and now - s.since >= limit]
+
     def shutdown(self) -> None:
         """Stop the actors (the evaluator cannot evaluate new masks afterwards)."""
         ray = _import_ray()
@@ -307,15 +352,23 @@ class RayEvaluator(Evaluator):
                     b = pending.popleft()
                     ref = self._slots[slot].actor.run.remote(distinct[batches[b]].words)
                     in_flight[ref] = (b, slot, self._slots[slot].generation)
+                    if self._slots[slot].busy == 0:
+                        self._slots[slot].since = time.monotonic()
                     self._slots[slot].busy += 1
                 if not in_flight:
                     break
-                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self._wait_for(time.monotonic()))
+                if not ready:
+                    self._kill_stuck(in_flight, pending, attempts, batches, first)
+                    continue
                 for ref in ready:
                     b, slot, generation = in_flight.pop(ref)
                     current = self._slots[slot].generation == generation
                     if current:
                         self._slots[slot].busy -= 1
+                        now = time.monotonic()
+                        self._durations.append(now - self._slots[slot].since)
+                        self._slots[slot].since = now
                     batch = batches[b]
                     try:
                         raw = ray.get(ref)
@@ -359,6 +412,35 @@ class RayEvaluator(Evaluator):
         if error is not None:
             raise error
 
+    def _kill_stuck(
+        self,
+        in_flight: dict[Any, tuple[int, int, int]],
+        pending: deque[int],
+        attempts: list[int],
+        batches: list[np.ndarray],
+        first: np.ndarray,
+    ) -> None:
+        """Kill and replace every actor stuck on a batch; its batches go back to the queue."""
+        for slot in self._stuck(time.monotonic()):
+            generation = self._slots[slot].generation
+            lost = [ref for ref, (_, i, g) in in_flight.items() if i == slot and g == generation]
+            limit = self.current_timeout()
+            cause = TimeoutError(f"a Ray actor made no progress for {limit:g} s (batch_timeout)")
+            for ref in lost:
+                b = in_flight.pop(ref)[0]
+                attempts[b] += 1
+                if attempts[b] > self.max_retries:
+                    msg = (
+                        f"a batch of {len(batches[b])} masks (mask rows {_rows(first[batches[b]])}) "
+                        f"was lost {attempts[b]} times; last cause: {cause}: raise batch_timeout "
+                        "if the model is this slow"
+                    )
+                    raise WorkerLostError(msg) from cause
+                pending.appendleft(b)
+                self.retries += 1
+            self.timeouts += 1
+            self._replace(slot, cause)
+
     def _check(self, raw: Any, m: int, caller_rows: np.ndarray) -> np.ndarray:
         """The evaluator's output checks (shape, dimension, finiteness) on one returned batch."""
         try:
@@ -386,6 +468,16 @@ class _Placeholder:
 
     def __call__(self, masks: np.ndarray) -> np.ndarray:  # pragma: no cover - never called
         raise RuntimeError("RayEvaluator is not initialised")
+
+
+def _as_timeout(value: float | str | None) -> float | Literal["auto"] | None:
+    """``batch_timeout``: ``"auto"``, ``None`` (never) or a positive number of seconds."""
+    if value is None or value == "auto":
+        return value  # type: ignore[return-value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        msg = f"batch_timeout must be 'auto', None or a positive number of seconds, got {value!r}"
+        raise ValueError(msg)
+    return float(value)
 
 
 def _rows(rows: np.ndarray, limit: int = 10) -> str:
@@ -416,7 +508,10 @@ def make_ray_evaluator(
         store, key, batch_size, progress: as for :class:`~fastspex.value.Evaluator`.
         **options: ``gpus_per_worker``, ``cpus_per_worker``, ``in_flight_per_worker``,
             ``max_retries`` (per batch, default 3), ``max_restarts`` (actor replacements in
-            total), ``meta``, ``factory``, ``startup_timeout`` (seconds to wait for the actors).
+            total), ``meta``, ``factory``, ``startup_timeout`` (seconds to wait for the actors),
+            ``batch_timeout`` (seconds without progress after which an actor is stuck: it is
+            killed and replaced and its batches are sent again; ``"auto"``, the default, is
+            max(60 s, 10 x the median batch time), ``None`` waits forever).
     """
     return RayEvaluator(
         fn_or_factory,
