@@ -281,7 +281,7 @@ def output_identity(output: OutputName | Callable[[Any, dict[str, Any]], Any]) -
     """What identifies ``output`` in a store key: its name, or a hash of a user function's code,
     defaults and closure values (:func:`~fastspex.store.callable_key`, which raises
     :class:`~fastspex.store.StoreError` asking for an explicit ``key=`` when that is unreliable)."""
-    from ..store import callable_key
+    from ..evaluation.store import callable_key
 
     if isinstance(output, str):
         return output

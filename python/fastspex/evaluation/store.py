@@ -104,7 +104,7 @@ def cache_dir() -> Path:
 def experiment_key(*parts: Any, **named: Any) -> str:
     """A stable hex key for an experiment from JSON-serialisable parts (model id, input, settings)
     and the fastspex version (a new version may compute outputs differently)."""
-    from . import _version
+    from .. import _version
 
     payload = json.dumps(
         {"parts": parts, "named": named, "fastspex": _version.__version__}, sort_keys=True, default=repr
