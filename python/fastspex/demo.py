@@ -13,25 +13,11 @@ import numpy as np
 
 from . import dense
 from . import masks as M
-from .evaluation.store import experiment_key
+from .coefficients import Coefficients
 from .evaluation.evaluator import Evaluator
+from .synthetic import PlantedFunction
 
 __all__ = ["PlantedFunction", "main"]
-
-
-class PlantedFunction:
-    """``f(x) = Σ_S a(S) Π_{i∈S} x_i`` for a few planted sets ``S``."""
-
-    def __init__(self, n: int, terms: dict[tuple[int, ...], float]) -> None:
-        self.n = n
-        self.terms = terms
-        self.cache_key = experiment_key("demo.PlantedFunction", n, sorted(terms.items()))
-
-    def __call__(self, masks: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(masks))
-        for support, value in self.terms.items():
-            out += value * masks[:, list(support)].all(axis=1)
-        return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,8 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     n = 12
     terms = {(0,): 1.0, (3,): 0.6, (1, 2): 2.0, (4, 7): -1.5, (5, 8, 9): 1.2, (10, 11): 0.8}
-    fn = PlantedFunction(n, terms)
-    ev = Evaluator(fn, progress=False)
+    fn = PlantedFunction(Coefficients.from_dict(terms, n, "mobius"))
+    ev = Evaluator(fn, key=fn.key(), progress=False)
     table = ev(M.exhaustive(n))
     mobius = dense.mobius_from_table(table)
     order = np.argsort(-np.abs(mobius))[: args.top]

@@ -34,6 +34,18 @@ class PlantedFunction:
     def n(self) -> int:
         return self.coefficients.n
 
+    def key(self) -> str:
+        """A store key naming this function (its coefficients, noise and seed), for runs that
+        should resume from a store: ``Evaluator(f, key=f.key())``."""
+        import hashlib
+
+        from .evaluation.store import experiment_key
+
+        c = self.coefficients
+        digest = hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes()
+                                         for a in (c.indptr, c.indices, c.values))).hexdigest()
+        return experiment_key("synthetic.PlantedFunction", c.n, c.basis, digest, self.noise, self.seed)
+
     def exact(self, masks: MaskLike) -> np.ndarray:
         """The noiseless value on each mask."""
         return indices.evaluate(self.coefficients, masks)
