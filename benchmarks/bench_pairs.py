@@ -7,7 +7,7 @@ Möbius polynomial (n main effects, 5n pairs, n/10 triples; pair index = SII). F
 - fastspex ``top_pairs`` (streaming heap, GEMM tiles, all cores), in a fresh subprocess so its
   peak RSS can be reported;
 - NumPy: the full n x n score matrix, upper triangle, ``argpartition`` (only where it fits);
-- the seed guide's per-pair Python loop (pred(both) - pred(i) - pred(j) + pred(neither)) at
+- a per-pair Python loop (pred(both) - pred(i) - pred(j) + pred(neither)) at
   n = 1e3 on a random subsample of pairs, extrapolated to all pairs (labelled as such).
 
 Medians of repeats; wall and CPU seconds (the machine may be shared). Writes

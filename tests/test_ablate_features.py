@@ -268,7 +268,7 @@ def test_load_model_from_a_local_folder(tmp_path) -> None:
 
 @pytest.mark.parametrize("name", ["gpt2", "bert"])
 def test_text_longer_than_the_model_accepts_is_refused_before_any_forward(name, monkeypatch) -> None:
-    """Issue 13: "1,429 tokens; this model accepts 512" — said before the model runs."""
+    """Too-long text: "1,429 tokens; this model accepts 512" — said before the model runs."""
     lm = _lm(name)
     limit = lm.model.config.max_position_embeddings
     calls = []

@@ -1,4 +1,4 @@
-"""Issue 13 (5): every ordinary CLI mistake is one line on stderr, status 2, before any model load."""
+"""Every ordinary CLI mistake is one line on stderr, status 2, before any model load."""
 
 from __future__ import annotations
 

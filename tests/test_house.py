@@ -169,3 +169,20 @@ def test_every_name_the_docs_use_exists() -> None:
                     missing.append(dotted)
                     break
     assert not missing, missing
+
+
+@pytest.mark.parametrize("n", [1, 5, 63, 64, 65, 130])
+def test_packed_complement_is_the_bitwise_not_of_every_mask(n: int) -> None:
+    design = M.bernoulli(17, n, 0.5, seed=n)
+    assert np.array_equal(design.complement().to_bool(), ~design.to_bool())
+    assert design.complement().complement() == design  # padding bits stay clear
+
+
+def test_antithetic_design_is_complementary_pairs_without_unpacking() -> None:
+    from fastspex.explainers.proxyspex import ProxySPEX
+
+    drawn = ProxySPEX(budget=41, seed=3)._sample(70, 5)  # noqa: SLF001 - the design itself
+    x = drawn.to_bool()
+    assert x[0].all()  # the all-kept mask first
+    half = len(x[1:]) // 2
+    assert np.array_equal(x[1 : 1 + half], ~x[1 + half : 1 + 2 * half])

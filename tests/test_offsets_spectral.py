@@ -1,4 +1,4 @@
-"""SPEX and ProxySPEX under large output offsets and tiny output scales (issue 13).
+"""SPEX and ProxySPEX under large output offsets and tiny output scales.
 
 The value function is ``f = offset + scale * g`` for one planted sparse Fourier function ``g``
 (n = 10, terms of orders 1-3). The truth is known in closed form: ``F_f(S) = scale * F_g(S)``

@@ -61,7 +61,7 @@ def test_result_contract(planted_fit) -> None:
 
 
 def test_linear_proxy_pair_scores_are_constant(rng: np.random.Generator) -> None:
-    """DESIGN §2 pitfall: with a linear proxy, pred(both) - pred(i) - pred(j) is one number for
+    """The ablation-score pitfall: with a linear proxy, pred(both) - pred(i) - pred(j) is one number for
     every pair (no interaction can show), and the corrected score is exactly 0."""
     from sklearn.linear_model import LinearRegression
 

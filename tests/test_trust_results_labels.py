@@ -1,4 +1,4 @@
-"""Issue 13 (4): labels with ``$`` (LaTeX in the text) are drawn literally, never as math text."""
+"""Labels with ``$`` (LaTeX in the text) are drawn literally, never as math text."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 13 (3): a kill during a save must leave the previous result intact; no write-through."""
+"""Atomic saves: a kill during a save must leave the previous result intact; no write-through."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 13 (1, 2): shapiq export conventions and k-SII, checked against shapiq's ExactComputer.
+"""shapiq export conventions and k-SII, checked against shapiq's ExactComputer.
 
 The reference values come from shapiq's ``ExactComputer`` on all ``2ⁿ`` coalitions of a random
 game; fastspex's values come from a brute-force Möbius transform of the same table (a plain

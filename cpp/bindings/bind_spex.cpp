@@ -1,4 +1,4 @@
-// Bindings for SPEX: BCH code facts and decoding, the delay rows, and recovery (issue 5).
+// Bindings for SPEX: BCH code facts and decoding, the delay rows, and recovery.
 // Conversions and argument checks only; the work is in cpp/src/bch.cpp and cpp/src/spex.cpp.
 #include <pybind11/stl.h>
 

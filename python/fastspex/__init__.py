@@ -11,8 +11,7 @@ except ImportError as err:  # pragma: no cover - only when the build is missing
     )
     raise ImportError(msg) from err
 
-from . import _aliases
-from . import dense, indices, masks, names, pairs
+from . import _aliases, dense, indices, masks, names, pairs
 from ._version import __version__
 from .coefficients import Coefficients
 from .evaluation import evaluator as value

@@ -2,9 +2,12 @@
 fastspex C++ core (private: use the fastspex package)
 """
 from __future__ import annotations
+
+import typing
+
 import numpy
 import numpy.typing
-import typing
+
 __all__: list[str] = ['MemoryLimitError', 'bch_decode', 'bch_info', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_fit', 'fm_predict', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'mobius', 'pack', 'poly_cv_mse', 'poly_path', 'poly_refit', 'popcount', 'random_subsets', 'sparse_top_pairs', 'spex_delays', 'spex_recover', 'trees_to_fourier', 'unique', 'unpack', 'zeta']
 class MemoryLimitError(MemoryError):
     pass

@@ -17,10 +17,10 @@ import numpy as np
 
 from . import explainers, indices
 from ._validate import as_int, as_seed
+from .evaluation.evaluator import Evaluator, as_evaluator
 from .explainers.exact import MAX_EXACT_N, covers_all_masks
 from .names import BUILTIN_METHODS, INDICES, NEEDS_ORDER, IndexName
 from .results.interactions import Interactions
-from .evaluation.evaluator import Evaluator, as_evaluator
 
 __all__ = ["INDICES", "METHODS", "default_budget", "explain"]
 

@@ -419,7 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False)) or os.environ.get("FASTSPEX_DEBUG", "") not in (
         "", "0", "false", "no")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # model hubs are never needed
-    from .evaluation.store import StoreError  # imported here: it pulls numpy, which --help never needs
+    from .evaluation.store import (
+        StoreError,  # imported here: it pulls numpy, which --help never needs
+    )
 
     try:
         if args.command == "report":

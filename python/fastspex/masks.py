@@ -75,6 +75,14 @@ class PackedMasks:
         """The ``(m, n)`` bool matrix."""
         return _core.unpack(self.words, self.n, as_threads(n_threads))
 
+    def complement(self) -> PackedMasks:
+        """Every mask with kept and ablated swapped (``1 − x``), computed on the packed words."""
+        words = ~self.words
+        tail = self.n % 64
+        if tail:  # the padding bits past n stay zero, as every packed mask keeps them
+            words[:, -1] &= np.uint64((1 << tail) - 1)
+        return PackedMasks(words, self.n)
+
     def popcount(self, *, n_threads: int | None = None) -> np.ndarray:
         """Number of kept components in each mask."""
         return _core.popcount(self.words, self.n, as_threads(n_threads))
@@ -195,7 +203,7 @@ def random_subsets(
     """``m`` masks each ablating a uniformly chosen set of ``k`` components.
 
     ``k`` is fixed (an int) or drawn uniformly from an inclusive ``(min, max)`` range; the default
-    ``(1, 5)`` is the guide's "1 to 5 ablated at a time". Give ``num_kept`` instead to fix the
+    ``(1, 5)`` is ProxySPEX's "1 to 5 ablated at a time" design. Give ``num_kept`` instead to fix the
     number of kept components.
     """
     m = as_int(m, "m", minimum=0)

@@ -24,6 +24,7 @@ lexicographically first ones), then negative pairs.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -34,7 +35,7 @@ from .coefficients import Coefficients
 from .indices import DEFAULT_MAX_TERMS
 from .names import INDICES, NEEDS_ORDER, IndexName
 
-__all__ = ["PairScores", "RankBy", "top_pairs"]
+__all__ = ["PairScores", "RankBy", "ablation_pair_scores", "top_pairs"]
 
 RankBy = Literal["largest", "smallest", "magnitude"]
 _INDICES = INDICES
@@ -144,3 +145,34 @@ def _check_k(k: int, n: int) -> None:
     if k > pairs:
         msg = f"k = {k} exceeds the {pairs} pairs of n = {n} components"
         raise ValueError(msg)
+
+
+def ablation_pair_scores(
+    predict: Callable[[np.ndarray], np.ndarray], n: int, i: np.ndarray, j: np.ndarray
+) -> np.ndarray:
+    """``Δᵢⱼ = f(1) − f(1−eᵢ) − f(1−eⱼ) + f(1−eᵢ−eⱼ)`` for each pair, from any predictor.
+
+    All four terms matter: without ``+ f(1)`` (a common shortcut) a linear proxy gives every
+    pair the same non-zero score; with them it scores every pair 0, as it should (see
+    docs/background.md, "Expansions and indices").
+    """
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    if i.shape != j.shape or i.ndim != 1:
+        msg = "i and j must be 1-D arrays of the same length"
+        raise ValueError(msg)
+    if len(i) and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n or np.any(i == j)):
+        msg = f"pairs must be distinct components in [0, {n})"
+        raise ValueError(msg)
+    rows = np.arange(len(i))
+    full = np.ones((1, n), dtype=bool)
+    drop_i = np.ones((len(i), n), dtype=bool)
+    drop_i[rows, i] = False
+    drop_j = np.ones((len(i), n), dtype=bool)
+    drop_j[rows, j] = False
+    drop_ij = drop_i & drop_j
+    f1 = np.asarray(predict(full), dtype=np.float64)[0]
+    return (
+        f1 - np.asarray(predict(drop_i), np.float64) - np.asarray(predict(drop_j), np.float64)
+        + np.asarray(predict(drop_ij), np.float64)
+    )

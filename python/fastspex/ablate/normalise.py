@@ -1,4 +1,4 @@
-"""Normalised outputs (DESIGN §4): centre on the full-input output, divide by the spread.
+"""Normalised outputs (docs/background.md, "Masks and value functions"): centre on the full-input output, divide by the spread.
 
 ``Normalised(fn)`` evaluates the full input (all kept) and ``n_samples`` uniformly random
 masks once, then returns ``(f(x) - f(1)) / spread`` where ``spread`` is the standard deviation
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluation.store import experiment_key
 from ..evaluation.evaluator import Evaluator
+from ..evaluation.store import experiment_key
 from ._base import check_masks
 
 __all__ = ["Normalised", "normalise"]

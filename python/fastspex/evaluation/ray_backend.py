@@ -28,7 +28,6 @@ import numpy as np
 
 from .._validate import as_int
 from ..masks import PackedMasks
-from .store import EvalStore
 from .evaluator import (
     DEFAULT_BATCH_SIZE,
     Evaluator,
@@ -37,6 +36,7 @@ from .evaluator import (
     ValueFunctionError,
     as_evaluator,
 )
+from .store import EvalStore
 
 __all__ = [
     "Factory",

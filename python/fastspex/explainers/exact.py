@@ -15,8 +15,8 @@ import numpy as np
 from .. import dense, indices
 from .._validate import as_int, as_threads
 from ..coefficients import Coefficients
-from ..masks import exhaustive
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
+from ..masks import exhaustive
 from .result import Explanation, r_squared
 
 __all__ = ["MAX_EXACT_N", "Exact", "ExactResult", "covers_all_masks", "dense_coefficients"]

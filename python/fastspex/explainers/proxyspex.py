@@ -1,10 +1,10 @@
 """ProxySPEX: explain a model by the exact Fourier expansion of a tree-ensemble proxy.
 
 Butler, Kang et al. (2025), "ProxySPEX: Inference-Efficient Interpretability via Sparse Feature
-Interactions in LLMs"; DESIGN §3.1. Steps:
+Interactions in LLMs"; docs/background.md, "ProxySPEX". Steps:
 
 1. sample ``budget`` masks (uniform by default, in complementary pairs; any
-   :mod:`fastspex.masks` design, or the guide's "1–5 ablated components"), evaluate them through
+   :mod:`fastspex.masks` design, or "1–5 ablated components" at a time), evaluate them through
    :class:`fastspex.value.Evaluator` (store, resume, progress bar);
 2. fit LightGBM proxies on (masks -> outputs) by k-fold cross-validation with early stopping,
    one ``lightgbm.cv`` run per grid point (tree depth x learning rate; the best round replaces a
@@ -26,12 +26,13 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import indices, masks
-from . import trees
 from .._validate import as_int, as_seed
 from ..coefficients import Coefficients
 from ..errors import check_memory
-from ..masks import MaskLike, PackedMasks
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
+from ..masks import MaskLike, PackedMasks
+from ..pairs import ablation_pair_scores
+from . import trees
 from .result import Explanation, measure_faithfulness
 
 __all__ = [
@@ -65,7 +66,7 @@ ProxySPEXResult = Explanation
 
 def fourier_features(coefs: Coefficients, x: np.ndarray) -> np.ndarray:
     """The ``(m, K)`` matrix of ``(-1)^{Σ_{i∈S_k} x_i}`` for the supports of ``coefs``."""
-    x = np.asarray(x, dtype=np.uint8)
+    x = x.view(np.uint8) if x.dtype == np.bool_ else np.asarray(x, dtype=np.uint8)  # a view, not a copy
     sizes = coefs.orders()
     out = np.ones((x.shape[0], len(coefs)), dtype=np.float64)
     nonempty = np.flatnonzero(sizes > 0)
@@ -75,36 +76,6 @@ def fourier_features(coefs: Coefficients, x: np.ndarray) -> np.ndarray:
         parity = np.bitwise_xor.reduceat(cols, coefs.indptr[:-1][nonempty], axis=1)
         out[:, nonempty] = 1.0 - 2.0 * parity
     return out
-
-
-def ablation_pair_scores(
-    predict: Callable[[np.ndarray], np.ndarray], n: int, i: np.ndarray, j: np.ndarray
-) -> np.ndarray:
-    """``Δᵢⱼ = f(1) − f(1−eᵢ) − f(1−eⱼ) + f(1−eᵢ−eⱼ)`` for each pair, from any predictor.
-
-    The guide's score leaves out ``+ f(1)`` … and for a linear proxy its value is the same for
-    every pair; with all four terms a linear proxy scores every pair 0 (DESIGN §2 pitfall).
-    """
-    i = np.asarray(i, dtype=np.int64)
-    j = np.asarray(j, dtype=np.int64)
-    if i.shape != j.shape or i.ndim != 1:
-        msg = "i and j must be 1-D arrays of the same length"
-        raise ValueError(msg)
-    if len(i) and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n or np.any(i == j)):
-        msg = f"pairs must be distinct components in [0, {n})"
-        raise ValueError(msg)
-    rows = np.arange(len(i))
-    full = np.ones((1, n), dtype=bool)
-    drop_i = np.ones((len(i), n), dtype=bool)
-    drop_i[rows, i] = False
-    drop_j = np.ones((len(i), n), dtype=bool)
-    drop_j[rows, j] = False
-    drop_ij = drop_i & drop_j
-    f1 = np.asarray(predict(full), dtype=np.float64)[0]
-    return (
-        f1 - np.asarray(predict(drop_i), np.float64) - np.asarray(predict(drop_j), np.float64)
-        + np.asarray(predict(drop_ij), np.float64)
-    )
 
 
 class ProxySPEX:
@@ -118,7 +89,7 @@ class ProxySPEX:
         budget: model calls for the training masks (the all-kept mask is one of them).
         seed: seed of every random choice (masks, folds, LightGBM); ``None`` draws one.
         design: "uniform" (each component kept with p = 1/2; drawn in complementary pairs
-            unless ``antithetic=False``), "ablate" (the guide's design:
+            unless ``antithetic=False``), "ablate" (the local design:
             the all-kept mask plus masks ablating ``num_ablated`` components), or a callable
             ``design(m, n, seed=...)`` returning masks (e.g. ``fastspex.masks.bernoulli``).
         num_ablated: range of ablated components for ``design="ablate"``.
@@ -195,8 +166,8 @@ class ProxySPEX:
         if m == 0:
             return full
         if self.design == "uniform" and self.antithetic:
-            half = masks.bernoulli((m + 1) // 2, n, 0.5, seed=seed).to_bool()
-            drawn = masks.pack(np.concatenate([half, ~half])[:m])
+            half = masks.bernoulli((m + 1) // 2, n, 0.5, seed=seed)
+            drawn = masks.PackedMasks.concat([half, half.complement()])[:m]
         elif self.design == "uniform":
             drawn = masks.bernoulli(m, n, 0.5, seed=seed)
         elif self.design == "ablate":
@@ -444,7 +415,7 @@ def _cross_validate(
     boosters' model text up to that round, best CV error first; and the CV table."""
     import lightgbm as lgb
 
-    xb = x.astype(np.uint8)
+    xb = x.view(np.uint8) if x.dtype == np.bool_ else x.astype(np.uint8)  # a view: no copy of the masks
     dataset_params = {"max_bin": base.get("max_bin", 255), "verbosity": -1,
                       "feature_pre_filter": False}
     var = float(np.var(y))

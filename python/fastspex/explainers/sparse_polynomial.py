@@ -26,7 +26,15 @@ from ..coefficients import Coefficients
 from ..indices import evaluate
 from ..masks import MaskLike, PackedMasks, as_packed
 from ..pairs import PairScores, RankBy, top_pairs
-from ._proxy_inputs import ProxyExplainer, _all_terms, _coefficients, _masks_and_targets, _standardize, _terms_from_supports, _threads
+from ._proxy_inputs import (
+    ProxyExplainer,
+    _all_terms,
+    _coefficients,
+    _masks_and_targets,
+    _standardize,
+    _terms_from_supports,
+    _threads,
+)
 
 __all__ = [
     "SparsePolynomial",

@@ -35,8 +35,8 @@ import numpy as np
 from .. import _core, indices
 from .._validate import as_int, as_seed, as_threads
 from ..coefficients import Coefficients
-from ..masks import PackedMasks, bernoulli, gf2_subsample
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
+from ..masks import PackedMasks, bernoulli, gf2_subsample
 from .result import Explanation, measure_faithfulness
 
 __all__ = ["SPEX", "SPEXPlan", "SPEXResult", "plan", "run"]

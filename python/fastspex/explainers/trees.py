@@ -4,7 +4,7 @@
 lists whole arrays — ``split_feature``, ``threshold``, ``decision_type``, ``left_child``,
 ``right_child``, ``leaf_value`` — and concatenates them with vectorised NumPy, never looping over
 nodes in Python. :func:`booster_fourier` hands them to the C++ core, which sums the exact Fourier
-coefficients of all trees (DESIGN §3.1 step 4).
+coefficients of all trees (docs/background.md, "ProxySPEX", step 3).
 """
 
 from __future__ import annotations
