@@ -1,10 +1,12 @@
 // Bindings for sparse proxy regression: L1/elastic-net polynomial and factorization machine.
-// Conversions and checks only; the work is in src/regression_*.cpp and src/fm.cpp.
+// Conversions and checks only; the work is in src/regression_*.cpp (regression.hpp) and src/fm.cpp
+// (fm.hpp).
 #include <pybind11/stl.h>
 
 #include <cmath>
 
 #include "convert.hpp"
+#include "fastspex/fm.hpp"
 #include "fastspex/regression.hpp"
 #include "sparse_convert.hpp"
 

@@ -1,7 +1,9 @@
-// Factorization-machine proxy fitted by coordinate-wise alternating least squares (regression.hpp).
+// Factorization-machine proxy fitted by coordinate-wise alternating least squares (fm.hpp).
 // For x in {0,1}^n the pair term is ½ Σ_f [(Σ_{i∈x} v_if)² - Σ_{i∈x} v_if²], so with the
 // per-sample sums q_f(s) = Σ_i v_if x_si every coordinate update is exact and touches only the
 // samples that keep component i (Rendle, "Factorization Machines with libFM", 2012).
+#include "fastspex/fm.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -9,7 +11,6 @@
 
 #include "fastspex/errors.hpp"
 #include "fastspex/parallel.hpp"
-#include "fastspex/regression.hpp"
 #include "fastspex/rng.hpp"
 
 namespace fastspex {
