@@ -1,5 +1,6 @@
-// Bindings for SPEX: BCH code facts and decoding, the delay rows, and recovery (issue 5).
-// Conversions and argument checks only; the work is in cpp/src/bch.cpp and cpp/src/spex.cpp.
+// Bindings for SPEX (docs/background.md, "SPEX"): BCH code facts and decoding, the delay rows,
+// and recovery. Conversions and argument checks only; the work is in cpp/src/bch.cpp and
+// cpp/src/spex.cpp.
 #include <pybind11/stl.h>
 
 #include <string>
@@ -9,13 +10,12 @@
 #include "convert.hpp"
 #include "fastspex/bch.hpp"
 #include "fastspex/spex.hpp"
+#include "sparse_convert.hpp"
 
 namespace fastspex::bind {
 namespace {
 
 using namespace pybind11::literals;
-using Int64s = py::array_t<std::int64_t, py::array::c_style>;
-using Int32s = py::array_t<std::int32_t, py::array::c_style>;
 
 void require_code_args(long long n, int t) {
   require_n(n, "BCH");
@@ -28,11 +28,9 @@ void require_code_args(long long n, int t) {
 py::dict bch_info(long long n, int t) {
   require_code_args(n, t);
   const BchCode code(static_cast<std::size_t>(n), t);
-  const auto& g = code.generator();
-  Bytes gen(static_cast<py::ssize_t>(g.size()));
-  std::copy(g.begin(), g.end(), gen.mutable_data());
+  std::vector<std::uint8_t> gen = code.generator();
   return py::dict("m"_a = code.m(), "length"_a = code.length(),
-                  "redundancy"_a = code.redundancy(), "generator"_a = gen);
+                  "redundancy"_a = code.redundancy(), "generator"_a = to_numpy(std::move(gen)));
 }
 
 Words spex_delays(long long n, int t, bool complement) {
@@ -104,17 +102,12 @@ py::tuple spex_recover(const Doubles& values, const Words& hashes, long long n, 
     py::gil_scoped_release release;
     rec = fastspex::spex_recover(values.data(), h, groups, b, code, opt);
   }
-  Int64s indptr(static_cast<py::ssize_t>(rec.indptr.size()));
-  std::copy(rec.indptr.begin(), rec.indptr.end(), indptr.mutable_data());
-  Int32s indices(static_cast<py::ssize_t>(rec.indices.size()));
-  std::copy(rec.indices.begin(), rec.indices.end(), indices.mutable_data());
-  Doubles vals(static_cast<py::ssize_t>(rec.values.size()));
-  std::copy(rec.values.begin(), rec.values.end(), vals.mutable_data());
   py::dict stats("iterations"_a = rec.iterations, "detections"_a = rec.detections,
                  "peeled"_a = rec.peeled, "pruned"_a = rec.pruned,
                  "residual_fraction"_a = rec.residual_fraction, "rss"_a = rec.rss,
                  "tss"_a = rec.tss, "noise_sd_estimate"_a = rec.noise_sd_estimate);
-  return py::make_tuple(indptr, indices, vals, stats);
+  return py::make_tuple(to_numpy(std::move(rec.indptr)), to_numpy(std::move(rec.indices)),
+                        to_numpy(std::move(rec.values)), stats);
 }
 
 }  // namespace
