@@ -265,7 +265,9 @@ std::vector<double> refit(const Problem& pb, const std::vector<Support>& support
 void check_recover_args(ConstBitRows hashes, int groups, int b, const BchCode& code,
                         const SpexOptions& opt) {
   if (groups < 1) throw std::invalid_argument("SPEX: groups must be >= 1");
-  if (b < 1 || b > 24) throw std::invalid_argument("SPEX: b must lie in [1, 24]");
+  if (b < 1 || b > kSpexMaxB) {
+    throw std::invalid_argument("SPEX: b must lie in [1, " + std::to_string(kSpexMaxB) + "]");
+  }
   if (hashes.n != code.n() || hashes.rows != static_cast<std::size_t>(groups) * static_cast<std::size_t>(b)) {
     throw std::invalid_argument("SPEX: hashes must have groups * b rows over n components");
   }

@@ -52,6 +52,9 @@ FM_L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # per standardised sample; th
 POLY_WAY_OUT = ('use fewer components (group them), max_order=1 or a smaller pool=, '
                 'or method="spex", whose memory grows with the number of masks only')
 FM_WAY_OUT = 'use fewer components (group them) or a smaller rank, or method="spex"'
+# The path's and the factorization machine's defaults, set in C++ (regression.hpp, fm.hpp).
+_PATH_DEFAULTS = _core.PathOptions()
+_FM_DEFAULTS = _core.FmOptions()
 
 
 def _threads(n_threads: int | None) -> int:
@@ -334,14 +337,14 @@ def sparse_polynomial_path(
     *,
     max_order: int = 2,
     terms: Iterable[Iterable[int]] | None = None,
-    l1_ratio: float = 1.0,
+    l1_ratio: float = _PATH_DEFAULTS.l1_ratio,
     alphas: object = None,
     n_alphas: int = 100,
     eps: float | None = None,
     max_features: int | None = None,
     pool: int | None = None,
-    tol: float = 1e-9,
-    max_sweeps: int = 100_000,
+    tol: float = _PATH_DEFAULTS.tol,
+    max_sweeps: int = _PATH_DEFAULTS.max_sweeps,
     screening: Screening = "scan",
     n_threads: int | None = None,
 ) -> SparsePolynomialPath:
@@ -474,7 +477,7 @@ def fit_sparse_polynomial(
     y: object,
     *,
     max_order: int = 2,
-    l1_ratio: float = 1.0,
+    l1_ratio: float = _PATH_DEFAULTS.l1_ratio,
     alphas: object = None,
     n_alphas: int = 100,
     eps: float | None = None,
@@ -488,8 +491,8 @@ def fit_sparse_polynomial(
     terms: Iterable[Iterable[int]] | None = None,
     max_features: int | None = None,
     pool: int | None = None,
-    tol: float = 1e-9,
-    max_sweeps: int = 100_000,
+    tol: float = _PATH_DEFAULTS.tol,
+    max_sweeps: int = _PATH_DEFAULTS.max_sweeps,
     n_threads: int | None = None,
 ) -> SparsePolynomialResult:
     """Fit a sparse Möbius polynomial proxy ``a₀ + Σ aᵢxᵢ + Σ a_ij xᵢx_j`` to ``(masks, y)``.
@@ -662,14 +665,14 @@ def fit_factorization_machine(
     masks: MaskLike,
     y: object,
     *,
-    rank: int = 8,
+    rank: int = _FM_DEFAULTS.rank,
     l2: float | Iterable[float] | Literal["auto"] | None = "auto",
     l2_linear: float | None = None,
-    max_epochs: int = 1000,
-    patience: int = 10,
+    max_epochs: int = _FM_DEFAULTS.max_epochs,
+    patience: int = _FM_DEFAULTS.patience,
     validation_fraction: float = 0.2,
-    init_std: float = 0.5,
-    tol: float = 1e-6,
+    init_std: float = _FM_DEFAULTS.init_std,
+    tol: float = _FM_DEFAULTS.tol,
     seed: int | None = 0,
     n_threads: int | None = None,
 ) -> FactorizationMachineResult:

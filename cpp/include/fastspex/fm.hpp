@@ -12,14 +12,17 @@
 
 namespace fastspex {
 
+// Fit options. rank, init_std, max_epochs, patience and tol are the Python API's defaults
+// (fastspex.proxies reads them from the bound _core.FmOptions); the Python wrapper chooses the
+// penalties itself (by validation unless given) and passes init_std / sqrt(mean kept count).
 struct FmOptions {
   std::size_t rank = 8;
   double l2_w = 1e-4;  // penalty on w, per sample: objective (1/m)Σe² + l2_w||w||² + l2_v||V||²
   double l2_v = 1e-4;
-  double init_std = 0.1;
-  int max_epochs = 100;
-  int patience = 5;
-  double tol = 1e-7;  // relative improvement of the held-out loss that counts as progress
+  double init_std = 0.5;  // standard deviation of the starting embeddings
+  int max_epochs = 1000;
+  int patience = 10;      // epochs without progress before stopping
+  double tol = 1e-6;  // relative improvement of the monitored loss that counts as progress
   std::uint64_t seed = 0;
   int n_threads = 0;
 };

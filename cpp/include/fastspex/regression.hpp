@@ -47,6 +47,8 @@ struct BitColumns {
 BitColumns transpose_rows(ConstBitRows masks, const std::uint32_t* rows, std::size_t m_sel,
                           int n_threads);
 
+// Path options. l1_ratio, tol and max_sweeps are the Python API's defaults (fastspex.proxies
+// reads them from the bound _core.PathOptions).
 struct PathOptions {
   double l1_ratio = 1.0;
   double tol = 1e-9;           // stop a solve when max_j G_jj δ_j² < tol · ||y - ȳ||²
