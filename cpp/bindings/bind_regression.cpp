@@ -1,10 +1,12 @@
 // Bindings for sparse proxy regression: L1/elastic-net polynomial and factorization machine.
-// Conversions and checks only; the work is in src/regression_*.cpp and src/fm.cpp.
+// Conversions and checks only; the work is in src/regression_*.cpp (regression.hpp) and src/fm.cpp
+// (fm.hpp).
 #include <pybind11/stl.h>
 
 #include <cmath>
 
 #include "convert.hpp"
+#include "fastspex/fm.hpp"
 #include "fastspex/regression.hpp"
 #include "sparse_convert.hpp"
 
@@ -180,17 +182,59 @@ py::array_t<double> fm_pred(const Words& words, long long n, double w0, const Do
   return out;
 }
 
+void bind_options(py::module_& m) {
+  py::class_<PathOptions>(m, "PathOptions",
+                          "The elastic-net path's options with their defaults (read-only; the "
+                          "poly_* functions take them as keyword arguments).")
+      .def(py::init<>())
+      .def_readonly("l1_ratio", &PathOptions::l1_ratio, "rho in (0, 1]; 1 is the lasso")
+      .def_readonly("tol", &PathOptions::tol,
+                    "a solve stops when max_j G_jj d_j^2 < tol * ||y - mean||^2")
+      .def_readonly("max_sweeps", &PathOptions::max_sweeps, "coordinate sweeps per penalty")
+      .def_readonly("max_features", &PathOptions::max_features,
+                    "stop the path once more terms are active (0: no limit)")
+      .def_readonly("scan_pairs", &PathOptions::scan_pairs,
+                    "candidates: all mains and all pairs (else the given terms)")
+      .def_readonly("pool", &PathOptions::pool,
+                    "scanned pairs kept with their gradient (0: automatic)")
+      .def_readonly("n_threads", &PathOptions::n_threads, "threads (0: all cores)");
+  py::class_<FmOptions>(m, "FmOptions",
+                        "The factorization machine's options with their defaults (read-only; "
+                        "fm_fit takes them as keyword arguments).")
+      .def(py::init<>())
+      .def_readonly("rank", &FmOptions::rank, "embedding dimension")
+      .def_readonly("l2_w", &FmOptions::l2_w, "penalty on the main effects, per sample")
+      .def_readonly("l2_v", &FmOptions::l2_v, "penalty on the embeddings, per sample")
+      .def_readonly("init_std", &FmOptions::init_std,
+                    "standard deviation of the starting embeddings")
+      .def_readonly("max_epochs", &FmOptions::max_epochs, "most ALS epochs")
+      .def_readonly("patience", &FmOptions::patience,
+                    "epochs without progress before stopping")
+      .def_readonly("tol", &FmOptions::tol,
+                    "relative improvement of the monitored loss that counts as progress")
+      .def_readonly("seed", &FmOptions::seed, "seeds the starting embeddings")
+      .def_readonly("n_threads", &FmOptions::n_threads, "threads (0: all cores)");
+}
+
 }  // namespace
 
 void bind_regression(py::module_& m) {
+  bind_options(m);
+  // Keyword defaults are the option structs' own, so each default is set once, in C++.
+  const PathOptions path_defaults;
+  const FmOptions fm_defaults;
+  const auto max_features = static_cast<long long>(path_defaults.max_features);
   m.def("poly_path", &path, "words"_a.noconvert(), "n"_a, "y"_a.noconvert(), "terms_a"_a.noconvert(),
         "terms_b"_a.noconvert(), "scan_pairs"_a, "alphas"_a.noconvert(), "n_alphas"_a, "eps"_a,
-        "l1_ratio"_a, "tol"_a, "max_sweeps"_a, "max_features"_a, "pool"_a, "n_threads"_a = 0,
+        "l1_ratio"_a = path_defaults.l1_ratio, "tol"_a = path_defaults.tol,
+        "max_sweeps"_a = path_defaults.max_sweeps, "max_features"_a = max_features,
+        "pool"_a = static_cast<long long>(path_defaults.pool), "n_threads"_a = path_defaults.n_threads,
         "Elastic-net path over main effects and pair products of packed masks.");
   m.def("poly_cv_mse", &cv_mse, "words"_a.noconvert(), "n"_a, "y"_a.noconvert(),
         "terms_a"_a.noconvert(), "terms_b"_a.noconvert(), "alphas"_a.noconvert(),
-        "fold_of"_a.noconvert(), "folds"_a, "relaxed_ridge"_a, "l1_ratio"_a, "tol"_a, "max_sweeps"_a,
-        "max_features"_a, "n_threads"_a = 0,
+        "fold_of"_a.noconvert(), "folds"_a, "relaxed_ridge"_a, "l1_ratio"_a = path_defaults.l1_ratio,
+        "tol"_a = path_defaults.tol, "max_sweeps"_a = path_defaults.max_sweeps,
+        "max_features"_a = max_features, "n_threads"_a = path_defaults.n_threads,
         "Held-out MSE (folds x alphas) of the elastic-net path on the given terms (of the\n"
         "least-squares refit of each support when relaxed_ridge >= 0).");
   m.def("poly_refit", &poly_refit, "words"_a.noconvert(), "n"_a, "y"_a.noconvert(),
@@ -198,8 +242,11 @@ void bind_regression(py::module_& m) {
         "Least-squares refit of y on the given terms: (intercept, coefficients, rss, diagonal of\n"
         "the inverse centred Gram, empty if singular).");
   m.def("fm_fit", &fm, "words"_a.noconvert(), "n"_a, "y"_a.noconvert(), "is_val"_a.noconvert(),
-        "rank"_a, "l2_w"_a, "l2_v"_a, "init_std"_a, "max_epochs"_a, "patience"_a, "tol"_a,
-        "seed"_a, "n_threads"_a = 0, "Factorization machine fitted by ALS with early stopping.");
+        "rank"_a = static_cast<long long>(fm_defaults.rank), "l2_w"_a = fm_defaults.l2_w,
+        "l2_v"_a = fm_defaults.l2_v, "init_std"_a = fm_defaults.init_std,
+        "max_epochs"_a = fm_defaults.max_epochs, "patience"_a = fm_defaults.patience,
+        "tol"_a = fm_defaults.tol, "seed"_a = fm_defaults.seed, "n_threads"_a = fm_defaults.n_threads,
+        "Factorization machine fitted by ALS with early stopping.");
   m.def("fm_predict", &fm_pred, "words"_a.noconvert(), "n"_a, "w0"_a, "w"_a.noconvert(),
         "V"_a.noconvert(), "n_threads"_a = 0, "Factorization-machine predictions on packed masks.");
 }

@@ -1,5 +1,6 @@
-// Bindings for SPEX: BCH code facts and decoding, the delay rows, and recovery.
-// Conversions and argument checks only; the work is in cpp/src/bch.cpp and cpp/src/spex.cpp.
+// Bindings for SPEX (docs/background.md, "SPEX"): BCH code facts and decoding, the delay rows,
+// the recovery options and the recovery itself. Conversions and argument checks only; the work
+// is in cpp/src/bch.cpp and cpp/src/spex.cpp.
 #include <pybind11/stl.h>
 
 #include <string>
@@ -9,13 +10,12 @@
 #include "convert.hpp"
 #include "fastspex/bch.hpp"
 #include "fastspex/spex.hpp"
+#include "sparse_convert.hpp"
 
 namespace fastspex::bind {
 namespace {
 
 using namespace pybind11::literals;
-using Int64s = py::array_t<std::int64_t, py::array::c_style>;
-using Int32s = py::array_t<std::int32_t, py::array::c_style>;
 
 void require_code_args(long long n, int t) {
   require_n(n, "BCH");
@@ -28,11 +28,9 @@ void require_code_args(long long n, int t) {
 py::dict bch_info(long long n, int t) {
   require_code_args(n, t);
   const BchCode code(static_cast<std::size_t>(n), t);
-  const auto& g = code.generator();
-  Bytes gen(static_cast<py::ssize_t>(g.size()));
-  std::copy(g.begin(), g.end(), gen.mutable_data());
+  std::vector<std::uint8_t> gen = code.generator();
   return py::dict("m"_a = code.m(), "length"_a = code.length(),
-                  "redundancy"_a = code.redundancy(), "generator"_a = gen);
+                  "redundancy"_a = code.redundancy(), "generator"_a = to_numpy(std::move(gen)));
 }
 
 Words spex_delays(long long n, int t, bool complement) {
@@ -78,7 +76,9 @@ py::tuple spex_recover(const Doubles& values, const Words& hashes, long long n, 
                        double ridge, double prune_z, bool complement, int n_threads) {
   require_code_args(n, t);
   if (groups < 1) throw std::invalid_argument("spex_recover: groups must be >= 1");
-  if (b < 1 || b > 24) throw std::invalid_argument("spex_recover: b must lie in [1, 24]");
+  if (b < 1 || b > kSpexMaxB) {
+    throw std::invalid_argument("spex_recover: b must lie in [1, " + std::to_string(kSpexMaxB) + "]");
+  }
   ConstBitRows h = const_rows(hashes, n, "spex_recover");
   const BchCode code(static_cast<std::size_t>(n), t);
   const std::size_t expected = static_cast<std::size_t>(groups) * (code.redundancy() + 1) *
@@ -104,22 +104,46 @@ py::tuple spex_recover(const Doubles& values, const Words& hashes, long long n, 
     py::gil_scoped_release release;
     rec = fastspex::spex_recover(values.data(), h, groups, b, code, opt);
   }
-  Int64s indptr(static_cast<py::ssize_t>(rec.indptr.size()));
-  std::copy(rec.indptr.begin(), rec.indptr.end(), indptr.mutable_data());
-  Int32s indices(static_cast<py::ssize_t>(rec.indices.size()));
-  std::copy(rec.indices.begin(), rec.indices.end(), indices.mutable_data());
-  Doubles vals(static_cast<py::ssize_t>(rec.values.size()));
-  std::copy(rec.values.begin(), rec.values.end(), vals.mutable_data());
   py::dict stats("iterations"_a = rec.iterations, "detections"_a = rec.detections,
                  "peeled"_a = rec.peeled, "pruned"_a = rec.pruned,
                  "residual_fraction"_a = rec.residual_fraction, "rss"_a = rec.rss,
                  "tss"_a = rec.tss, "noise_sd_estimate"_a = rec.noise_sd_estimate);
-  return py::make_tuple(indptr, indices, vals, stats);
+  return py::make_tuple(to_numpy(std::move(rec.indptr)), to_numpy(std::move(rec.indices)),
+                        to_numpy(std::move(rec.values)), stats);
+}
+
+void bind_options(py::module_& m) {
+  py::class_<SpexOptions>(m, "SpexOptions",
+                          "SPEX recovery options with their defaults (read-only; spex_recover "
+                          "takes them as keyword arguments).")
+      .def(py::init<>())
+      .def_readonly("max_order", &SpexOptions::max_order,
+                    "largest support size accepted (degree bound)")
+      .def_readonly("residual_ratio", &SpexOptions::residual_ratio,
+                    "a bin is a singleton if its residual energy is at most this fraction of it")
+      .def_readonly("noise_sd", &SpexOptions::noise_sd,
+                    "per-call output noise (units of the values); < 0: unknown")
+      .def_readonly("noise_z", &SpexOptions::noise_z,
+                    "with a known noise: energy and significance margins, in standard deviations")
+      .def_readonly("chase_bits", &SpexOptions::chase_bits,
+                    "soft decoding: least reliable measured bits tried flipped")
+      .def_readonly("max_candidates", &SpexOptions::max_candidates,
+                    "soft decoding: most flip patterns tried per bin")
+      .def_readonly("max_iter", &SpexOptions::max_iter, "peeling rounds")
+      .def_readonly("ridge", &SpexOptions::ridge, "ridge penalty of the refit (relative to C*P)")
+      .def_readonly("prune_z", &SpexOptions::prune_z,
+                    "the refit drops terms within prune_z standard errors of zero")
+      .def_readonly("complement", &SpexOptions::complement,
+                    "masks were complemented (all-kept mask at row 0)")
+      .def_readonly("n_threads", &SpexOptions::n_threads, "threads (0: all cores)");
+  m.attr("SPEX_MAX_B") = kSpexMaxB;
 }
 
 }  // namespace
 
 void bind_spex(py::module_& m) {
+  bind_options(m);
+  const SpexOptions d;  // the keyword defaults are the struct's own
   m.def("bch_info", &bch_info, "n"_a, "t"_a,
         "Facts of the shortest t-error-correcting binary BCH code with n information positions.");
   m.def("bch_decode", &bch_decode, "n"_a, "t"_a, "bits"_a.noconvert(),
@@ -127,10 +151,11 @@ void bind_spex(py::module_& m) {
   m.def("spex_delays", &spex_delays, "n"_a, "t"_a, "complement"_a,
         "SPEX delay rows (zero delay first), packed.");
   m.def("spex_recover", &spex_recover, "values"_a.noconvert(), "hashes"_a.noconvert(), "n"_a,
-        "b"_a, "groups"_a, "t"_a, "max_order"_a, "residual_ratio"_a, "noise_sd"_a, "noise_z"_a,
-        "chase_bits"_a, "max_candidates"_a, "max_iter"_a, "ridge"_a, "prune_z"_a,
-        "complement"_a, "n_threads"_a,
-        "SPEX recovery from coded samples: (indptr, indices, values, stats).");
+        "b"_a, "groups"_a, "t"_a, "max_order"_a = d.max_order, "residual_ratio"_a = d.residual_ratio,
+        "noise_sd"_a = d.noise_sd, "noise_z"_a = d.noise_z, "chase_bits"_a = d.chase_bits,
+        "max_candidates"_a = d.max_candidates, "max_iter"_a = d.max_iter, "ridge"_a = d.ridge,
+        "prune_z"_a = d.prune_z, "complement"_a = d.complement, "n_threads"_a = d.n_threads,
+        "SPEX recovery from coded samples (b <= SPEX_MAX_B): (indptr, indices, values, stats).");
 }
 
 }  // namespace fastspex::bind

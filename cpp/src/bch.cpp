@@ -145,58 +145,104 @@ bool BchCode::splits(const std::vector<std::uint32_t>& lam, std::size_t L, BchSc
   return true;
 }
 
-bool BchCode::decode(const std::uint64_t* bits, std::vector<std::uint32_t>& components,
-                     std::vector<std::uint32_t>& flips, BchScratch& s) const {
-  components.clear();
-  flips.clear();
-  const std::uint32_t order = field_.order();
-  const std::size_t two_t = 2 * static_cast<std::size_t>(t_);
-  // Syndromes S_1..S_2t of the received remainder s(x): S_j = s(alpha^j).
-  s.syndromes.assign(two_t + 1, 0);
+namespace {
+
+// Syndromes S_1..S_2t of the received remainder s(x) (its bits q < r): S_j = s(alpha^j), the
+// odd ones summed directly and the even ones as squares (S_2j = S_j^2 in characteristic 2).
+// Returns false when no measured bit is set (the zero syndrome).
+bool compute_syndromes(const GF2m& field, const std::uint64_t* bits, std::size_t words,
+                       std::size_t r, std::size_t two_t, std::vector<std::uint32_t>& syn) {
+  syn.assign(two_t + 1, 0);
   bool any = false;
-  for (std::size_t w = 0; w < col_words_; ++w) {
+  for (std::size_t w = 0; w < words; ++w) {
     std::uint64_t word = bits[w];
     while (word) {
       const auto q = static_cast<std::uint64_t>(w * 64 + static_cast<std::size_t>(__builtin_ctzll(word)));
       word &= word - 1;
-      if (q >= r_) continue;  // bits past r are not measurements
+      if (q >= r) continue;  // bits past r are not measurements
       any = true;
-      for (std::size_t j = 1; j <= two_t; j += 2) s.syndromes[j] ^= field_.exp(j * q);
+      for (std::size_t j = 1; j <= two_t; j += 2) syn[j] ^= field.exp(j * q);
     }
   }
-  if (!any) return true;
-  for (std::size_t j = 2; j <= two_t; j += 2) {
-    s.syndromes[j] = field_.mul(s.syndromes[j / 2], s.syndromes[j / 2]);
-  }
-  // Berlekamp-Massey: shortest LFSR (error locator Lambda) generating S_1..S_2t.
-  std::vector<std::uint32_t>& lam = s.lambda;
-  std::vector<std::uint32_t>& prev = s.prev;
-  std::vector<std::uint32_t>& tmp = s.tmp;
+  if (!any) return false;
+  for (std::size_t j = 2; j <= two_t; j += 2) syn[j] = field.mul(syn[j / 2], syn[j / 2]);
+  return true;
+}
+
+// Berlekamp-Massey: the shortest LFSR (error locator Lambda, left in `lam` with 2t + 2
+// coefficients) generating S_1..S_2t. Returns its length L.
+std::size_t berlekamp_massey(const GF2m& field, const std::vector<std::uint32_t>& syn,
+                             std::size_t two_t, std::vector<std::uint32_t>& lam,
+                             std::vector<std::uint32_t>& prev, std::vector<std::uint32_t>& tmp) {
   lam.assign(two_t + 2, 0);
   prev.assign(two_t + 2, 0);
   lam[0] = prev[0] = 1;
   std::size_t L = 0, shift = 1;
   std::uint32_t prev_d = 1;
   for (std::size_t k = 0; k < two_t; ++k) {
-    std::uint32_t d = s.syndromes[k + 1];
-    for (std::size_t i = 1; i <= L; ++i) d ^= field_.mul(lam[i], s.syndromes[k + 1 - i]);
+    std::uint32_t d = syn[k + 1];
+    for (std::size_t i = 1; i <= L; ++i) d ^= field.mul(lam[i], syn[k + 1 - i]);
     if (d == 0) {
       ++shift;
       continue;
     }
-    const std::uint32_t coef = field_.div(d, prev_d);
+    const std::uint32_t coef = field.div(d, prev_d);
     if (2 * L <= k) {
       tmp = lam;
-      for (std::size_t i = 0; i + shift < lam.size(); ++i) lam[i + shift] ^= field_.mul(coef, prev[i]);
+      for (std::size_t i = 0; i + shift < lam.size(); ++i) lam[i + shift] ^= field.mul(coef, prev[i]);
       L = k + 1 - L;
       prev.swap(tmp);
       prev_d = d;
       shift = 1;
     } else {
-      for (std::size_t i = 0; i + shift < lam.size(); ++i) lam[i + shift] ^= field_.mul(coef, prev[i]);
+      for (std::size_t i = 0; i + shift < lam.size(); ++i) lam[i + shift] ^= field.mul(coef, prev[i]);
       ++shift;
     }
   }
+  return L;
+}
+
+// Chien search in the log domain over positions p < used: Lambda(alpha^-p) = 0, evaluated as
+// 1 + sum of lam_i * alpha^(-i p) with each term's exponent stepped by -i. Appends the roots'
+// positions; true when all L were found.
+bool chien_search(const GF2m& field, const std::vector<std::uint32_t>& lam, std::size_t L,
+                  std::size_t used, std::vector<std::uint32_t>& positions) {
+  const std::uint32_t order = field.order();
+  std::uint32_t logs[2 * BchCode::kMaxT + 2];
+  std::uint32_t steps[2 * BchCode::kMaxT + 2];
+  std::size_t terms = 0;
+  for (std::size_t i = 1; i <= L; ++i) {
+    if (lam[i] == 0) continue;
+    logs[terms] = field.log(lam[i]);
+    steps[terms] = static_cast<std::uint32_t>((order - (i % order)) % order);
+    ++terms;
+  }
+  const std::uint32_t* exp_table = field.exp_table();
+  for (std::size_t p = 0; p < used; ++p) {
+    std::uint32_t value = 1;
+    for (std::size_t k = 0; k < terms; ++k) {
+      value ^= exp_table[logs[k]];
+      logs[k] += steps[k];
+      if (logs[k] >= order) logs[k] -= order;
+    }
+    if (value == 0) {
+      positions.push_back(static_cast<std::uint32_t>(p));
+      if (positions.size() == L) break;
+    }
+  }
+  return positions.size() == L;
+}
+
+}  // namespace
+
+bool BchCode::decode(const std::uint64_t* bits, std::vector<std::uint32_t>& components,
+                     std::vector<std::uint32_t>& flips, BchScratch& s) const {
+  components.clear();
+  flips.clear();
+  const std::size_t two_t = 2 * static_cast<std::size_t>(t_);
+  if (!compute_syndromes(field_, bits, col_words_, r_, two_t, s.syndromes)) return true;
+  std::vector<std::uint32_t>& lam = s.lambda;
+  const std::size_t L = berlekamp_massey(field_, s.syndromes, two_t, lam, s.prev, s.tmp);
   if (L > static_cast<std::size_t>(t_) || lam[L] == 0) return false;
   for (std::size_t i = L + 1; i < lam.size(); ++i) {
     if (lam[i] != 0) return false;
@@ -212,30 +258,7 @@ bool BchCode::decode(const std::uint64_t* bits, std::vector<std::uint32_t>& comp
     // Lambda has L distinct roots in GF(2^m) iff it divides x^(2^m) - x. Checking that costs
     // m * L^2 products and rejects almost every miscorrection before the long Chien search.
     if (!splits(lam, L, s)) return false;
-    // Chien search in the log domain: term i at position p is lam_i * alpha^(-i p).
-    std::uint32_t logs[2 * kMaxT + 2];
-    std::uint32_t steps[2 * kMaxT + 2];
-    std::size_t terms = 0;
-    for (std::size_t i = 1; i <= L; ++i) {
-      if (lam[i] == 0) continue;
-      logs[terms] = field_.log(lam[i]);
-      steps[terms] = static_cast<std::uint32_t>((order - (i % order)) % order);
-      ++terms;
-    }
-    const std::uint32_t* exp_table = field_.exp_table();
-    for (std::size_t p = 0; p < used; ++p) {
-      std::uint32_t value = 1;
-      for (std::size_t k = 0; k < terms; ++k) {
-        value ^= exp_table[logs[k]];
-        logs[k] += steps[k];
-        if (logs[k] >= order) logs[k] -= order;
-      }
-      if (value == 0) {
-        s.positions.push_back(static_cast<std::uint32_t>(p));
-        if (s.positions.size() == L) break;
-      }
-    }
-    if (s.positions.size() != L) return false;
+    if (!chien_search(field_, lam, L, used, s.positions)) return false;
   }
   for (std::uint32_t p : s.positions) {
     if (p < r_) {

@@ -222,6 +222,61 @@ class PairMap {
   std::size_t size_ = 0;
 };
 
+// V transposed and zero padded to a multiple of 8 columns (PT, row stride `stride`), for the
+// AVX2 kernel; returns whether that kernel is used (allowed, compiled in, and the CPU has it).
+bool avx2_layout(const double* V, std::size_t n, std::size_t r, bool allow_simd,
+                 std::vector<double>& PT, std::size_t& stride) {
+  bool use_avx2 = false;
+#ifdef FASTSPEX_HAVE_AVX2_KERNEL
+  use_avx2 = allow_simd && cpu_has_avx2_fma();
+  if (use_avx2) {
+    stride = (n + 7) / 8 * 8;
+    require_bytes(checked_mul(checked_mul(stride, r, "fm_top_pairs"), sizeof(double),
+                              "fm_top_pairs"), "fm_top_pairs");
+    PT.assign(stride * r, 0.0);
+    for (std::size_t a = 0; a < n; ++a) {
+      for (std::size_t c = 0; c < r; ++c) PT[c * stride + a] = V[a * r + c];
+    }
+  }
+#else
+  (void)V, (void)n, (void)r, (void)allow_simd, (void)PT, (void)stride;
+#endif
+  return use_avx2;
+}
+
+// Pushes the pairs of one computed (ni x nj) tile of inner products (rows i0.., columns j0..;
+// only j > i on a diagonal tile) whose key reaches `thr` into `local`, skipping the tile or a
+// row at once when its bound is below thr (row_max from the AVX2 kernel, else the entries).
+void collect_tile(const RowMat& tile, const std::vector<double>& row_max, std::size_t ni,
+                  std::size_t nj, std::size_t i0, std::size_t j0, bool diagonal, bool use_avx2,
+                  double scale, RankBy by, double thr, TopK& local) {
+  const auto T = tile.topLeftCorner(static_cast<Eigen::Index>(ni), static_cast<Eigen::Index>(nj));
+  if (use_avx2) {
+    const double tile_max = *std::max_element(row_max.begin(), row_max.begin() + static_cast<std::ptrdiff_t>(ni));
+    if (tile_max * scale < thr) return;
+  } else if (block_max_key(T, scale, by) < thr) {
+    return;
+  }
+  for (std::size_t ii = 0; ii < ni; ++ii) {
+    const std::size_t jstart = diagonal ? ii + 1 : 0;
+    if (jstart >= nj) continue;
+    if (use_avx2 && row_max[ii] * scale < thr) continue;
+    auto row = T.row(static_cast<Eigen::Index>(ii))
+                   .segment(static_cast<Eigen::Index>(jstart),
+                            static_cast<Eigen::Index>(nj - jstart));
+    if (!use_avx2 && block_max_key(row, scale, by) < thr) continue;
+    const double* p = tile.data() + ii * kTile;
+    for (std::size_t jj = jstart; jj < nj; ++jj) {
+      const double score = p[jj] * scale;
+      const double key = rank_key(score, by);
+      if (key < thr) continue;
+      local.push(ScoredPair{key, score, static_cast<std::int32_t>(i0 + ii),
+                            static_cast<std::int32_t>(j0 + jj)});
+      thr = std::max(local.floor(), thr);
+    }
+  }
+}
+
 std::uint64_t pair_key(std::int32_t i, std::int32_t j) {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(i)) << 32) |
          static_cast<std::uint32_t>(j);
@@ -238,24 +293,9 @@ PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scal
     throw std::invalid_argument("n must be below 2^31");
   }
   const std::size_t blocks = (n + kTile - 1) / kTile;
-  // V transposed and zero padded to a multiple of 8 columns, for the AVX2 kernel.
   std::vector<double> PT;
   std::size_t stride = 0;
-  bool use_avx2 = false;
-#ifdef FASTSPEX_HAVE_AVX2_KERNEL
-  use_avx2 = allow_simd && cpu_has_avx2_fma();
-  if (use_avx2) {
-    stride = (n + 7) / 8 * 8;
-    require_bytes(checked_mul(checked_mul(stride, r, "fm_top_pairs"), sizeof(double),
-                              "fm_top_pairs"), "fm_top_pairs");
-    PT.assign(stride * r, 0.0);
-    for (std::size_t a = 0; a < n; ++a) {
-      for (std::size_t c = 0; c < r; ++c) PT[c * stride + a] = V[a * r + c];
-    }
-  }
-#else
-  (void)allow_simd;
-#endif
+  const bool use_avx2 = avx2_layout(V, n, r, allow_simd, PT, stride);
   // Every thread keeps its own top-k heap next to the global one: check that memory first.
   const auto threads = std::min<std::size_t>(static_cast<std::size_t>(resolve_threads(n_threads)), blocks);
   require_bytes(checked_mul(checked_mul(k, threads + 1, "fm_top_pairs"), sizeof(ScoredPair),
@@ -290,31 +330,8 @@ PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scal
 #else
         T.noalias() = Vi * Vj.transpose();
 #endif
-        double thr = std::max(local.floor(), global_floor.load(std::memory_order_relaxed));
-        if (use_avx2) {
-          const double tile_max = *std::max_element(row_max.begin(), row_max.begin() + ni);
-          if (tile_max * scale < thr) continue;
-        } else if (block_max_key(T, scale, by) < thr) {
-          continue;
-        }
-        for (std::size_t ii = 0; ii < ni; ++ii) {
-          const std::size_t jstart = bj == bi ? ii + 1 : 0;
-          if (jstart >= nj) continue;
-          if (use_avx2 && row_max[ii] * scale < thr) continue;
-          auto row = T.row(static_cast<Eigen::Index>(ii))
-                         .segment(static_cast<Eigen::Index>(jstart),
-                                  static_cast<Eigen::Index>(nj - jstart));
-          if (!use_avx2 && block_max_key(row, scale, by) < thr) continue;
-          const double* p = tile.data() + ii * kTile;
-          for (std::size_t jj = jstart; jj < nj; ++jj) {
-            const double score = p[jj] * scale;
-            const double key = rank_key(score, by);
-            if (key < thr) continue;
-            local.push(ScoredPair{key, score, static_cast<std::int32_t>(i0 + ii),
-                                  static_cast<std::int32_t>(j0 + jj)});
-            thr = std::max(local.floor(), thr);
-          }
-        }
+        const double thr = std::max(local.floor(), global_floor.load(std::memory_order_relaxed));
+        collect_tile(tile, row_max, ni, nj, i0, j0, bj == bi, use_avx2, scale, by, thr, local);
       }
       std::lock_guard<std::mutex> lock(global_mutex);
       global.merge(local);

@@ -262,6 +262,201 @@ std::vector<double> refit(const Problem& pb, const std::vector<Support>& support
   return std::vector<double>(beta.data(), beta.data() + K);
 }
 
+void check_recover_args(ConstBitRows hashes, int groups, int b, const BchCode& code,
+                        const SpexOptions& opt) {
+  if (groups < 1) throw std::invalid_argument("SPEX: groups must be >= 1");
+  if (b < 1 || b > kSpexMaxB) {
+    throw std::invalid_argument("SPEX: b must lie in [1, " + std::to_string(kSpexMaxB) + "]");
+  }
+  if (hashes.n != code.n() || hashes.rows != static_cast<std::size_t>(groups) * static_cast<std::size_t>(b)) {
+    throw std::invalid_argument("SPEX: hashes must have groups * b rows over n components");
+  }
+  if (opt.max_order < 0) throw std::invalid_argument("SPEX: max_order must be >= 0");
+  if (!(opt.residual_ratio > 0.0 && opt.residual_ratio < 1.0)) {
+    throw std::invalid_argument("SPEX: residual_ratio must lie in (0, 1)");
+  }
+  if (opt.chase_bits > 16) throw std::invalid_argument("SPEX: chase_bits must be <= 16");
+}
+
+// The outputs' mean, sum of squares about it, and the scale the recovery divides by.
+struct Standardisation {
+  double mean = 0.0;
+  double sq = 0.0;
+  double scale = 1.0;
+};
+
+// Step 0. The recovery works on z = (y - mean) / sd and the coefficients are mapped back at
+// the end (the empty set gets the mean back, every value is multiplied by sd). A large offset
+// would otherwise dominate every energy and threshold (1e9 + g lost all its terms), and a tiny
+// scale would fall under the absolute floors.
+Standardisation standardise(const double* values, std::size_t total) {
+  Standardisation st;
+  for (std::size_t x = 0; x < total; ++x) st.mean += values[x];
+  st.mean /= static_cast<double>(total);
+  for (std::size_t x = 0; x < total; ++x) st.sq += (values[x] - st.mean) * (values[x] - st.mean);
+  const double sd = std::sqrt(st.sq / static_cast<double>(total));
+  st.scale = sd > 0.0 && std::isfinite(sd) ? sd : 1.0;
+  return st;
+}
+
+// Step 1. Normalised WHT of every (group, delay) block of the standardised outputs, transposed
+// to bins [c][j][p].
+std::vector<double> transform_bins(const double* values, const Standardisation& st,
+                                   const Problem& pb, int b, int threads) {
+  const std::size_t C = pb.C(), B = pb.B(), P = pb.P(), total = C * B * P;
+  std::vector<double> work(total);
+  for (std::size_t x = 0; x < total; ++x) work[x] = (values[x] - st.mean) / st.scale;
+  parallel_for(0, C * P, 1, threads, [&](std::size_t lo, std::size_t hi) {
+    for (std::size_t blk = lo; blk < hi; ++blk) {
+      double* x = work.data() + blk * B;
+      fwht_inplace(x, static_cast<std::size_t>(b), 1);
+      const double inv_b = 1.0 / static_cast<double>(B);
+      for (std::size_t l = 0; l < B; ++l) x[l] *= inv_b;
+    }
+  });
+  std::vector<double> bins(total);
+  for (std::size_t c = 0; c < C; ++c) {
+    for (std::size_t p = 0; p < P; ++p) {
+      const double* src = work.data() + (c * P + p) * B;
+      for (std::size_t j = 0; j < B; ++j) bins[(c * B + j) * P + p] = src[j];
+    }
+  }
+  return bins;
+}
+
+// Detection thresholds: bins at or below zero_cut are empty; a detection must explain at least
+// sig_cut. With a known noise sd each bin entry carries noise of variance sd^2 / B.
+struct Thresholds {
+  double zero_cut = 0.0;
+  double sig_cut = 0.0;
+};
+
+Thresholds thresholds(double noise_sd, double noise_z, double orig_energy, const Problem& pb) {
+  const double B = static_cast<double>(pb.B()), P = static_cast<double>(pb.P());
+  Thresholds th;
+  if (noise_sd > 0) {
+    const double var = noise_sd * noise_sd / B;
+    th.zero_cut = var * (P + noise_z * std::sqrt(2.0 * P));
+    th.sig_cut = noise_z * noise_z * var;
+  } else {
+    th.zero_cut = 1e-20 * orig_energy / static_cast<double>(pb.C() * pb.B()) + 1e-300;
+    th.sig_cut = 0.0;
+  }
+  return th;
+}
+
+// sqrt of this is the noise sd estimate: residual energy per residual degree of freedom.
+double noise_variance(double rss_over_B, std::size_t B, std::size_t samples, std::size_t terms) {
+  const double s = static_cast<double>(samples);
+  return s > static_cast<double>(terms)
+             ? rss_over_B * static_cast<double>(B) / (s - static_cast<double>(terms))
+             : 0.0;
+}
+
+// The supports found by peeling, in order of discovery, with their accumulated values.
+struct Peeled {
+  std::unordered_map<Support, std::size_t, SupportHash> index;
+  std::vector<Support> supports;
+  std::vector<double> values;
+};
+
+// Averages one round's detections of the same support (one per group at most), in bin order,
+// and subtracts each from its bin in every group, marking those bins dirty.
+// Returns false when the round detected nothing.
+bool peel_round(const Problem& pb, const std::vector<Detection>& det, std::vector<double>& bins,
+                std::vector<std::uint8_t>& dirty, std::vector<std::uint64_t>& sig, Peeled& found,
+                SpexRecovery& res) {
+  const std::size_t C = pb.C(), B = pb.B(), P = pb.P();
+  std::unordered_map<Support, std::pair<double, int>, SupportHash> round;
+  std::vector<const Support*> round_order;
+  for (const Detection& d : det) {
+    if (!d.ok) continue;
+    ++res.detections;
+    auto [pos, inserted] = round.try_emplace(d.k, 0.0, 0);
+    pos->second.first += d.rho;
+    pos->second.second += 1;
+    if (inserted) round_order.push_back(&pos->first);
+  }
+  for (const Support* k : round_order) {
+    const auto& [sum, count] = round.at(*k);
+    const double rho = sum / count;
+    auto [pos, inserted] = found.index.try_emplace(*k, found.supports.size());
+    if (inserted) {
+      found.supports.push_back(*k);
+      found.values.push_back(0.0);
+    }
+    found.values[pos->second] += rho;
+    pb.signature(*k, sig.data());
+    for (std::size_t c = 0; c < C; ++c) {
+      const std::size_t bin = c * B + pb.bin_of(c, *k);
+      double* u = bins.data() + bin * P;
+      for (std::size_t p = 0; p < P; ++p) u[p] -= rho * Problem::sign_of(sig.data(), p);
+      dirty[bin] = 1;
+    }
+  }
+  return !round.empty();
+}
+
+// Step 2. Peeling: detect singletons in every dirty bin (in parallel), subtract them, repeat
+// until no bin changes or max_iter rounds. `bins` is left holding the residual.
+Peeled peel(const Problem& pb, std::vector<double>& bins, const Thresholds& th,
+            const SpexOptions& opt, SpexRecovery& res) {
+  const std::size_t B = pb.B(), P = pb.P(), nbins = pb.C() * B;
+  Peeled found;
+  std::vector<std::uint8_t> dirty(nbins, 1);
+  std::vector<std::uint32_t> todo;
+  std::vector<Detection> det;
+  std::vector<std::uint64_t> sig(pb.sig_words());
+  for (int it = 0; it < opt.max_iter; ++it) {
+    todo.clear();
+    for (std::size_t bin = 0; bin < nbins; ++bin) {
+      if (dirty[bin]) todo.push_back(static_cast<std::uint32_t>(bin));
+      dirty[bin] = 0;
+    }
+    if (todo.empty()) break;
+    det.assign(todo.size(), Detection{});
+    parallel_for(0, todo.size(), 16, opt.n_threads, [&](std::size_t lo, std::size_t hi) {
+      Scratch s;
+      for (std::size_t x = lo; x < hi; ++x) {
+        const std::size_t bin = todo[x];
+        pb.detect(bin / B, static_cast<std::uint32_t>(bin % B), bins.data() + bin * P, th.zero_cut,
+                  th.sig_cut, s, det[x]);
+      }
+    });
+    const bool any = peel_round(pb, det, bins, dirty, sig, found, res);
+    res.iterations = it + 1;
+    if (!any) break;
+  }
+  return found;
+}
+
+// Step 3. Refit on the found support (always with the empty set), drop terms within prune_z
+// standard errors of zero, and refit once more. Returns the coefficients (z units) of
+// `support`, sorted by support_less; rss_over_B is the final refit's residual energy.
+std::vector<double> refit_and_prune(const Problem& pb, const Peeled& found,
+                                    const std::vector<double>& orig, const SpexOptions& opt,
+                                    std::size_t samples, std::vector<Support>& support,
+                                    double& rss_over_B, SpexRecovery& res) {
+  support = found.supports;
+  if (!found.index.count(Support{})) support.emplace_back();
+  std::sort(support.begin(), support.end(), support_less);
+  std::vector<double> beta = refit(pb, support, orig, opt.ridge, rss_over_B);
+  if (opt.prune_z > 0 && support.size() > 1) {
+    const double se = std::sqrt(noise_variance(rss_over_B, pb.B(), samples, support.size()) /
+                                static_cast<double>(samples));
+    std::vector<Support> kept;
+    for (std::size_t k = 0; k < support.size(); ++k) {
+      if (support[k].empty() || std::fabs(beta[k]) >= opt.prune_z * se) kept.push_back(support[k]);
+    }
+    if (kept.size() < support.size()) {
+      res.pruned = support.size() - kept.size();
+      support.swap(kept);
+      beta = refit(pb, support, orig, opt.ridge, rss_over_B);
+    }
+  }
+  return beta;
+}
+
 }  // namespace
 
 void spex_delays(const BchCode& code, bool complement, BitRows out) {
@@ -287,53 +482,15 @@ void spex_delays(const BchCode& code, bool complement, BitRows out) {
 
 SpexRecovery spex_recover(const double* values, ConstBitRows hashes, int groups, int b,
                           const BchCode& code, const SpexOptions& opt) {
-  if (groups < 1) throw std::invalid_argument("SPEX: groups must be >= 1");
-  if (b < 1 || b > 24) throw std::invalid_argument("SPEX: b must lie in [1, 24]");
-  if (hashes.n != code.n() || hashes.rows != static_cast<std::size_t>(groups) * static_cast<std::size_t>(b)) {
-    throw std::invalid_argument("SPEX: hashes must have groups * b rows over n components");
-  }
-  if (opt.max_order < 0) throw std::invalid_argument("SPEX: max_order must be >= 0");
-  if (!(opt.residual_ratio > 0.0 && opt.residual_ratio < 1.0)) {
-    throw std::invalid_argument("SPEX: residual_ratio must lie in (0, 1)");
-  }
-  if (opt.chase_bits > 16) throw std::invalid_argument("SPEX: chase_bits must be <= 16");
+  check_recover_args(hashes, groups, b, code, opt);
   const Problem pb(hashes, groups, b, code, opt);
   const std::size_t C = pb.C(), B = pb.B(), P = pb.P();
   const std::size_t total = checked_mul(checked_mul(C, B, "SPEX"), P, "SPEX");
   require_bytes(checked_mul(total, 3 * sizeof(double), "SPEX"), "SPEX");
-  const int threads = opt.n_threads;
 
-  // 0. Centre and scale the outputs: the recovery works on z = (y - mean) / sd and the
-  // coefficients are mapped back at the end (the empty set gets the mean back, every value is
-  // multiplied by sd). A large offset would otherwise dominate every energy and threshold
-  // (1e9 + g lost all its terms), and a tiny scale would fall under the absolute floors.
-  double mean = 0.0, sq = 0.0;
-  for (std::size_t x = 0; x < total; ++x) mean += values[x];
-  mean /= static_cast<double>(total);
-  for (std::size_t x = 0; x < total; ++x) sq += (values[x] - mean) * (values[x] - mean);
-  const double sd = std::sqrt(sq / static_cast<double>(total));
-  const double scale = sd > 0.0 && std::isfinite(sd) ? sd : 1.0;
-  const double noise_sd = opt.noise_sd > 0 ? opt.noise_sd / scale : opt.noise_sd;
-
-  // 1. Normalised WHT of every (group, delay) block, then transpose to bins [c][j][p].
-  std::vector<double> work(total);
-  for (std::size_t x = 0; x < total; ++x) work[x] = (values[x] - mean) / scale;
-  parallel_for(0, C * P, 1, threads, [&](std::size_t lo, std::size_t hi) {
-    for (std::size_t blk = lo; blk < hi; ++blk) {
-      double* x = work.data() + blk * B;
-      fwht_inplace(x, static_cast<std::size_t>(b), 1);
-      const double inv_b = 1.0 / static_cast<double>(B);
-      for (std::size_t l = 0; l < B; ++l) x[l] *= inv_b;
-    }
-  });
-  std::vector<double> bins(total);
-  for (std::size_t c = 0; c < C; ++c) {
-    for (std::size_t p = 0; p < P; ++p) {
-      const double* src = work.data() + (c * P + p) * B;
-      for (std::size_t j = 0; j < B; ++j) bins[(c * B + j) * P + p] = src[j];
-    }
-  }
-  std::vector<double>().swap(work);
+  const Standardisation st = standardise(values, total);
+  const double noise_sd = opt.noise_sd > 0 ? opt.noise_sd / st.scale : opt.noise_sd;
+  std::vector<double> bins = transform_bins(values, st, pb, b, opt.n_threads);
   const std::vector<double> orig = bins;
   double orig_energy = 0.0, dc_energy = 0.0;
   for (double v : orig) orig_energy += v * v;
@@ -341,109 +498,26 @@ SpexRecovery spex_recover(const double* values, ConstBitRows hashes, int groups,
     for (std::size_t p = 0; p < P; ++p) dc_energy += orig[c * B * P + p] * orig[c * B * P + p];
   }
 
-  // Thresholds: with a known noise sd each bin entry carries noise of variance sd^2 / B.
-  double zero_cut, sig_cut;
-  if (noise_sd > 0) {
-    const double var = noise_sd * noise_sd / static_cast<double>(B);
-    zero_cut = var * (static_cast<double>(P) + opt.noise_z * std::sqrt(2.0 * static_cast<double>(P)));
-    sig_cut = opt.noise_z * opt.noise_z * var;
-  } else {
-    zero_cut = 1e-20 * orig_energy / static_cast<double>(C * B) + 1e-300;
-    sig_cut = 0.0;
-  }
-
-  // 2. Peeling.
   SpexRecovery res;
-  std::unordered_map<Support, std::size_t, SupportHash> found_index;
-  std::vector<Support> found;
-  std::vector<double> found_value;
-  std::vector<std::uint8_t> dirty(C * B, 1);
-  std::vector<std::uint32_t> todo;
-  std::vector<Detection> det;
-  std::vector<std::uint64_t> sig(pb.sig_words());
-  for (int it = 0; it < opt.max_iter; ++it) {
-    todo.clear();
-    for (std::size_t bin = 0; bin < C * B; ++bin) {
-      if (dirty[bin]) todo.push_back(static_cast<std::uint32_t>(bin));
-      dirty[bin] = 0;
-    }
-    if (todo.empty()) break;
-    det.assign(todo.size(), Detection{});
-    parallel_for(0, todo.size(), 16, threads, [&](std::size_t lo, std::size_t hi) {
-      Scratch s;
-      for (std::size_t x = lo; x < hi; ++x) {
-        const std::size_t bin = todo[x];
-        pb.detect(bin / B, static_cast<std::uint32_t>(bin % B), bins.data() + bin * P, zero_cut,
-                  sig_cut, s, det[x]);
-      }
-    });
-    // Average detections of the same support (one per group at most), in bin order.
-    std::unordered_map<Support, std::pair<double, int>, SupportHash> round;
-    std::vector<const Support*> round_order;
-    for (const Detection& d : det) {
-      if (!d.ok) continue;
-      ++res.detections;
-      auto [pos, inserted] = round.try_emplace(d.k, 0.0, 0);
-      pos->second.first += d.rho;
-      pos->second.second += 1;
-      if (inserted) round_order.push_back(&pos->first);
-    }
-    res.iterations = it + 1;
-    if (round.empty()) break;
-    for (const Support* k : round_order) {
-      const auto& [sum, count] = round.at(*k);
-      const double rho = sum / count;
-      auto [pos, inserted] = found_index.try_emplace(*k, found.size());
-      if (inserted) {
-        found.push_back(*k);
-        found_value.push_back(0.0);
-      }
-      found_value[pos->second] += rho;
-      pb.signature(*k, sig.data());
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t bin = c * B + pb.bin_of(c, *k);
-        double* u = bins.data() + bin * P;
-        for (std::size_t p = 0; p < P; ++p) u[p] -= rho * Problem::sign_of(sig.data(), p);
-        dirty[bin] = 1;
-      }
-    }
-  }
-  res.peeled = found.size();
+  const Peeled found = peel(pb, bins, thresholds(noise_sd, opt.noise_z, orig_energy, pb), opt, res);
+  res.peeled = found.supports.size();
   double left = 0.0;
   for (double v : bins) left += v * v;
   res.residual_fraction = (orig_energy - dc_energy) > 0 ? left / (orig_energy - dc_energy) : 0.0;
 
-  // 3. Refit on the support (always with the empty set), drop insignificant terms, refit.
-  std::vector<Support> support = found;
-  if (!found_index.count(Support{})) support.emplace_back();
-  std::sort(support.begin(), support.end(), support_less);
-  res.tss = sq;
+  std::vector<Support> support;
   double rss_over_B = 0.0;
-  std::vector<double> beta = refit(pb, support, orig, opt.ridge, rss_over_B);
-  const double samples = static_cast<double>(total);
-  auto noise_var = [&](std::size_t terms) {
-    return samples > static_cast<double>(terms) ? rss_over_B * static_cast<double>(B) / (samples - static_cast<double>(terms)) : 0.0;
-  };
-  if (opt.prune_z > 0 && support.size() > 1) {
-    const double se = std::sqrt(noise_var(support.size()) / samples);
-    std::vector<Support> kept;
-    for (std::size_t k = 0; k < support.size(); ++k) {
-      if (support[k].empty() || std::fabs(beta[k]) >= opt.prune_z * se) kept.push_back(support[k]);
-    }
-    if (kept.size() < support.size()) {
-      res.pruned = support.size() - kept.size();
-      support.swap(kept);
-      beta = refit(pb, support, orig, opt.ridge, rss_over_B);
-    }
-  }
+  const std::vector<double> beta =
+      refit_and_prune(pb, found, orig, opt, total, support, rss_over_B, res);
   // Back to the outputs' units.
-  res.rss = rss_over_B * static_cast<double>(B) * scale * scale;
-  res.noise_sd_estimate = std::sqrt(noise_var(support.size())) * scale;
+  res.tss = st.sq;
+  res.rss = rss_over_B * static_cast<double>(B) * st.scale * st.scale;
+  res.noise_sd_estimate = std::sqrt(noise_variance(rss_over_B, B, total, support.size())) * st.scale;
   res.indptr.assign(1, 0);
   for (std::size_t k = 0; k < support.size(); ++k) {
     for (std::uint32_t i : support[k]) res.indices.push_back(static_cast<std::int32_t>(i));
     res.indptr.push_back(static_cast<std::int64_t>(res.indices.size()));
-    res.values.push_back(beta[k] * scale + (support[k].empty() ? mean : 0.0));
+    res.values.push_back(beta[k] * st.scale + (support[k].empty() ? st.mean : 0.0));
   }
   return res;
 }

@@ -1,3 +1,5 @@
+// Exact Fourier expansion of tree ensembles on binary inputs (trees.hpp): count the terms, expand
+// every leaf over the subsets of its fixed features in fixed chunks of trees, merge, keep the top k.
 #include "fastspex/trees.hpp"
 
 #include <algorithm>
@@ -77,6 +79,106 @@ void walk_tree(const TreeEnsembleView& t, std::size_t tree, std::vector<Fixed>& 
   }
 }
 
+// Counts the terms Σ 2^{path features} of the expansion first, so an ensemble of very deep
+// trees is refused before any allocation.
+void check_term_count(const TreeEnsembleView& t, std::uint64_t max_terms) {
+  std::uint64_t terms = 0;
+  std::vector<Fixed> path;
+  for (std::size_t k = 0; k < t.trees; ++k) {
+    walk_tree(t, k, path, [&](std::int64_t, const std::vector<Fixed>& p) {
+      if (p.size() >= 63 || terms + (std::uint64_t{1} << p.size()) > max_terms) {
+        throw MemoryLimitError(
+            "trees_to_fourier: the expansion has more than max_terms = " +
+            std::to_string(max_terms) + " terms (trees too deep; limit max_depth)");
+      }
+      terms += std::uint64_t{1} << p.size();
+    });
+  }
+}
+
+// Adds a leaf of value v whose path fixes the features `p` to `map`: v/2^d · Π_{i∈S} s_{b_i}
+// on every subset S of the d fixed features. `sorted` and `support` are scratch.
+void add_leaf(double v, const std::vector<Fixed>& p, std::vector<Fixed>& sorted,
+              std::vector<std::int32_t>& support, SupportMap& map) {
+  sorted.assign(p.begin(), p.end());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Fixed& x, const Fixed& y) { return x.feature < y.feature; });
+  const std::size_t d = sorted.size();
+  const double base = std::ldexp(v, -static_cast<int>(d));
+  for (std::uint64_t s = 0; s < (std::uint64_t{1} << d); ++s) {
+    support.clear();
+    bool negative = false;
+    for (std::size_t a = 0; a < d; ++a) {
+      if ((s >> a) & 1) {
+        support.push_back(sorted[a].feature);
+        negative ^= sorted[a].bit != 0;  // [x_i = 1] = (1 - (-1)^{x_i}) / 2
+      }
+    }
+    map.add(support.data(), support.size(), negative ? -base : base);
+  }
+}
+
+// The expansion of each fixed chunk of kTreesPerChunk trees (in parallel), then their sum in
+// chunk order, dropping |value| <= tol.
+SparseSet expand_trees(const TreeEnsembleView& t, std::size_t n, double tol, int n_threads) {
+  const std::size_t chunks = (t.trees + kTreesPerChunk - 1) / kTreesPerChunk;
+  std::vector<SparseSet> partial(chunks);
+  parallel_for(0, t.trees, kTreesPerChunk, n_threads, [&](std::size_t lo, std::size_t hi) {
+    SupportMap map(1024);
+    std::vector<Fixed> path;
+    std::vector<Fixed> sorted;
+    std::vector<std::int32_t> support;
+    for (std::size_t k = lo; k < hi; ++k) {
+      walk_tree(t, k, path, [&](std::int64_t leaf, const std::vector<Fixed>& p) {
+        const double v = t.leaf_value[leaf];
+        if (v != 0.0) add_leaf(v, p, sorted, support, map);
+      });
+    }
+    partial[lo / kTreesPerChunk] = map.to_set(n, -1.0);
+  });
+  SupportMap total(partial.empty() ? 16 : partial[0].values.size() * 2);
+  for (SparseSet& part : partial) {
+    for (std::size_t k = 0; k < part.values.size(); ++k) {
+      total.add(part.indices.data() + part.indptr[k],
+                static_cast<std::size_t>(part.indptr[k + 1] - part.indptr[k]), part.values[k]);
+    }
+    part = SparseSet{};
+  }
+  return total.to_set(n, tol);
+}
+
+// The empty set (if present) plus the top_k largest |values| among the others, ties to the
+// earlier support; order kept.
+SparseSet keep_top_k(SparseSet all, std::size_t top_k) {
+  std::vector<std::size_t> rest;
+  rest.reserve(all.values.size());
+  for (std::size_t k = 0; k < all.values.size(); ++k) {
+    if (all.indptr[k + 1] > all.indptr[k]) rest.push_back(k);
+  }
+  if (rest.size() <= top_k) return all;
+  auto better = [&](std::size_t a, std::size_t b) {
+    const double x = std::abs(all.values[a]), y = std::abs(all.values[b]);
+    return x != y ? x > y : a < b;
+  };
+  std::nth_element(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(top_k), rest.end(),
+                   better);
+  rest.resize(top_k);
+  std::sort(rest.begin(), rest.end());
+  SparseSet out;
+  out.n = all.n;
+  if (!all.values.empty() && all.indptr[1] == 0) {  // the empty set sorts first
+    out.indptr.push_back(0);
+    out.values.push_back(all.values[0]);
+  }
+  for (std::size_t k : rest) {
+    out.indices.insert(out.indices.end(), all.indices.begin() + all.indptr[k],
+                       all.indices.begin() + all.indptr[k + 1]);
+    out.indptr.push_back(static_cast<std::int64_t>(out.indices.size()));
+    out.values.push_back(all.values[k]);
+  }
+  return out;
+}
+
 }  // namespace
 
 void validate_trees(const TreeEnsembleView& t, std::size_t n) {
@@ -143,90 +245,9 @@ void validate_trees(const TreeEnsembleView& t, std::size_t n) {
 
 SparseSet trees_to_fourier(const TreeEnsembleView& t, std::size_t n, std::size_t top_k,
                            double tol, std::uint64_t max_terms, int n_threads) {
-  // Count the terms first, so an ensemble of very deep trees is refused before any allocation.
-  std::uint64_t terms = 0;
-  {
-    std::vector<Fixed> path;
-    for (std::size_t k = 0; k < t.trees; ++k) {
-      walk_tree(t, k, path, [&](std::int64_t, const std::vector<Fixed>& p) {
-        if (p.size() >= 63 || terms + (std::uint64_t{1} << p.size()) > max_terms) {
-          throw MemoryLimitError(
-              "trees_to_fourier: the expansion has more than max_terms = " +
-              std::to_string(max_terms) + " terms (trees too deep; limit max_depth)");
-        }
-        terms += std::uint64_t{1} << p.size();
-      });
-    }
-  }
-  const std::size_t chunks = (t.trees + kTreesPerChunk - 1) / kTreesPerChunk;
-  std::vector<SparseSet> partial(chunks);
-  parallel_for(0, t.trees, kTreesPerChunk, n_threads, [&](std::size_t lo, std::size_t hi) {
-    SupportMap map(1024);
-    std::vector<Fixed> path;
-    std::vector<Fixed> sorted;
-    std::vector<std::int32_t> support;
-    for (std::size_t k = lo; k < hi; ++k) {
-      walk_tree(t, k, path, [&](std::int64_t leaf, const std::vector<Fixed>& p) {
-        const double v = t.leaf_value[leaf];
-        if (v == 0.0) return;
-        sorted.assign(p.begin(), p.end());
-        std::sort(sorted.begin(), sorted.end(),
-                  [](const Fixed& x, const Fixed& y) { return x.feature < y.feature; });
-        const std::size_t d = sorted.size();
-        const double base = std::ldexp(v, -static_cast<int>(d));
-        for (std::uint64_t s = 0; s < (std::uint64_t{1} << d); ++s) {
-          support.clear();
-          bool negative = false;
-          for (std::size_t a = 0; a < d; ++a) {
-            if ((s >> a) & 1) {
-              support.push_back(sorted[a].feature);
-              negative ^= sorted[a].bit != 0;  // [x_i = 1] = (1 - (-1)^{x_i}) / 2
-            }
-          }
-          map.add(support.data(), support.size(), negative ? -base : base);
-        }
-      });
-    }
-    partial[lo / kTreesPerChunk] = map.to_set(n, -1.0);
-  });
-  SupportMap total(partial.empty() ? 16 : partial[0].values.size() * 2);
-  for (SparseSet& part : partial) {
-    for (std::size_t k = 0; k < part.values.size(); ++k) {
-      total.add(part.indices.data() + part.indptr[k],
-                static_cast<std::size_t>(part.indptr[k + 1] - part.indptr[k]), part.values[k]);
-    }
-    part = SparseSet{};
-  }
-  SparseSet all = total.to_set(n, tol);
-  if (top_k == 0) return all;
-  // Keep the empty set plus the top_k largest |values| among the others.
-  std::vector<std::size_t> rest;
-  rest.reserve(all.values.size());
-  for (std::size_t k = 0; k < all.values.size(); ++k) {
-    if (all.indptr[k + 1] > all.indptr[k]) rest.push_back(k);
-  }
-  if (rest.size() <= top_k) return all;
-  auto better = [&](std::size_t a, std::size_t b) {
-    const double x = std::abs(all.values[a]), y = std::abs(all.values[b]);
-    return x != y ? x > y : a < b;
-  };
-  std::nth_element(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(top_k), rest.end(),
-                   better);
-  rest.resize(top_k);
-  std::sort(rest.begin(), rest.end());
-  SparseSet out;
-  out.n = n;
-  if (!all.values.empty() && all.indptr[1] == 0) {  // the empty set sorts first
-    out.indptr.push_back(0);
-    out.values.push_back(all.values[0]);
-  }
-  for (std::size_t k : rest) {
-    out.indices.insert(out.indices.end(), all.indices.begin() + all.indptr[k],
-                       all.indices.begin() + all.indptr[k + 1]);
-    out.indptr.push_back(static_cast<std::int64_t>(out.indices.size()));
-    out.values.push_back(all.values[k]);
-  }
-  return out;
+  check_term_count(t, max_terms);
+  SparseSet all = expand_trees(t, n, tol, n_threads);
+  return top_k == 0 ? all : keep_top_k(std::move(all), top_k);
 }
 
 }  // namespace fastspex

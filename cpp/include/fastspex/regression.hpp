@@ -12,6 +12,7 @@
 //     lookup tables of the residual), and the all-pairs gradient is rescanned (float GEMM
 //     tiles, streamed into a bounded pool of the largest pairs) only when the bound for the
 //     pairs outside the pool is no longer below the penalty.
+// The factorization-machine proxy is in fm.hpp.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -46,6 +47,8 @@ struct BitColumns {
 BitColumns transpose_rows(ConstBitRows masks, const std::uint32_t* rows, std::size_t m_sel,
                           int n_threads);
 
+// Path options. l1_ratio, tol and max_sweeps are the Python API's defaults (fastspex.proxies
+// reads them from the bound _core.PathOptions).
 struct PathOptions {
   double l1_ratio = 1.0;
   double tol = 1e-9;           // stop a solve when max_j G_jj δ_j² < tol · ||y - ȳ||²
@@ -103,37 +106,5 @@ struct RefitResult {
 };
 RefitResult refit(ConstBitRows masks, const double* y, const std::vector<Term>& terms,
                   double ridge, int n_threads);
-
-// Factorization machine y ≈ w0 + Σ w_i x_i + Σ_{i<j} <v_i, v_j> x_i x_j fitted by alternating
-// least squares (coordinate-wise, Rendle 2012) with L2 penalty and early stopping on held-out
-// rows.
-struct FmOptions {
-  std::size_t rank = 8;
-  double l2_w = 1e-4;  // penalty on w, per sample: objective (1/m)Σe² + l2_w||w||² + l2_v||V||²
-  double l2_v = 1e-4;
-  double init_std = 0.1;
-  int max_epochs = 100;
-  int patience = 5;
-  double tol = 1e-7;  // relative improvement of the held-out loss that counts as progress
-  std::uint64_t seed = 0;
-  int n_threads = 0;
-};
-
-struct FmResult {
-  double w0 = 0.0;
-  std::vector<double> w;       // n
-  std::vector<double> V;       // n x rank, row-major
-  std::vector<double> train_loss;  // per epoch (mean squared error)
-  std::vector<double> val_loss;    // per epoch (empty without held-out rows)
-  int best_epoch = 0;  // -1: no epoch beat the starting point on the held-out rows
-};
-
-// is_val[s] != 0 marks held-out rows (may be all zero: no early stopping).
-FmResult fm_fit(ConstBitRows masks, const double* y, const std::uint8_t* is_val,
-                const FmOptions& opt);
-
-// FM predictions on packed masks.
-void fm_predict(ConstBitRows masks, double w0, const double* w, const double* V,
-                std::size_t rank, double* out, int n_threads);
 
 }  // namespace fastspex

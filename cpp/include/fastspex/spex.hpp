@@ -17,9 +17,15 @@
 
 namespace fastspex {
 
+// Largest number of hash bits b: 2^b masks per (group, delay) block. The Python planner caps
+// b at min(n, kSpexMaxB) too, so this is the one place the limit is set.
+constexpr int kSpexMaxB = 20;
+
+// Recovery options. These defaults are the Python API's defaults (fastspex.spex reads them
+// from the bound _core.SpexOptions), so each is set here only.
 struct SpexOptions {
   int max_order = 5;             // largest support size accepted (degree bound)
-  double residual_ratio = 0.5;   // singleton if residual energy <= ratio * bin energy
+  double residual_ratio = 0.4;   // singleton if residual energy <= ratio * bin energy
   double noise_sd = -1.0;        // per-call output noise (same units as values); < 0: unknown
   double noise_z = 3.0;          // with a known noise: energy / significance margins in sds
   int chase_bits = 6;            // soft decoding: least reliable measured bits tried flipped

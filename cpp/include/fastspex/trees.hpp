@@ -1,4 +1,5 @@
-// Exact Fourier expansion of a tree ensemble on binary inputs (ProxySPEX; docs/background.md, "ProxySPEX").
+// Exact Fourier expansion of a tree ensemble on binary inputs: the extraction step of ProxySPEX
+// (docs/background.md, "ProxySPEX"), after the trees are fitted to the sampled masks.
 //
 // A tree is a function of x ∈ {0,1}ⁿ. Each root-to-leaf path fixes some features to 0 or 1;
 // the indicator of the path is Π_{(i,b)} (1 + s_b·(-1)^{x_i}) / 2 with s_0 = +1, s_1 = -1, so a

@@ -28,6 +28,8 @@ MAX_FM_COEFFICIENT_N = 4096
 #: Most factorization-machine pairs copied into the sparse expansion (the FM itself keeps all).
 MAX_FM_PAIRS = 20000
 FM_L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # per standardised sample; the first is the floor
+# The factorization machine's defaults, set in C++ (fm.hpp).
+_FM_DEFAULTS = _core.FmOptions()
 FM_WAY_OUT = 'use fewer components (group them) or a smaller rank, or method="spex"'
 
 
@@ -93,14 +95,14 @@ def fit_factorization_machine(
     masks: MaskLike,
     y: object,
     *,
-    rank: int = 8,
+    rank: int = _FM_DEFAULTS.rank,
     l2: float | Iterable[float] | Literal["auto"] | None = "auto",
     l2_linear: float | None = None,
-    max_epochs: int = 1000,
-    patience: int = 10,
+    max_epochs: int = _FM_DEFAULTS.max_epochs,
+    patience: int = _FM_DEFAULTS.patience,
     validation_fraction: float = 0.2,
-    init_std: float = 0.5,
-    tol: float = 1e-6,
+    init_std: float = _FM_DEFAULTS.init_std,
+    tol: float = _FM_DEFAULTS.tol,
     seed: int | None = 0,
     n_threads: int | None = None,
 ) -> FactorizationMachineResult:

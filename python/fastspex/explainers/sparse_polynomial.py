@@ -50,6 +50,8 @@ Selection = Literal["min", "1se"]
 MAX_EXPLICIT_PAIRS = 2_000_000
 POLY_WAY_OUT = ('use fewer components (group them), max_order=1 or a smaller pool=, '
                 'or method="spex", whose memory grows with the number of masks only')
+# The path's defaults, set in C++ (regression.hpp).
+_PATH_DEFAULTS = _core.PathOptions()
 
 
 def sparse_polynomial_memory(
@@ -186,14 +188,14 @@ def sparse_polynomial_path(
     *,
     max_order: int = 2,
     terms: Iterable[Iterable[int]] | None = None,
-    l1_ratio: float = 1.0,
+    l1_ratio: float = _PATH_DEFAULTS.l1_ratio,
     alphas: object = None,
     n_alphas: int = 100,
     eps: float | None = None,
     max_features: int | None = None,
     pool: int | None = None,
-    tol: float = 1e-9,
-    max_sweeps: int = 100_000,
+    tol: float = _PATH_DEFAULTS.tol,
+    max_sweeps: int = _PATH_DEFAULTS.max_sweeps,
     screening: Screening = "scan",
     n_threads: int | None = None,
 ) -> SparsePolynomialPath:
@@ -326,7 +328,7 @@ def fit_sparse_polynomial(
     y: object,
     *,
     max_order: int = 2,
-    l1_ratio: float = 1.0,
+    l1_ratio: float = _PATH_DEFAULTS.l1_ratio,
     alphas: object = None,
     n_alphas: int = 100,
     eps: float | None = None,
@@ -340,8 +342,8 @@ def fit_sparse_polynomial(
     terms: Iterable[Iterable[int]] | None = None,
     max_features: int | None = None,
     pool: int | None = None,
-    tol: float = 1e-9,
-    max_sweeps: int = 100_000,
+    tol: float = _PATH_DEFAULTS.tol,
+    max_sweeps: int = _PATH_DEFAULTS.max_sweeps,
     n_threads: int | None = None,
 ) -> SparsePolynomialResult:
     """Fit a sparse Möbius polynomial proxy ``a₀ + Σ aᵢxᵢ + Σ a_ij xᵢx_j`` to ``(masks, y)``.

@@ -45,9 +45,10 @@ DEFAULT_GROUPS = 3
 MAX_AUTO_GROUPS = 6
 DEFAULT_B = 8
 MIN_BUDGET_B = 2
-MAX_B = 20
+MAX_B = _core.SPEX_MAX_B
 # Packed design masks generated and evaluated at a time (bytes), so n = 10⁵ stays in memory.
 CHUNK_BYTES = 64 << 20
+_DEFAULTS = _core.SpexOptions()  # the recovery options' defaults, set in C++ (spex.hpp)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def plan(
     budget: int | None = None,
     *,
     sparsity: int | None = None,
-    max_order: int = 5,
+    max_order: int = _DEFAULTS.max_order,
     t: int | None = None,
     groups: int | None = None,
     b: int | None = None,
@@ -180,18 +181,18 @@ class SPEX:
         budget: int | None = None,
         *,
         sparsity: int | None = None,
-        max_order: int = 5,
+        max_order: int = _DEFAULTS.max_order,
         t: int | None = None,
         groups: int | None = None,
         b: int | None = None,
         noise: float | None = None,
         holdout: int = 0,
-        residual_ratio: float = 0.4,
-        chase_bits: int = 6,
-        max_candidates: int = 32,
-        max_iter: int = 64,
-        ridge: float = 0.0,
-        prune_z: float = 3.0,
+        residual_ratio: float = _DEFAULTS.residual_ratio,
+        chase_bits: int = _DEFAULTS.chase_bits,
+        max_candidates: int = _DEFAULTS.max_candidates,
+        max_iter: int = _DEFAULTS.max_iter,
+        ridge: float = _DEFAULTS.ridge,
+        prune_z: float = _DEFAULTS.prune_z,
         seed: int | None = 0,
         n_threads: int | None = None,
         progress: bool | None = None,
@@ -288,8 +289,8 @@ class SPEX:
         t0 = time.perf_counter()
         indptr, idx, vals, stats = _core.spex_recover(
             values, H, n, p.b, p.groups, p.t, p.max_order, self.residual_ratio,
-            -1.0 if self.noise is None else self.noise, 3.0, self.chase_bits, self.max_candidates,
-            self.max_iter, self.ridge, self.prune_z, True, threads,
+            -1.0 if self.noise is None else self.noise, _DEFAULTS.noise_z, self.chase_bits,
+            self.max_candidates, self.max_iter, self.ridge, self.prune_z, True, threads,
         )
         recover_time = time.perf_counter() - t0
         coefs = Coefficients(n, indptr, idx, vals, "fourier")
