@@ -82,7 +82,7 @@ def _plain(value: object) -> object:
 def _check_options(factory: object, options: dict[str, Any], method: str) -> None:
     """Refuse options the explainer's constructor does not take, naming the ones it does."""
     try:
-        params = inspect.signature(factory).parameters  # type: ignore[arg-type]
+        params = inspect.signature(factory).parameters  # type: ignore[arg-type]  # any callable; non-introspectable ones are handled below
     except (TypeError, ValueError):  # a builtin or C callable: it will say so itself
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
@@ -213,13 +213,14 @@ def explain(
         holdout = int(np.clip(budget // 10, 64, 1000))
     holdout = as_int(holdout, "holdout", minimum=0)
 
+    ev: Any  # an Evaluator or the Ray evaluator: the same call, calls and n
     if backend == "ray":
         try:
             from .evaluation.ray_backend import make_ray_evaluator
         except ImportError as err:
             msg = "backend='ray' needs fastspex.ray_backend and ray: pip install fastspex[ray]"
             raise ImportError(msg) from err
-        ev = make_ray_evaluator(target, n, store=store, progress=progress, **(backend_options or {}))
+        ev = make_ray_evaluator(target, n, store=store, progress=progress, **(backend_options or {}))  # type: ignore[arg-type]  # store is checked by the evaluator
     else:
         if backend_options:
             msg = "backend_options apply to backend='ray' only"

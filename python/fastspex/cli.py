@@ -57,7 +57,7 @@ def _fail(message: str) -> UsageError:
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block) and exit status 2."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 

@@ -14,7 +14,8 @@ these by :mod:`fastspex.indices`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class Coefficients:
         return len(self.values)
 
     @classmethod
-    def from_dict(cls, coefs: dict[Iterable[int], float], n: int, basis: Basis = "fourier") -> Coefficients:
+    def from_dict(cls, coefs: Mapping[Any, float], n: int, basis: Basis = "fourier") -> Coefficients:
         """Build from ``{support: value}`` (supports as any iterable of component ids)."""
         supports = [tuple(sorted(set(int(i) for i in s))) for s in coefs]
         sizes = [len(s) for s in supports]

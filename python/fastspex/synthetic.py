@@ -53,7 +53,7 @@ class PlantedFunction:
     def __call__(self, masks: MaskLike) -> np.ndarray:
         values = self.exact(masks)
         if self.noise > 0:
-            values = values + self._rng.normal(0.0, self.noise, size=values.shape)  # type: ignore[attr-defined]
+            values = values + self._rng.normal(0.0, self.noise, size=values.shape)  # type: ignore[attr-defined]  # _rng is set in __post_init__ of the frozen dataclass
         return values
 
     def top(self, k: int = 10) -> list[tuple[int, ...]]:

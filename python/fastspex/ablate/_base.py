@@ -52,6 +52,9 @@ class AblationBase:
     cache_key: str | None
     batch_size: int
 
+    def __call__(self, masks: np.ndarray) -> np.ndarray:  # pragma: no cover - every ablation defines it
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         key = f"{self.cache_key[:10]}…" if self.cache_key else None
         return f"{type(self).__name__}(n={self.n}, batch_size={self.batch_size}, cache_key={key!r})"

@@ -204,7 +204,7 @@ class FeatureAblation(AblationBase):
                 elif j == 0 or self._unit_of[j - 1] != u:  # first token of an ablated unit
                     parts.append(self._baseline_ids[u])
             return np.concatenate(parts) if parts else self._ids[:0]
-        rep = getattr(self.lm.tokenizer, f"{self.ablation}_token_id")  # type: ignore[union-attr]
+        rep = getattr(self.lm.tokenizer, f"{self.ablation}_token_id")  # type: ignore[union-attr]  # mask/pad ablations only run with a tokenizer
         return np.where(kept_tok, self._ids, rep)
 
     def ablated_texts(self, masks: Any) -> list[str]:
@@ -238,7 +238,7 @@ class FeatureAblation(AblationBase):
     def score_text(self, text: str) -> float:
         """The output on an arbitrary text (tokenized as the input is; no units needed)."""
         if self.lm is None:
-            return float(np.asarray(self.text_fn([text]), dtype=np.float64).reshape(-1)[0])  # type: ignore[misc]
+            return float(np.asarray(self.text_fn([text]), dtype=np.float64).reshape(-1)[0])  # type: ignore[misc]  # text_fn is set whenever this path runs
         saved = self.units
         self.units = []
         try:

@@ -179,7 +179,7 @@ def load_model(
     elif key in _SMOLLM_NAMES:
         return _load_smollm2(kind, dev, dtype)
     else:
-        folder, label = Path(name_or_path), str(name_or_path)  # type: ignore[arg-type]
+        folder, label = Path(name_or_path), str(name_or_path)  # type: ignore[arg-type]  # a path-like here: names were resolved above
         if not (folder / "config.json").is_file():
             msg = (
                 f"{name_or_path!s} is not a built-in model name ({sorted(_MINILM_NAMES | _SMOLLM_NAMES)}) "

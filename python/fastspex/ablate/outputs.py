@@ -83,7 +83,9 @@ def encode_prompt(lm: LoadedModel, text: str) -> tuple[list[int], list[tuple[int
         if not (special and special[0]):
             bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
             if bos is not None:
-                ids.insert(0, int(bos)), offsets.insert(0, (0, 0)), special.insert(0, 1)
+                ids.insert(0, int(bos))
+                offsets.insert(0, (0, 0))
+                special.insert(0, 1)
     return ids, offsets, special
 
 
@@ -342,7 +344,7 @@ def make_scorer(
     if callable(output):
         return UserScore(output, "left" if lm.kind == "causal" else "right")
     if output == "auto":
-        output = {"causal": "logprob", "classifier": "log_odds", "encoder": "similarity"}[lm.kind]
+        output = {"causal": "logprob", "classifier": "log_odds", "encoder": "similarity"}[lm.kind]  # type: ignore[assignment]  # each value is an OutputName
     allowed = {"causal": ("logprob",), "classifier": ("logit", "log_odds", "prob"), "encoder": ("similarity",)}
     if output not in allowed[lm.kind]:
         msg = f"output {output!r} does not fit a {lm.kind} model; choose from {allowed[lm.kind]} or pass a function"
@@ -372,7 +374,7 @@ def make_scorer(
             if n_classes and not 0 <= int(c) < n_classes:
                 msg = f"class_index {c} is out of range for {n_classes} classes"
                 raise IndexError(msg)
-        return ClassScore(classes, output)  # type: ignore[arg-type]
+        return ClassScore(classes, output)
     # similarity
     if query is None:
         refs = embed_rows(lm, prompts)

@@ -107,12 +107,12 @@ class Evaluator:
         self.n = as_int(n, "n", minimum=1)
         bs = batch_size if batch_size is not None else getattr(fn, "batch_size", DEFAULT_BATCH_SIZE)
         self.batch_size = as_int(bs, "batch_size", minimum=1)
-        self.key = key if key is not None else getattr(fn, "cache_key", None)
+        self.key: str | None = key if key is not None else getattr(fn, "cache_key", None)
         if self.key is not None and not isinstance(self.key, str):
             msg = f"store key must be a string, got {type(self.key).__name__}"
             raise TypeError(msg)
         self.store = self._open_store(store) if self.key is not None else None
-        if self.store is not None:
+        if self.store is not None and self.key is not None:
             self.store.register(self.key, self.n, meta)
         self.progress = progress
         self.calls = 0
@@ -157,7 +157,7 @@ class Evaluator:
         rows = distinct.row_bytes()
         results: list[np.ndarray | None] = [self._memo.get(r) for r in rows]
         hit = np.fromiter((r is not None for r in results), bool, count=len(rows))
-        if self.store is not None and not hit.all():
+        if self.store is not None and self.key is not None and not hit.all():
             missing = np.flatnonzero(~hit)
             s_hit, s_res = self.store.lookup(self.key, distinct[missing])
             for j, r in zip(missing[s_hit], (x for x in s_res if x is not None)):
@@ -168,7 +168,7 @@ class Evaluator:
         self.hits += int(hit.sum())
         todo = np.flatnonzero(~hit)
         self._run(distinct, first, todo, results)
-        out = np.stack([results[u] for u in inverse])  # type: ignore[misc]
+        out = np.stack([results[u] for u in inverse])
         return out[:, 0] if out.shape[1] == 1 else out
 
     def _remember(self, row: bytes, out: np.ndarray) -> None:
@@ -182,16 +182,17 @@ class Evaluator:
         from .store import StoreError
 
         where = getattr(self.store, "path", "the store")
+        key = str(self.key)
         if not np.isfinite(out).all():
             msg = (
-                f"{where} holds NaN/inf for a mask of experiment {self.key[:12]}… (a corrupted "
+                f"{where} holds NaN/inf for a mask of experiment {key[:12]}… (a corrupted "
                 f"row): clear it with EvalStore({str(where)!r}).clear(key) or pass store=None"
             )
             raise StoreError(msg)
         if self.output_dim is not None and out.shape[0] != self.output_dim:
             msg = (
                 f"{where} holds outputs of dimension {out.shape[0]} for experiment "
-                f"{self.key[:12]}…, the value function gives {self.output_dim}: the stored rows are "
+                f"{key[:12]}…, the value function gives {self.output_dim}: the stored rows are "
                 f"stale or corrupt; clear them with EvalStore({str(where)!r}).clear(key) or pass store=None"
             )
             raise StoreError(msg)
@@ -226,7 +227,7 @@ class Evaluator:
                 began = time.monotonic()
                 outputs = self._call(batch_masks, first[batch])
                 self._adapt_chunk(len(batch), time.monotonic() - began)
-                if self.store is not None:
+                if self.store is not None and self.key is not None:
                     self.store.put(self.key, batch_masks, outputs)
                 for u, r, o in zip(batch, batch_masks.row_bytes(), outputs):
                     results[u] = o

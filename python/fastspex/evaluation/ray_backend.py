@@ -278,7 +278,7 @@ class RayEvaluator(Evaluator):
         finished, 10 x 60 s, since a first batch may include a slow model warm-up.
         """
         if self.batch_timeout != "auto":
-            return self.batch_timeout  # type: ignore[return-value]
+            return self.batch_timeout
         if not self._durations:
             return TIMEOUT_FACTOR * TIMEOUT_FLOOR
         return max(TIMEOUT_FLOOR, TIMEOUT_FACTOR * statistics.median(self._durations))
@@ -318,7 +318,7 @@ class RayEvaluator(Evaluator):
             self._run(packed, todo, todo, results)
         finally:
             self.store = saved
-        out = np.stack(results)  # type: ignore[arg-type]
+        out = np.stack(results)  # type: ignore[arg-type]  # every slot is filled by now
         return out[:, 0] if out.shape[1] == 1 else out
 
     def _run(
@@ -402,7 +402,7 @@ class RayEvaluator(Evaluator):
                         continue
                     self.calls += len(batch)
                     self.batches += 1
-                    if self.store is not None:
+                    if self.store is not None and self.key is not None:
                         self.store.put(self.key, distinct[batch], outputs)
                     for u, o in zip(batch, outputs):
                         results[u] = o
@@ -473,7 +473,7 @@ class _Placeholder:
 def _as_timeout(value: float | str | None) -> float | Literal["auto"] | None:
     """``batch_timeout``: ``"auto"``, ``None`` (never) or a positive number of seconds."""
     if value is None or value == "auto":
-        return value  # type: ignore[return-value]
+        return value  # type: ignore[return-value]  # checked above to be a positive float or None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         msg = f"batch_timeout must be 'auto', None or a positive number of seconds, got {value!r}"
         raise ValueError(msg)

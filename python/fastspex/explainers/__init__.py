@@ -60,6 +60,6 @@ def get(name: str) -> Callable[..., Any]:
         return _REGISTERED[name]
     if name in _BUILTIN:
         module, cls = _BUILTIN[name]
-        return getattr(importlib.import_module(f".{module}", __name__), cls)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(f".{module}", __name__), cls)
     msg = f"method must be one of {', '.join(available())}; got {name!r}"
     raise ValueError(msg)

@@ -69,7 +69,7 @@ class FactorizationMachineResult:
 
     def top_pairs(self, k: int = 10, *, index: str = "mobius", by: RankBy = "magnitude") -> PairScores:
         """The ``k`` best pairs ``⟨vᵢ, vⱼ⟩`` (all pairs scored, O(n·r + k) memory)."""
-        return top_pairs(self, k, index=index, by=by)  # type: ignore[arg-type]
+        return top_pairs(self, k, index=index, by=by)  # type: ignore[arg-type]  # top_pairs takes an FM result by duck type
 
     def to_coefficients(self, *, tol: float = 0.0) -> Coefficients:
         """The exact Möbius expansion (intercept, n mains, n(n-1)/2 pairs); n ≤ 4096.
@@ -191,7 +191,7 @@ def fit_factorization_machine(
 
     scores: list[float] = []
     if grid is None:
-        chosen = float(l2)  # type: ignore[arg-type]
+        chosen = float(l2)  # type: ignore[arg-type]  # a number here: the other cases set a grid
         d = run(packed, z, is_val, chosen)
     else:
         tr, va = np.flatnonzero(is_val == 0), np.flatnonzero(is_val)

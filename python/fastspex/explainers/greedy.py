@@ -139,7 +139,7 @@ def _resolve(target: object, n: int | None) -> tuple[Callable[[np.ndarray], np.n
     if callable(evaluate) and not callable(target):
         fn = evaluate
     elif callable(target):
-        fn = target  # type: ignore[assignment]
+        fn = target
     elif callable(evaluate):
         fn = evaluate
     else:
@@ -281,13 +281,14 @@ def greedy_search(
             else:
                 cand2 = []
         b1 = int(np.argmax(g1))
+        added: tuple[int, ...]
         best_gain, added = float(g1[b1]), (rest[b1],)
         # A pair wins only if it beats the best single per component added: pairs are for
         # components that move nothing alone, not a way to take two steps at once.
         if len(g2):
             b2 = int(np.argmax(g2))
             if g2[b2] / 2 > best_gain + tol:
-                best_gain, added = float(g2[b2]), cand2[b2]
+                best_gain, added = float(g2[b2]), cand2[b2]  # a pair
         if best_gain <= tol:
             stop = "no_gain"
             break

@@ -173,7 +173,7 @@ class ProxySPEX:
         elif self.design == "ablate":
             drawn = masks.random_subsets(m, n, num_ablated=self.num_ablated, seed=seed)
         else:
-            drawn = masks.as_packed(self.design(m, n, seed=seed), n)  # type: ignore[operator]
+            drawn = masks.as_packed(self.design(m, n, seed=seed), n)
         return masks.PackedMasks.concat([full, drawn])
 
     # -- fitting -------------------------------------------------------------------------------
@@ -437,7 +437,8 @@ def _cross_validate(
         rounds = int(np.argmin(curve)) + 1
         # Only the best round's trees, as model text: the fold boosters (which hold their
         # binned fold data) are released before the next grid point starts.
-        models = [b.model_to_string(num_iteration=rounds) for b in out["cvbooster"].boosters]
+        cvbooster: Any = out["cvbooster"]  # a CVBooster: return_cvbooster=True
+        models = [b.model_to_string(num_iteration=rounds) for b in cvbooster.boosters]
         return float(curve[rounds - 1]), rounds, models
 
     # Grid points run side by side in threads (LightGBM releases the GIL), each LightGBM on one

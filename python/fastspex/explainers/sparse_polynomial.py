@@ -315,7 +315,7 @@ class SparsePolynomialResult:
 
     def top_pairs(self, k: int = 10, *, index: str = "mobius", by: RankBy = "magnitude") -> PairScores:
         """The ``k`` best pairs under a pair index of the fitted polynomial."""
-        return top_pairs(self.coefficients, k, index=index, by=by)  # type: ignore[arg-type]
+        return top_pairs(self.coefficients, k, index=index, by=by)  # type: ignore[arg-type]  # index is checked by top_pairs
 
     @property
     def cv_mean(self) -> np.ndarray | None:

@@ -60,7 +60,7 @@ def _field(body: str, key: str) -> list[str]:
 
 
 def _flat(lines: list[str], dtype: type, expected: int, key: str) -> np.ndarray:
-    out = np.array(" ".join(lines).split(), dtype=dtype)
+    out: np.ndarray = np.array(" ".join(lines).split(), dtype=dtype)
     if len(out) != expected:
         msg = f"booster model text lists {len(out)} {key} entries, expected {expected}"
         raise ValueError(msg)

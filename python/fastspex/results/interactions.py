@@ -16,13 +16,14 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..masks import MaskLike
 from ..coefficients import Coefficients
 from ..names import INDEX_LABELS, INDICES, index_label
 
@@ -103,7 +104,7 @@ class Interactions:
     indices: np.ndarray
     values: np.ndarray
     index: str
-    labels: list[str] | None = None
+    labels: list[str] = None  # type: ignore[assignment]  # None means the ids; __post_init__ fills them
     order: int | None = None
     baseline: float = 0.0
     method: str = "unknown"
@@ -166,7 +167,7 @@ class Interactions:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_dict(
-        cls, values: dict[Iterable[int], float], n: int, *, index: str, **fields: Any
+        cls, values: Mapping[Any, float], n: int, *, index: str, **fields: Any
     ) -> Interactions:
         """Build from ``{set of component ids: value}``."""
         sets = [tuple(sorted({int(i) for i in s})) for s in values]
@@ -180,16 +181,19 @@ class Interactions:
     ) -> Interactions:
         """Wrap a :class:`~fastspex.indices.InteractionIndex` or :class:`Coefficients`."""
         if isinstance(result, Coefficients):
-            index, order = result.basis, fields.pop("order", None)
+            index: str = result.basis
+            order = fields.pop("order", None)
         else:
-            index = getattr(result, "index", None)
+            found = getattr(result, "index", None)
             order = fields.pop("order", getattr(result, "order", None))
-            if index is None:
+            if found is None:
                 msg = f"expected an InteractionIndex or Coefficients, got {type(result).__name__}"
                 raise TypeError(msg)
+            index = str(found)
+        names: Any = list(labels) if labels is not None else None  # None: __post_init__ uses the ids
         return cls(
-            n=result.n, labels=list(labels) if labels is not None else None,  # type: ignore[attr-defined]
-            indptr=result.indptr, indices=result.indices, values=result.values,  # type: ignore[attr-defined]
+            n=result.n, labels=names,  # type: ignore[attr-defined]  # result is an InteractionIndex or Coefficients, checked above
+            indptr=result.indptr, indices=result.indices, values=result.values,  # type: ignore[attr-defined]  # as above
             index=index, order=order, **fields,
         )
 
@@ -297,7 +301,7 @@ class Interactions:
         return self.by_order().get(2, [])
 
     # ------------------------------------------------------------------ prediction
-    def evaluate(self, masks: object) -> np.ndarray:
+    def evaluate(self, masks: MaskLike) -> np.ndarray:
         """Predicted model output on each mask (``(m, n)`` bool, 1 = kept, or packed masks).
 
         Uses the surrogate when the run kept one; a complete Möbius/Fourier result predicts by
@@ -307,7 +311,7 @@ class Interactions:
 
         coefs = self.surrogate
         if coefs is None and self.index in ("mobius", "fourier") and self.order is None:
-            coefs = Coefficients(self.n, self.indptr, self.indices, self.values, self.index)  # type: ignore[arg-type]
+            coefs = Coefficients(self.n, self.indptr, self.indices, self.values, self.index)  # type: ignore[arg-type]  # only reached for the two basis indices
         if coefs is None:
             msg = (
                 f"this result ({self.index!r} values from {self.method!r}) has no surrogate "
@@ -417,16 +421,16 @@ class Interactions:
         if lookup is None or raw is None:
             msg = f"expected a shapiq.InteractionValues, got {type(values).__name__}"
             raise TypeError(msg)
-        name = str(values.index)  # type: ignore[attr-defined]
+        name = str(values.index)  # type: ignore[attr-defined]  # a shapiq InteractionValues, duck-typed (shapiq is optional)
         if name not in _FROM_SHAPIQ:
             msg = (
                 f"shapiq index {name!r} has no fastspex counterpart "
                 f"(accepted: {', '.join(_FROM_SHAPIQ)})"
             )
             raise ValueError(msg)
-        n = int(values.n_players)  # type: ignore[attr-defined]
-        max_order = int(values.max_order)  # type: ignore[attr-defined]
-        v0 = float(values.baseline_value)  # type: ignore[attr-defined]
+        n = int(values.n_players)  # type: ignore[attr-defined]  # as above
+        max_order = int(values.max_order)  # type: ignore[attr-defined]  # as above
+        v0 = float(values.baseline_value)  # type: ignore[attr-defined]  # as above
         raw = np.asarray(raw, dtype=float)
         data = {tuple(sorted(int(i) for i in s)): float(raw[pos]) for s, pos in lookup.items()}
         index = _FROM_SHAPIQ[name]
@@ -439,7 +443,7 @@ class Interactions:
             complete = max_order >= n
             if index in ("ksii", "stii", "fsii", "mobius") or (index == "fbii" and complete):
                 full: float | None = sum(data.values())  # efficiency (∅ holds f(0))
-            elif index == "sii" and values.min_order <= 1 <= max_order:  # type: ignore[attr-defined]
+            elif index == "sii" and values.min_order <= 1 <= max_order:  # type: ignore[attr-defined]  # as above
                 full = v0 + sum(v for s, v in data.items() if len(s) == 1)
             elif index == "bii" and complete:
                 full = sum(v * 0.5 ** len(s) for s, v in data.items())

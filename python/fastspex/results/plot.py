@@ -20,7 +20,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -34,7 +34,7 @@ _HEAD = re.compile(r"^L(\d+)\.H(\d+)$")
 _MLP = re.compile(r"^L(\d+)\.MLP$")
 
 
-def _figure(width: float, height: float, *, layout: str | None = "constrained") -> Any:
+def _figure(width: float, height: float, *, layout: Literal["constrained", "tight"] | None = "constrained") -> Any:
     try:
         from matplotlib.figure import Figure
     except ImportError as err:

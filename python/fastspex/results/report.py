@@ -159,5 +159,5 @@ def save(res: Interactions, path: str | os.PathLike[str], **options: object) -> 
     from .interactions import atomic_write_text
 
     path = Path(path)
-    atomic_write_text(path, render(res, **options))  # type: ignore[arg-type]
+    atomic_write_text(path, render(res, **options))  # type: ignore[arg-type]  # options are render()'s keywords
     return path
