@@ -14,10 +14,11 @@ except ImportError as err:  # pragma: no cover - only when the build is missing
 from . import _aliases, dense, indices, masks, names, pairs
 from ._version import __version__
 from .coefficients import Coefficients
+from .errors import MemoryLimitError
 from .evaluation import evaluator as value
 from .evaluation import store
 from .evaluation.evaluator import Evaluator, ModelCallError, ValueFunction, ValueFunctionError
-from .evaluation.store import EvalStore
+from .evaluation.store import EvalStore, StoreError
 from .masks import PackedMasks
 
 _aliases.install()  # the flat module names of earlier releases (fastspex.proxyspex, …)
@@ -62,12 +63,15 @@ __all__ = [
     "Coefficients",
     "EvalStore",
     "Evaluator",
+    "MemoryLimitError",
     "ModelCallError",
     "PackedMasks",
     "ValueFunction",
+    "StoreError",
     "ValueFunctionError",
     "__version__",
     "dense",
+    "errors",
     "indices",
     "masks",
     "names",
