@@ -234,3 +234,15 @@ def test_minilm_head_ablation_end_to_end(minilm) -> None:
     assert out[0] == pytest.approx(ca.full(), abs=1e-6)
     assert len(np.unique(np.round(out, 5))) == 3 and np.all(np.abs(out) <= 1.0)
     assert _no_hooks(minilm.model)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "bert"])
+def test_text_longer_than_the_model_accepts_is_refused_before_any_forward(name, monkeypatch) -> None:
+    lm = _lm(name)
+    limit = lm.model.config.max_position_embeddings
+    calls = []
+    monkeypatch.setattr(type(lm.model), "forward", lambda *a, **k: calls.append(1))
+    text = " ".join(["The quick brown fox jumps."] * 80)
+    with pytest.raises(ValueError, match=rf"tokens; this model accepts {limit}"):
+        ComponentAblation(text, lm, components="heads", target=" fox")
+    assert not calls

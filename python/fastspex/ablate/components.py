@@ -32,7 +32,7 @@ import numpy as np
 from ..evaluation.store import experiment_key
 from ._base import AblationBase, check_masks, finite_or_raise
 from .models import LoadedModel, as_loaded, auto_batch_size
-from .outputs import OutputName, encode_prompt, make_scorer, output_identity, pad_rows
+from .outputs import OutputName, check_length, encode_prompt, make_scorer, output_identity, pad_rows
 
 __all__ = [
     "ComponentAblation",
@@ -392,6 +392,7 @@ class ComponentAblation(AblationBase):
         self.means = compute_means(self.lm, list(mean_texts or texts), names) if method == "mean" else None
         self.hooks = ComponentHooks(self.lm.model, names, method=method, means=self.means)
         self._prompts = [encode_prompt(self.lm, t)[0] for t in texts]
+        check_length(self.lm, max(len(p) for p in self._prompts))  # before make_scorer, which may run the model
         self.scorer = make_scorer(
             self.lm, self._prompts, output, target=target, query=query, class_index=class_index,
             max_new_tokens=max_new_tokens, reduce=reduce,
