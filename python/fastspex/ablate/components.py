@@ -21,6 +21,8 @@ Components are named ``L{layer}.H{head}`` and ``L{layer}.MLP``.
 
 from __future__ import annotations
 
+import warnings
+
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,7 +34,10 @@ import numpy as np
 from ..evaluation.store import experiment_key
 from ._base import AblationBase, check_masks, finite_or_raise
 from .models import LoadedModel, as_loaded, auto_batch_size
-from .outputs import OutputName, check_length, encode_prompt, make_scorer, output_identity, pad_rows
+from .outputs import (
+    OutputName, check_length, continuation_target, encode_prompt, explained_answer, make_scorer,
+    output_identity, pad_rows,
+)
 
 __all__ = [
     "ComponentAblation",
@@ -393,10 +398,17 @@ class ComponentAblation(AblationBase):
         self.hooks = ComponentHooks(self.lm.model, names, method=method, means=self.means)
         self._prompts = [encode_prompt(self.lm, t)[0] for t in texts]
         check_length(self.lm, max(len(p) for p in self._prompts))  # before make_scorer, which may run the model
+        self.notes: list[str] = []
+        if self.lm.kind == "causal" and isinstance(target, str) and len(texts) == 1:
+            target, note = continuation_target(texts[0], target)
+            if note:
+                warnings.warn(note, stacklevel=2)
+                self.notes.append(note)
         self.scorer = make_scorer(
             self.lm, self._prompts, output, target=target, query=query, class_index=class_index,
             max_new_tokens=max_new_tokens, reduce=reduce,
         )
+        self.target = explained_answer(self.lm, self.scorer)  # the continuation explained, as text
         longest = max(len(p) for p in self._prompts) + max((len(t) for t in getattr(self.scorer, "targets", [[]])), default=0)
         n_params = sum(p.numel() for p in self.lm.model.parameters())
         rows = batch_size if batch_size is not None else auto_batch_size(longest, self.lm.device, n_params=n_params)

@@ -8,6 +8,8 @@ keep exactly their original tokens.
 
 from __future__ import annotations
 
+import warnings
+
 import bisect
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -17,7 +19,10 @@ import numpy as np
 from ..evaluation.store import experiment_key
 from ._base import AblationBase, check_masks, finite_or_raise
 from .models import LoadedModel, as_loaded, auto_batch_size
-from .outputs import OutputName, check_length, encode_prompt, make_scorer, output_identity
+from .outputs import (
+    OutputName, check_length, continuation_target, encode_prompt, explained_answer, make_scorer,
+    output_identity,
+)
 from .units import SpansLike, Unit, UnitKind, ablated_text, split_units
 
 __all__ = ["FeatureAblation"]
@@ -101,10 +106,17 @@ class FeatureAblation(AblationBase):
         self._ids, self._unit_of = self._tokenize(text)
         check_length(lm, len(self._ids))  # before make_scorer, which may run the model
         self._baseline_ids = self._baseline_token_ids(baseline, unit)
+        self.notes: list[str] = []
+        if lm.kind == "causal" and isinstance(target, str):
+            target, note = continuation_target(text, target)
+            if note:
+                warnings.warn(note, stacklevel=2)
+                self.notes.append(note)
         self.scorer = make_scorer(
             lm, [self._ids.tolist()], output, target=target, query=query, class_index=class_index,
             max_new_tokens=max_new_tokens, reduce=reduce,
         )
+        self.target = explained_answer(lm, self.scorer)  # the continuation explained, as text
         extra = len(getattr(self.scorer, "targets", [[]])[0])
         n_params = sum(p.numel() for p in lm.model.parameters())
         self.batch_size = batch_size if batch_size is not None else auto_batch_size(

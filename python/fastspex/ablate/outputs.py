@@ -28,9 +28,11 @@ __all__ = [
     "Similarity",
     "UserScore",
     "check_length",
+    "continuation_target",
     "context_length",
     "embed_rows",
     "encode_prompt",
+    "explained_answer",
     "greedy_continuation",
     "make_scorer",
     "mean_pool",
@@ -288,6 +290,26 @@ def output_identity(output: OutputName | Callable[[Any, dict[str, Any]], Any]) -
     if isinstance(output, str):
         return output
     return "fn:" + callable_key(output, "output")
+
+
+def continuation_target(prompt_text: str, target: str) -> tuple[str, str | None]:
+    """A user's target as the continuation of the prompt: a word typed without its leading
+    space (``"Paris"`` after ``"… is"``) would be scored glued to the prompt's last word, which
+    no reader means; it gets the space, and the returned note says so."""
+    if target and not target[0].isspace() and prompt_text and not prompt_text[-1].isspace() \
+            and target[0].isalnum():
+        return " " + target, (f"target {target!r} follows the prompt with no space between: "
+                              f"explained as {' ' + target!r} (pass the exact continuation, e.g. "
+                              "with its leading space, to silence this)")
+    return target, None
+
+
+def explained_answer(lm: LoadedModel, scorer: Any) -> str | None:
+    """The text of the continuation a causal-LM scorer explains (its first prompt's)."""
+    targets = getattr(scorer, "targets", None)
+    if lm.kind != "causal" or not targets:
+        return None
+    return str(lm.tokenizer.decode(targets[0]))
 
 
 def greedy_continuation(lm: LoadedModel, prompt: Sequence[int], max_new_tokens: int) -> list[int]:
