@@ -514,7 +514,7 @@ def _weighted_problem(
 
 def _loo_ridge(
     phi: np.ndarray, y: np.ndarray, alphas: np.ndarray, weights: np.ndarray | None = None,
-    scored: np.ndarray | None = None,
+    scored: np.ndarray | None = None, rows_out: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Leave-one-out error of (weighted) ridge, intercept unpenalised, for each alpha.
 
@@ -535,13 +535,15 @@ def _loo_ridge(
         h = (u * u) @ shrink + v * v
         resid = (b - fitted) / np.maximum(1.0 - h, 1e-6)
         errs[k] = float(np.sum(resid[rows] ** 2)) / max(norm, 1e-300)
+        if rows_out is not None:
+            rows_out.append(resid[rows] ** 2)
     return errs, s2
 
 
 def _prefix_loo(
     phi: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
     scored: np.ndarray | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Leave-one-out error of (weighted) OLS with intercept on every prefix ``phi[:, :K]``.
 
     One QR of the projected features: the fit and hat diagonal of prefix K are cumulative sums
@@ -561,7 +563,7 @@ def _prefix_loo(
     norm = float(rows.sum()) if weights is None else float(weights[rows].sum())
     err = np.sum(resid[rows] ** 2, axis=0) / max(norm, 1e-300)
     err[hat[rows].max(axis=0) > 1.0 - 1e-6] = np.inf  # a mask fitted exactly: no LOO estimate
-    return err
+    return err, resid[rows] ** 2
 
 
 def _basis(raw: Coefficients, m: int, max_k: int | None = None) -> tuple[Coefficients, np.ndarray, int, dict[str, Any]]:
@@ -642,23 +644,48 @@ def _refit(
     w_rows = np.ones(m) if weights is None else weights
     ybar = float(np.average(y[rows], weights=w_rows[rows]))
     var = float(np.average((y[rows] - ybar) ** 2, weights=w_rows[rows]))
-    loo = _prefix_loo(phi_all, y, weights, scored)[fixed - 1:]  # prefixes keeping every main effect
+    loo, per_row = _prefix_loo(phi_all, y, weights, scored)
+    loo, per_row = loo[fixed - 1:], per_row[:, fixed - 1:]  # prefixes keeping every main effect
     if not np.isfinite(loo).any():
         return raw, {"k": len(nonempty), "alpha": None, "refit_cv_r2": None, **info,
                      "refit_note": "no prefix could be checked by leave-one-out: proxy kept as is"}
-    k_inter = int(np.argmin(loo))
+    # The proxy chose its terms on these same masks, so the leave-one-out error of the refit is
+    # optimistic about them: an interaction prefix is taken only where it beats the smaller ones
+    # by more than one standard error (the smallest K within one SE of the best).
+    k_best = int(np.argmin(loo))
+    norm = float(rows.sum()) if weights is None else float(w_rows[rows].sum())
+    k_inter = k_best
+    for kk in range(k_best):
+        if not np.isfinite(loo[kk]):
+            continue
+        diff = per_row[:, kk] - per_row[:, k_best]
+        if diff.sum() / norm <= np.sqrt(len(diff)) * float(np.std(diff)) / norm:
+            k_inter = kk
+            break
     alphas = np.concatenate([[0.0], np.logspace(-4, 2, 13) * (m if weights is None else
                                                                float(w_rows[rows].sum()))])
     if how != "ridge":
         alphas = alphas[:1]
-    best: tuple[float, int, float] | None = None
+    # Ridge for that K and for the main effects alone; the interactions stay only if they beat
+    # the additive ridge by more than one standard error of the paired difference.
+    fits: dict[int, tuple[float, float, np.ndarray]] = {}
     for kk in sorted({k_inter, 0}):
-        errs, _ = _loo_ridge(phi_all[:, : fixed + kk], y, alphas, weights, scored)
+        per_alpha: list[np.ndarray] = []
+        errs, _ = _loo_ridge(phi_all[:, : fixed + kk], y, alphas, weights, scored, per_alpha)
         a = int(np.argmin(errs))
-        if not np.isfinite(errs[a]):
-            continue
-        if best is None or errs[a] < best[0] or (kk == 0 and errs[a] <= best[0]):
-            best = (float(errs[a]), kk, float(alphas[a]))
+        if np.isfinite(errs[a]):
+            fits[kk] = (float(errs[a]), float(alphas[a]), per_alpha[a])
+    best: tuple[float, int, float] | None = None
+    if 0 in fits:
+        best = (fits[0][0], 0, fits[0][1])
+    if k_inter in fits and k_inter > 0:
+        err_k, alpha_k, rows_k = fits[k_inter]
+        if best is None:
+            best = (err_k, k_inter, alpha_k)
+        else:
+            diff = rows_k - fits[0][2]
+            if diff.sum() / norm < -np.sqrt(len(diff)) * float(np.std(diff)) / norm:
+                best = (err_k, k_inter, alpha_k)
     if best is None:
         return raw, {"k": len(nonempty), "alpha": None, "refit_cv_r2": None, **info,
                      "refit_note": "no ridge penalty could be checked by leave-one-out"}
