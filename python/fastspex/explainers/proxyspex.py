@@ -180,7 +180,11 @@ class ProxySPEX:
             raise ValueError(msg)
 
     # -- sampling ------------------------------------------------------------------------------
-    def _sample(self, n: int, seed: int) -> tuple[PackedMasks, shapley_design.ShapleyDesign | None]:
+    def _sample(self, n: int, seed: int) -> PackedMasks:
+        """The training masks (row 0 keeps everything)."""
+        return self._design(n, seed)[0]
+
+    def _design(self, n: int, seed: int) -> tuple[PackedMasks, shapley_design.ShapleyDesign | None]:
         """The training masks (row 0 keeps everything) and, for the Shapley design, its weights."""
         m = self.budget - 1  # the all-kept mask is always evaluated (the baseline)
         full = masks.pack(np.ones((1, n), dtype=bool))
@@ -225,7 +229,7 @@ class ProxySPEX:
         model_time = 0.0
 
         t = time.perf_counter()
-        train, plan = self._sample(n, int(seeds[0]))
+        train, plan = self._design(n, int(seeds[0]))
         weights = None if plan is None else plan.weights
         constraint = None if plan is None else plan.constraint
         timings["sampling"] = time.perf_counter() - t
