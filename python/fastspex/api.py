@@ -29,6 +29,9 @@ Index = IndexName
 METHODS = BUILTIN_METHODS
 # What explain() hands every explainer itself (the contract), never as a user option.
 _CONTRACT = ("budget", "seed", "progress", "holdout", "n_threads")
+# Passed by explain() to every explainer whose constructor names it (e.g. ProxySPEX chooses its
+# mask design by the index asked for); never a user option either.
+_FROM_EXPLAIN = ("index",)
 # Attributes of ablation objects worth keeping with the result (for plots and reports).
 _META_ATTRS = ("text", "units", "target", "model_name", "unit", "n_layers", "n_heads", "output")
 
@@ -87,7 +90,7 @@ def _check_options(factory: object, options: dict[str, Any], method: str) -> Non
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return  # the explainer checks its own options
-    allowed = [p for p in params if p not in _CONTRACT and p != "self"]
+    allowed = [p for p in params if p not in _CONTRACT and p not in _FROM_EXPLAIN and p != "self"]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         msg = (
@@ -95,6 +98,15 @@ def _check_options(factory: object, options: dict[str, Any], method: str) -> Non
             f"it accepts: {', '.join(allowed) or 'none'}"
         )
         raise TypeError(msg)
+
+
+def _explain_arguments(factory: object, **given: Any) -> dict[str, Any]:
+    """The arguments of ``given`` (see ``_FROM_EXPLAIN``) that ``factory``'s signature names."""
+    try:
+        params = inspect.signature(factory).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return {}
+    return {k: v for k, v in given.items() if k in params}
 
 
 def explain(
@@ -142,6 +154,10 @@ def explain(
         backend_options: keyword arguments for the Ray evaluator.
         **method_options: passed to the method (e.g. ProxySPEX's settings, greedy's
             ``threshold``/``max_size``/``direction``).
+
+    A method whose constructor takes an ``index`` argument is given ``index`` (ProxySPEX then
+    samples the Shapley-kernel design for the Shapley indices sii, ksii and fsii, and uniform
+    masks for the others, unless ``design=`` is passed).
     """
     t0 = time.perf_counter()
     factory = explainers.get(method)  # unknown names: the error lists every registered one
@@ -228,7 +244,8 @@ def explain(
         ev = as_evaluator(target, n, store=store, progress=progress)
     calls_before = int(getattr(ev, "calls", 0))
 
-    explainer = factory(budget, seed=seed_value, progress=progress, holdout=holdout, **method_options)
+    explainer = factory(budget, seed=seed_value, progress=progress, holdout=holdout,
+                        **_explain_arguments(factory, index=index), **method_options)
     result = explainer.fit(ev, progress=progress)
     values = indices.compute_index(result.coefficients, index, order)
     inter = Interactions.from_index(

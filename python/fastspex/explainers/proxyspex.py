@@ -3,7 +3,8 @@
 Butler, Kang et al. (2025), "ProxySPEX: Inference-Efficient Interpretability via Sparse Feature
 Interactions in LLMs"; docs/background.md, "ProxySPEX". Steps:
 
-1. sample ``budget`` masks (uniform by default, in complementary pairs; any
+1. sample ``budget`` masks (uniform by default, in complementary pairs; the Shapley-kernel
+   design of :mod:`fastspex.explainers.shapley_design` for the Shapley indices; any
    :mod:`fastspex.masks` design, or "1–5 ablated components" at a time), evaluate them through
    :class:`fastspex.value.Evaluator` (store, resume, progress bar);
 2. fit LightGBM proxies on (masks -> outputs) by k-fold cross-validation with early stopping,
@@ -11,9 +12,12 @@ Interactions in LLMs"; docs/background.md, "ProxySPEX". Steps:
    grid over the number of trees), keeping each point's k fold models, averaged — no refit on
    all data;
 3. extract each averaged ensemble's exact Fourier coefficients in C++ (:mod:`fastspex.lgbm`);
-4. keep the top-K by magnitude and refit them by ridge regression, choosing K and the ridge
-   penalty together by exact leave-one-out error; the grid point whose refit has the lowest
-   leave-one-out error gives the explanation;
+4. refit every main effect plus the top-K interactions by magnitude by ridge regression,
+   choosing K (0 included) and the ridge penalty by exact leave-one-out error, so the
+   explanation never fits worse (leave-one-out) than a ridge fit of the main effects alone;
+   under the Shapley design the refit is weighted least squares with the Shapley kernel
+   (sampling-corrected), the empty and all-kept masks interpolated; the grid point whose refit
+   has the lowest leave-one-out error gives the explanation;
 5. optionally report held-out R² on fresh uniform masks (``holdout``; extra model calls).
 """
 
@@ -32,7 +36,8 @@ from ..errors import check_memory
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
 from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
-from . import trees
+from . import shapley_design, trees
+from .shapley_design import SHAPLEY_INDICES
 from .result import Explanation, measure_faithfulness
 
 __all__ = [
@@ -44,7 +49,7 @@ __all__ = [
     "run",
 ]
 
-Design = Literal["uniform", "ablate"] | Callable[..., MaskLike]
+Design = Literal["uniform", "shapley", "ablate"] | Callable[..., MaskLike]
 
 #: The default hyper-parameter grid: tree depth x learning rate (the number of trees comes from
 #: early stopping). Users pass their own list of LightGBM parameter dicts as ``grid``.
@@ -89,9 +94,16 @@ class ProxySPEX:
         budget: model calls for the training masks (the all-kept mask is one of them).
         seed: seed of every random choice (masks, folds, LightGBM); ``None`` draws one.
         design: "uniform" (each component kept with p = 1/2; drawn in complementary pairs
-            unless ``antithetic=False``), "ablate" (the local design:
+            unless ``antithetic=False``), "shapley" (the Shapley-kernel design of
+            :mod:`fastspex.explainers.shapley_design`: the empty and all-kept masks, border
+            sizes enumerated, the rest drawn with sizes ∝ the Shapley kernel, in complementary
+            pairs; the refit is then kernel-weighted), "ablate" (the local design:
             the all-kept mask plus masks ablating ``num_ablated`` components), or a callable
             ``design(m, n, seed=...)`` returning masks (e.g. ``fastspex.masks.bernoulli``).
+            ``None`` (the default): "shapley" when ``index`` is a Shapley index (sv, sii, ksii,
+            fsii), else "uniform".
+        index: the interaction index the explanation is for (``fastspex.explain`` passes
+            its ``index``); it only chooses the default ``design``.
         num_ablated: range of ablated components for ``design="ablate"``.
         antithetic: draw uniform masks in complementary pairs (x, 1 - x): each mask is still
             uniform, and the pairs decorrelate odd- and even-order Fourier terms.
@@ -100,7 +112,8 @@ class ProxySPEX:
         lgbm_params: LightGBM parameters applied to every grid point (override the defaults).
         max_rounds: most boosting rounds per fit; early stopping usually ends far earlier.
         early_stopping: rounds without a CV improvement before stopping.
-        max_k: most coefficients kept by the refit (default: ``budget // 2``, at most 512).
+        max_k: most interactions kept by the refit, on top of the main effects (default:
+            ``budget // 2``, at most 512).
         refit: "ridge" (choose K and the penalty by leave-one-out error), "ols", or "none"
             (keep the booster's exact expansion, truncated to ``max_k``).
         holdout: fresh uniform masks on which to report R² (extra model calls; 0 = none).
@@ -113,7 +126,8 @@ class ProxySPEX:
         budget: int = 1000,
         *,
         seed: int | None = 0,
-        design: Design = "uniform",
+        design: Design | None = None,
+        index: str | None = None,
         num_ablated: int | tuple[int, int] = (1, 5),
         antithetic: bool = True,
         folds: int | None = None,
@@ -129,8 +143,14 @@ class ProxySPEX:
     ) -> None:
         self.budget = as_int(budget, "budget", minimum=1)
         self.seed = as_seed(seed)
-        if not (callable(design) or design in ("uniform", "ablate")):
-            msg = f"design must be 'uniform', 'ablate' or a callable, got {design!r}"
+        if index is not None and not isinstance(index, str):
+            msg = f"index must be an index name such as 'sii', got {index!r}"
+            raise TypeError(msg)
+        self.index = index
+        if design is None:
+            design = "shapley" if index in SHAPLEY_INDICES else "uniform"
+        if not (callable(design) or design in ("uniform", "shapley", "ablate")):
+            msg = f"design must be 'uniform', 'shapley', 'ablate' or a callable, got {design!r}"
             raise ValueError(msg)
         self.design = design
         self.num_ablated = num_ablated
@@ -161,10 +181,18 @@ class ProxySPEX:
 
     # -- sampling ------------------------------------------------------------------------------
     def _sample(self, n: int, seed: int) -> PackedMasks:
+        """The training masks (row 0 keeps everything)."""
+        return self._design(n, seed)[0]
+
+    def _design(self, n: int, seed: int) -> tuple[PackedMasks, shapley_design.ShapleyDesign | None]:
+        """The training masks (row 0 keeps everything) and, for the Shapley design, its weights."""
         m = self.budget - 1  # the all-kept mask is always evaluated (the baseline)
         full = masks.pack(np.ones((1, n), dtype=bool))
+        if self.design == "shapley":
+            plan = shapley_design.sample(self.budget, n, seed=seed, paired=self.antithetic)
+            return plan.masks, plan
         if m == 0:
-            return full
+            return full, None
         if self.design == "uniform" and self.antithetic:
             half = masks.bernoulli((m + 1) // 2, n, 0.5, seed=seed)
             drawn = masks.PackedMasks.concat([half, half.complement()])[:m]
@@ -174,7 +202,7 @@ class ProxySPEX:
             drawn = masks.random_subsets(m, n, num_ablated=self.num_ablated, seed=seed)
         else:
             drawn = masks.as_packed(self.design(m, n, seed=seed), n)
-        return masks.PackedMasks.concat([full, drawn])
+        return masks.PackedMasks.concat([full, drawn]), None
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -201,7 +229,9 @@ class ProxySPEX:
         model_time = 0.0
 
         t = time.perf_counter()
-        train = self._sample(n, int(seeds[0]))
+        train, plan = self._design(n, int(seeds[0]))
+        weights = None if plan is None else plan.weights
+        constraint = None if plan is None else plan.constraint
         timings["sampling"] = time.perf_counter() - t
         t = time.perf_counter()
         y = _scalar_outputs(ev(train))
@@ -239,7 +269,8 @@ class ProxySPEX:
             timings["extract"] += time.perf_counter() - t
             t = time.perf_counter()
             with _blas_threads(1):  # small dense problems: extra BLAS threads only spin
-                coefs, refit_info = _refit(raw, x, z, self.refit, folds=self.folds)
+                coefs, refit_info = _refit(raw, x, z, self.refit, folds=self.folds,
+                                           weights=weights, constraint=constraint, max_k=max_k)
             timings["refit"] += time.perf_counter() - t
             refit_r2 = refit_info.get("refit_cv_r2")
             score = -chosen["cv_r2"] if refit_r2 is None else -refit_r2
@@ -269,6 +300,8 @@ class ProxySPEX:
             "num_ablated": list(self.num_ablated) if isinstance(self.num_ablated, tuple)
             else self.num_ablated,
             "antithetic": self.antithetic,
+            "index": self.index,
+            "design_plan": None if plan is None else plan.summary(),
             "folds": self.folds,
             "grid": cv_table,
             "chosen": chosen,
@@ -466,92 +499,221 @@ def _cross_validate(
     return [(dict(row), models) for _, row, models in candidates], table
 
 
-def _loo_ridge(phi: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-out MSE of ridge (intercept unpenalised) for each alpha; also the SVD pieces."""
-    xm = phi.mean(axis=0)
-    ym = y.mean()
-    u, s, _ = np.linalg.svd(phi - xm, full_matrices=False)
-    uty = u.T @ (y - ym)
+def _weighted_problem(
+    phi: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The weighted least-squares problem with its (unpenalised) intercept projected out.
+
+    Rows are scaled by ``sqrt(w)``; ``v`` is the unit intercept direction (``sqrt(w)``
+    normalised). Returns the projected features and target, ``v`` and ``sqrt(w)``; with unit
+    weights this is plain centring.
+    """
+    sw = np.ones(len(y)) if weights is None else np.sqrt(weights)
+    v = sw / np.linalg.norm(sw)
+    a = phi * sw[:, None]
+    b = y * sw
+    a -= np.outer(v, v @ a)
+    b = b - v * (v @ b)
+    return a, b, v, sw
+
+
+def _loo_ridge(
+    phi: np.ndarray, y: np.ndarray, alphas: np.ndarray, weights: np.ndarray | None = None,
+    scored: np.ndarray | None = None, rows_out: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out error of (weighted) ridge, intercept unpenalised, for each alpha.
+
+    The error is the weighted mean of ``w_i (y_i - ŷ_{-i})²`` over the ``scored`` rows (all by
+    default; the constraint rows of a design are not scored: they are fitted exactly by
+    construction). Also returns the squared singular values.
+    """
+    a, b, v, _ = _weighted_problem(phi, y, weights)
+    u, s, _ = np.linalg.svd(a, full_matrices=False)
+    uty = u.T @ b
     s2 = s * s
-    m = len(y)
+    rows = np.ones(len(y), bool) if scored is None else scored
+    norm = float(rows.sum()) if weights is None else float(weights[rows].sum())
     errs = np.empty(len(alphas))
-    for a, alpha in enumerate(alphas):
+    for k, alpha in enumerate(alphas):
         shrink = s2 / (s2 + alpha) if alpha > 0 else (s2 > 1e-10 * s2.max()).astype(float)
-        fitted = u @ (shrink * uty) + ym
-        h = (u * u) @ shrink + 1.0 / m
-        resid = (y - fitted) / np.maximum(1.0 - h, 1e-6)
-        errs[a] = float(np.mean(resid * resid))
+        fitted = u @ (shrink * uty)
+        h = (u * u) @ shrink + v * v
+        resid = (b - fitted) / np.maximum(1.0 - h, 1e-6)
+        errs[k] = float(np.sum(resid[rows] ** 2)) / max(norm, 1e-300)
+        if rows_out is not None:
+            rows_out.append(resid[rows] ** 2)
     return errs, s2
 
 
-def _prefix_loo(phi: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Leave-one-out MSE of OLS (with intercept) on every prefix ``phi[:, :K]``, K = 1..Kmax.
+def _prefix_loo(
+    phi: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
+    scored: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out error of (weighted) OLS with intercept on every prefix ``phi[:, :K]``.
 
-    One QR of the centred features: the fit and hat diagonal of prefix K are cumulative sums
+    One QR of the projected features: the fit and hat diagonal of prefix K are cumulative sums
     over the first K orthonormal columns. Columns that are (numerically) combinations of earlier
-    ones add nothing.
+    ones add nothing. The error is weighted and taken over the ``scored`` rows, as in
+    :func:`_loo_ridge`; a prefix that fits a scored mask exactly has no estimate (inf).
     """
-    m = len(y)
-    q, r = np.linalg.qr(phi - phi.mean(axis=0))
+    a, b, v, _ = _weighted_problem(phi, y, weights)
+    q, r = np.linalg.qr(a)
     diag = np.abs(np.diag(r))
     keep = diag > 1e-9 * max(float(diag.max(initial=0.0)), 1e-300)
     q = q * keep
-    yc = y - y.mean()
-    fitted = np.cumsum(q * (q.T @ yc), axis=1)
-    hat = np.cumsum(q * q, axis=1) + 1.0 / m
-    resid = (yc[:, None] - fitted) / np.maximum(1.0 - hat, 1e-9)
-    err = np.mean(resid * resid, axis=0)
-    err[hat.max(axis=0) > 1.0 - 1e-6] = np.inf  # a mask fitted exactly: no LOO estimate
-    return err
+    fitted = np.cumsum(q * (q.T @ b), axis=1)
+    hat = np.cumsum(q * q, axis=1) + (v * v)[:, None]
+    resid = (b[:, None] - fitted) / np.maximum(1.0 - hat, 1e-9)
+    rows = np.ones(len(y), bool) if scored is None else scored
+    norm = float(rows.sum()) if weights is None else float(weights[rows].sum())
+    err = np.sum(resid[rows] ** 2, axis=0) / max(norm, 1e-300)
+    err[hat[rows].max(axis=0) > 1.0 - 1e-6] = np.inf  # a mask fitted exactly: no LOO estimate
+    return err, resid[rows] ** 2
+
+
+def _basis(raw: Coefficients, m: int, max_k: int | None = None) -> tuple[Coefficients, np.ndarray, int, dict[str, Any]]:
+    """The refit's candidate basis: main effects first (always kept), then the proxy's
+    interactions by decreasing |F|.
+
+    Returns the basis (canonical order: all n singletons, then the proxy's supports of size
+    >= 2), the column order (main effects, then interactions by magnitude), the number of
+    leading columns that are always kept, and what was cut. At most ``m - 3`` columns are used
+    (leave-one-out needs more masks than columns); when the ``n`` main effects take more than
+    half of that, only the proxy's non-zero main effects are kept (largest first) and the
+    number dropped is recorded.
+    """
+    n = raw.n
+    sizes = raw.orders()
+    singles = np.flatnonzero(sizes == 1)
+    proxy_main = np.zeros(n)
+    proxy_main[raw.indices[raw.indptr[singles]]] = raw.values[singles]
+    inter = np.flatnonzero(sizes >= 2)
+    inter = inter[np.lexsort((inter, -np.abs(raw.values[inter])))]
+    cap = max(1, m - 3)
+    info: dict[str, Any] = {"refit_masks": int(m), "mains_dropped": 0, "interactions_dropped": 0}
+    if n <= cap // 2 or n <= cap and len(inter) == 0:
+        mains = np.arange(n)
+    else:  # too many components for all main effects: the proxy's, largest first
+        found = np.flatnonzero(proxy_main != 0)
+        found = found[np.lexsort((found, -np.abs(proxy_main[found])))]
+        mains = found[: max(1, cap // 2)] if len(found) else np.argsort(-np.abs(proxy_main))[:1]
+        info["mains_dropped"] = int(n - len(mains))
+    room = cap - len(mains)
+    if max_k is not None:
+        room = min(room, max_k)
+    if len(inter) > room:
+        info["interactions_dropped"] = int(len(inter) - room)
+        inter = inter[:room]
+    # canonical basis: the singletons in component order, then the proxy's larger supports
+    big = np.flatnonzero(sizes >= 2)
+    sub = _subset(raw, big)
+    indptr = np.concatenate([np.arange(n + 1, dtype=np.int64), n + sub.indptr[1:]])
+    basis = Coefficients(n, indptr, np.concatenate([np.arange(n, dtype=np.int32), sub.indices]),
+                         np.concatenate([proxy_main, sub.values]), "fourier")
+    position = np.full(len(raw), -1, np.int64)
+    position[big] = n + np.arange(len(big))
+    columns = np.concatenate([np.sort(mains), position[inter]]).astype(np.int64)
+    info["refit_columns"] = int(len(columns))
+    info["mains_in_basis"] = int(len(mains))
+    return basis, columns, len(mains), info
 
 
 def _refit(
-    raw: Coefficients, x: np.ndarray, y: np.ndarray, how: str, *, folds: int
+    raw: Coefficients, x: np.ndarray, y: np.ndarray, how: str, *, folds: int,
+    weights: np.ndarray | None = None, constraint: np.ndarray | None = None,
+    max_k: int | None = None,
 ) -> tuple[Coefficients, dict[str, Any]]:
-    """Keep the top-K coefficients by |F| and refit them on the training masks.
+    """Refit the main effects and the proxy's strongest interactions on the training masks.
 
-    K minimises the exact leave-one-out error of least squares over all prefixes of the
-    magnitude order (one QR); for ``"ridge"`` the penalty of the chosen K is then picked by
-    leave-one-out error as well (one SVD).
+    The basis is every main effect (always) plus the top-K interactions by |F| (see
+    :func:`_basis`). K minimises the exact leave-one-out error of least squares over all
+    prefixes of the magnitude order (one QR), K = 0 (main effects only) included; for
+    ``"ridge"`` the penalty is then picked by leave-one-out error, for that K and for the main
+    effects alone, and the better of the two is kept: the refit is never worse, by its
+    leave-one-out error, than a ridge fit of the main effects alone.
+
+    ``weights`` make every step weighted least squares (the Shapley kernel for the Shapley
+    design); ``constraint`` rows (the empty and all-kept masks there) carry huge weights, are
+    interpolated and are not scored.
     """
     del folds
     sizes = raw.orders()
     nonempty = np.flatnonzero(sizes > 0)
-    if how == "none" or len(nonempty) == 0:
+    if how == "none":
         return raw, {"k": len(nonempty), "alpha": None, "refit_cv_r2": None}
-    order = nonempty[np.lexsort((nonempty, -np.abs(raw.values[nonempty])))]
     m = len(y)
-    order = order[: max(1, m - 2)]  # more columns than masks cannot be checked by LOO
-    phi_all = fourier_features(_subset(raw, order), x)
-    var = float(np.var(y))
-    loo = _prefix_loo(phi_all, y)
+    scored = None if constraint is None else ~constraint
+    basis, columns, fixed, info = _basis(raw, m, max_k)
+    phi_all = fourier_features(_subset(basis, columns), x)
+    rows = np.ones(m, bool) if scored is None else scored
+    w_rows = np.ones(m) if weights is None else weights
+    ybar = float(np.average(y[rows], weights=w_rows[rows]))
+    var = float(np.average((y[rows] - ybar) ** 2, weights=w_rows[rows]))
+    loo, per_row = _prefix_loo(phi_all, y, weights, scored)
+    loo, per_row = loo[fixed - 1:], per_row[:, fixed - 1:]  # prefixes keeping every main effect
     if not np.isfinite(loo).any():
-        return raw, {"k": len(nonempty), "alpha": None, "refit_cv_r2": None}
-    k = int(np.argmin(loo)) + 1
-    err = float(loo[k - 1])
-    phi = phi_all[:, :k]
-    alpha = 0.0
-    if how == "ridge":
-        alphas = np.concatenate([[0.0], np.logspace(-4, 2, 13) * m])
-        errs, _ = _loo_ridge(phi, y, alphas)
+        return raw, {"k": len(nonempty), "alpha": None, "refit_cv_r2": None, **info,
+                     "refit_note": "no prefix could be checked by leave-one-out: proxy kept as is"}
+    # The proxy chose its terms on these same masks, so the leave-one-out error of the refit is
+    # optimistic about them: an interaction prefix is taken only where it beats the smaller ones
+    # by more than one standard error (the smallest K within one SE of the best).
+    k_best = int(np.argmin(loo))
+    norm = float(rows.sum()) if weights is None else float(w_rows[rows].sum())
+    k_inter = k_best
+    for kk in range(k_best):
+        if not np.isfinite(loo[kk]):
+            continue
+        diff = per_row[:, kk] - per_row[:, k_best]
+        if diff.sum() / norm <= np.sqrt(len(diff)) * float(np.std(diff)) / norm:
+            k_inter = kk
+            break
+    alphas = np.concatenate([[0.0], np.logspace(-4, 2, 13) * (m if weights is None else
+                                                               float(w_rows[rows].sum()))])
+    if how != "ridge":
+        alphas = alphas[:1]
+    # Ridge for that K and for the main effects alone; the interactions stay only if they beat
+    # the additive ridge by more than one standard error of the paired difference.
+    fits: dict[int, tuple[float, float, np.ndarray]] = {}
+    for kk in sorted({k_inter, 0}):
+        per_alpha: list[np.ndarray] = []
+        errs, _ = _loo_ridge(phi_all[:, : fixed + kk], y, alphas, weights, scored, per_alpha)
         a = int(np.argmin(errs))
-        alpha, err = float(alphas[a]), float(errs[a])
-    xm = phi.mean(axis=0)
-    ym = y.mean()
-    phic = phi - xm
+        if np.isfinite(errs[a]):
+            fits[kk] = (float(errs[a]), float(alphas[a]), per_alpha[a])
+    best: tuple[float, int, float] | None = None
+    if 0 in fits:
+        best = (fits[0][0], 0, fits[0][1])
+    if k_inter in fits and k_inter > 0:
+        err_k, alpha_k, rows_k = fits[k_inter]
+        if best is None:
+            best = (err_k, k_inter, alpha_k)
+        else:
+            diff = rows_k - fits[0][2]
+            if diff.sum() / norm < -np.sqrt(len(diff)) * float(np.std(diff)) / norm:
+                best = (err_k, k_inter, alpha_k)
+    if best is None:
+        return raw, {"k": len(nonempty), "alpha": None, "refit_cv_r2": None, **info,
+                     "refit_note": "no ridge penalty could be checked by leave-one-out"}
+    err, k_inter, alpha = best
+    k = fixed + k_inter
+    phi = phi_all[:, :k]
+    a_mat, b_vec, v, sw = _weighted_problem(phi, y, weights)
     if alpha > 0:
-        w = np.linalg.solve(phic.T @ phic + alpha * np.eye(k), phic.T @ (y - ym))
+        w = np.linalg.solve(a_mat.T @ a_mat + alpha * np.eye(k), a_mat.T @ b_vec)
     else:
-        w = np.linalg.lstsq(phic, y - ym, rcond=None)[0]
-    intercept = ym - float(xm @ w)
-    top = order[:k]
-    canon = np.argsort(top)  # back to canonical (size, lexicographic) order
-    sub = _subset(raw, top[canon])
+        w = np.linalg.lstsq(a_mat, b_vec, rcond=None)[0]
+    # intercept: the weighted mean of the residual (v ∝ sqrt(w))
+    intercept = float(v @ ((y - phi @ w) * sw)) / float(v @ sw)
+    chosen = columns[:k]
+    canon = np.argsort(chosen)  # back to canonical (size, lexicographic) order
+    sub = _subset(basis, chosen[canon])
     coefs = Coefficients(
         raw.n, np.concatenate([[0], sub.indptr]), sub.indices,
         np.concatenate([[intercept], w[canon]]), "fourier",
     )
-    info = {"k": int(k), "alpha": alpha, "refit_cv_r2": 1.0 - err / var if var > 0 else None}
+    info.update({"k": int(k), "interactions": int(k_inter), "alpha": alpha,
+                 "refit_cv_r2": 1.0 - err / var if var > 0 else None,
+                 "weighted": weights is not None})
     return coefs, info
 
 

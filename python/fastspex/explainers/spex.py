@@ -63,6 +63,18 @@ class SPEXPlan:
     delays: int
     bch_m: int
     calls: int
+    #: the degree bound asked for, when a small budget lowered it (``max_order`` is the one used)
+    requested_order: int | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """What :func:`plan` changed from what was asked, in words."""
+        if self.requested_order is None:
+            return []
+        return [f"max_order lowered from {self.requested_order} to {self.max_order} (t = "
+                f"{self.t}) to fit the budget: degree {self.requested_order} needs more model "
+                f"calls than given; the design uses {self.calls}. Raise the budget to recover "
+                "higher-order terms"]
 
 
 def _code(n: int, t: int) -> dict[str, Any]:
@@ -82,8 +94,13 @@ def plan(
     t: int | None = None,
     groups: int | None = None,
     b: int | None = None,
+    adapt_order: bool = False,
 ) -> SPEXPlan:
     """Choose groups ``C``, bits ``b`` and the BCH code (delays) for ``n`` components.
+
+    With ``adapt_order`` (and no ``t`` given), a budget too small for ``max_order`` lowers the
+    degree bound until the design fits (``requested_order`` and ``notes`` say so) instead of
+    refusing.
 
     ``max_order`` is clamped to ``n``. ``t`` (default ``max_order``) is the code's
     error-correcting capability: supports of up to
@@ -93,6 +110,19 @@ def plan(
     load ≤ 1/2; or 8.
     """
     n = as_int(n, "n", minimum=1)
+    if adapt_order and t is None and b is None and budget is not None:
+        asked = min(as_int(max_order, "max_order", minimum=1), n)
+        for order in range(asked, 0, -1):
+            try:
+                found = plan(n, budget, sparsity=sparsity, max_order=order, groups=groups)
+            except ValueError:
+                if order == 1:
+                    raise
+                continue
+            if order == asked:
+                return found
+            return SPEXPlan(found.n, found.max_order, found.t, found.groups, found.b,
+                            found.delays, found.bch_m, found.calls, requested_order=asked)
     # No support has more than n members: a larger degree bound (the default 5 at n <= 4)
     # means "no bound" and is clamped to n rather than refused.
     max_order = min(as_int(max_order, "max_order", minimum=1), n)
@@ -171,6 +201,9 @@ class SPEX:
         max_iter: peeling rounds.
         ridge: ridge penalty of the final refit (relative to the per-coefficient sample count).
         prune_z: the refit drops terms within this many standard errors of zero (0 keeps all).
+        adapt_order: when the budget is too small for ``max_order`` (and ``t`` and ``b`` are
+            not given), lower the degree bound until the design fits, saying so in
+            ``settings["notes"]``, instead of refusing.
         seed: seeds the hash matrices and hold-out masks.
         n_threads: threads for the core (default: all cores).
         progress: show a progress bar for the model calls (``None``: when on a terminal).
@@ -193,6 +226,7 @@ class SPEX:
         max_iter: int = _DEFAULTS.max_iter,
         ridge: float = _DEFAULTS.ridge,
         prune_z: float = _DEFAULTS.prune_z,
+        adapt_order: bool = True,
         seed: int | None = 0,
         n_threads: int | None = None,
         progress: bool | None = None,
@@ -223,6 +257,7 @@ class SPEX:
         if not (np.isfinite(self.ridge) and self.ridge >= 0 and np.isfinite(self.prune_z) and self.prune_z >= 0):
             msg = "ridge and prune_z must be finite numbers >= 0"
             raise ValueError(msg)
+        self.adapt_order = bool(adapt_order)
         self.seed = as_seed(seed)
         self.n_threads = n_threads
         as_threads(n_threads)
@@ -232,7 +267,7 @@ class SPEX:
         """The sampling parameters this explainer uses for ``n`` components."""
         return plan(
             n, self.budget, sparsity=self.sparsity, max_order=self.max_order, t=self.t,
-            groups=self.groups, b=self.b,
+            groups=self.groups, b=self.b, adapt_order=self.adapt_order,
         )
 
     def fit(
@@ -310,7 +345,8 @@ class SPEX:
             "design_calls": p.calls, "noise": self.noise, "holdout": self.holdout,
             "residual_ratio": self.residual_ratio, "chase_bits": self.chase_bits,
             "max_candidates": self.max_candidates, "max_iter": self.max_iter, "ridge": self.ridge,
-            "prune_z": self.prune_z, "seed": self.seed,
+            "prune_z": self.prune_z, "seed": self.seed, "adapt_order": self.adapt_order,
+            "max_order_requested": p.requested_order or p.max_order, "notes": p.notes,
         }
         timings = {
             "algorithm": total - model_time, "model": model_time, "masks": mask_time,
