@@ -33,38 +33,10 @@ from fastspex import indices
 from fastspex.explainers import shapley_design as sd
 from fastspex.explainers.exact import Exact
 from fastspex.explainers.proxyspex import ProxySPEX
+from fastspex.synthetic import LowOrderGame, WeightedMajority
 
 NAME = "bench_shapley_design"
 N = 12
-
-
-class Planted:
-    def __init__(self, n: int, seed: int, noise: float = 0.05) -> None:
-        rng = np.random.default_rng(seed)
-        self.n = n
-        self.a = rng.normal(0, 1, n)
-        self.terms = [(rng.choice(n, 2, replace=False), rng.normal()) for _ in range(n)]
-        self.terms += [(rng.choice(n, 3, replace=False), rng.normal()) for _ in range(n // 3)]
-        self.table = rng.normal(0, noise, 1 << n)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
-        out = x @ self.a
-        for s, b in self.terms:
-            out = out + b * np.prod(x[:, s], axis=1)
-        return out + self.table[(x.astype(np.int64) << np.arange(self.n)).sum(axis=1)]
-
-
-class Threshold:
-    def __init__(self, n: int, seed: int) -> None:
-        rng = np.random.default_rng(seed)
-        self.n = n
-        self.w = rng.uniform(0.2, 1.0, n)
-        self.q = 0.62 * self.w.sum()
-        self.slope = 8.0 / self.w.mean()
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.slope * (np.asarray(x, dtype=float) @ self.w - self.q)))
 
 
 class SumOfUnanimity:
@@ -79,7 +51,7 @@ class SumOfUnanimity:
         return sum(c * x[:, s].all(axis=1) for s, c in self.games).astype(float)
 
 
-GAMES = {"planted": Planted, "threshold": Threshold, "sou": SumOfUnanimity}
+GAMES = {"planted": LowOrderGame, "threshold": WeightedMajority, "sou": SumOfUnanimity}
 
 
 def _pairs(coefs: Any, n: int) -> np.ndarray:

@@ -17,39 +17,7 @@ from fastspex.explainers import shapley_design as sd
 from fastspex.explainers.exact import Exact
 from fastspex.explainers.proxyspex import ProxySPEX
 from fastspex.explainers.spex import SPEX
-
-
-class Planted:
-    """A low-order game (main effects, n pairs, n/3 triples, Möbius basis) plus a fixed noise table."""
-
-    def __init__(self, n: int, seed: int, noise: float = 0.05) -> None:
-        rng = np.random.default_rng(seed)
-        self.n = n
-        self.a = rng.normal(0, 1, n)
-        self.terms = [(rng.choice(n, 2, replace=False), rng.normal()) for _ in range(n)]
-        self.terms += [(rng.choice(n, 3, replace=False), rng.normal()) for _ in range(n // 3)]
-        self.table = rng.normal(0, noise, 1 << n)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
-        out = x @ self.a
-        for s, b in self.terms:
-            out = out + b * np.prod(x[:, s], axis=1)
-        return out + self.table[(x.astype(np.int64) << np.arange(self.n)).sum(axis=1)]
-
-
-class Threshold:
-    """A weighted majority game (steep sigmoid of a weighted vote): dense in every order."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        rng = np.random.default_rng(seed)
-        self.n = n
-        self.w = rng.uniform(0.2, 1.0, n)
-        self.q = 0.62 * self.w.sum()
-        self.slope = 8.0 / self.w.mean()
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.slope * (np.asarray(x, dtype=float) @ self.w - self.q)))
+from fastspex.synthetic import LowOrderGame, WeightedMajority
 
 
 class Additive:
@@ -105,7 +73,7 @@ def test_design_enumerates_border_sizes_pairs_and_weights() -> None:
 
 def test_kernel_shap_on_every_coalition_is_the_shapley_value() -> None:
     n = 8
-    fn = Threshold(n, 0)
+    fn = WeightedMajority(n, 0)
     d = sd.sample(1 << n, n, seed=0)  # the budget holds every coalition: all enumerated
     assert len(d.masks) == 1 << n and d.sampled == 0
     x = d.masks.to_bool()
@@ -130,7 +98,7 @@ def test_index_chooses_the_design() -> None:
 
 
 # -- accuracy against the exact indices --------------------------------------------------------------
-@pytest.mark.parametrize("game", [Planted, Threshold], ids=["planted", "threshold"])
+@pytest.mark.parametrize("game", [LowOrderGame, WeightedMajority], ids=["planted", "threshold"])
 def test_shapley_design_beats_uniform_on_sv(game: type) -> None:
     n, budget = 10, 160
     fn = game(n, 1)
@@ -141,7 +109,7 @@ def test_shapley_design_beats_uniform_on_sv(game: type) -> None:
 
 def test_shapley_design_beats_plain_kernel_shap_on_a_sparse_game() -> None:
     n, budget = 12, 256
-    fn = Planted(n, 1)
+    fn = LowOrderGame(n, 1)
     truth = indices.shapley_values(_exact(fn, n))
     ks, ours = [], []
     for seed in range(3):
@@ -156,7 +124,7 @@ def test_shapley_design_beats_plain_kernel_shap_on_a_sparse_game() -> None:
 def test_uniform_design_fbii_is_unchanged() -> None:
     # Before the Shapley design (commit fbe8dd1) the median FBII pair MSE of this run was 7.57e-5.
     n = 12
-    fn = Planted(n, 1)
+    fn = LowOrderGame(n, 1)
     truth = indices.compute_index(_exact(fn, n), "fbii", 2).to_dict()
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     errs = []

@@ -110,3 +110,37 @@ def _count_supports(n: int, max_order: int) -> int:
     from math import comb
 
     return sum(comb(n, r) for r in range(1, max_order + 1))
+
+
+# Games small enough to enumerate (n <= 20), for accuracy tests and benchmarks of the indices.
+class LowOrderGame:
+    """A low-order game of known terms (main effects, n pairs, n/3 triples, Möbius basis) plus a fixed noise table."""
+
+    def __init__(self, n: int, seed: int, noise: float = 0.05) -> None:
+        rng = np.random.default_rng(seed)
+        self.n = n
+        self.a = rng.normal(0, 1, n)
+        self.terms = [(rng.choice(n, 2, replace=False), rng.normal()) for _ in range(n)]
+        self.terms += [(rng.choice(n, 3, replace=False), rng.normal()) for _ in range(n // 3)]
+        self.table = rng.normal(0, noise, 1 << n)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        out = x @ self.a
+        for s, b in self.terms:
+            out = out + b * np.prod(x[:, s], axis=1)
+        return out + self.table[(x.astype(np.int64) << np.arange(self.n)).sum(axis=1)]
+
+
+class WeightedMajority:
+    """A weighted majority game (steep sigmoid of a weighted vote): dense in every order."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.n = n
+        self.w = rng.uniform(0.2, 1.0, n)
+        self.q = 0.62 * self.w.sum()
+        self.slope = 8.0 / self.w.mean()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.slope * (np.asarray(x, dtype=float) @ self.w - self.q)))
