@@ -19,6 +19,7 @@ from . import explainers, indices
 from ._validate import as_int, as_seed
 from .evaluation.evaluator import Evaluator, as_evaluator
 from .explainers.exact import MAX_EXACT_N, covers_all_masks
+from .explainers.result import check_options
 from .names import BUILTIN_METHODS, INDICES, NEEDS_ORDER, IndexName
 from .results.interactions import Interactions
 
@@ -90,14 +91,7 @@ def _check_options(factory: object, options: dict[str, Any], method: str) -> Non
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return  # the explainer checks its own options
-    allowed = [p for p in params if p not in _CONTRACT and p not in _FROM_EXPLAIN and p != "self"]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        msg = (
-            f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
-            f"it accepts: {', '.join(allowed) or 'none'}"
-        )
-        raise TypeError(msg)
+    check_options(factory, options, method, _CONTRACT + _FROM_EXPLAIN)  # type: ignore[arg-type]  # introspectable: checked above
 
 
 def _explain_arguments(factory: object, **given: Any) -> dict[str, Any]:

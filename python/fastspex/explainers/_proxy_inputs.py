@@ -12,7 +12,7 @@ import numpy as np
 from .. import _core
 from .._validate import as_threads
 from ..coefficients import Coefficients
-from ..masks import MaskLike, PackedMasks, as_packed
+from ..masks import MaskLike, PackedMasks, as_packed, bernoulli, pack
 
 
 def _threads(n_threads: int | None) -> int:
@@ -151,8 +151,6 @@ def sample_and_evaluate(ev: Any, n: int, budget: int, seed: int, what: str) -> t
     """The training design of the regression proxies: the all-kept mask (the baseline) and
     ``budget − 1`` uniform masks, evaluated in one batch; returns the uniform masks, their
     outputs and the baseline."""
-    from ..masks import bernoulli, pack
-
     train = bernoulli(budget - 1, n, 0.5, seed=seed)
     both = PackedMasks.concat([pack(np.ones((1, n), dtype=bool)), train])
     out = np.asarray(ev(both), dtype=np.float64)
@@ -183,19 +181,10 @@ class ProxyExplainer:
         as_threads(n_threads)
         self.progress = progress
         self.holdout = as_int(holdout, "holdout", minimum=0)
-        self.options = self._check(options)
+        from .result import check_options
 
-    def _check(self, options: dict[str, Any]) -> dict[str, Any]:
-        import inspect
-
-        params = inspect.signature(self._fit_function()).parameters
-        allowed = [p for p in params if p not in ("masks", "y", "seed", "n_threads")]
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            msg = (f"unknown option(s) {', '.join(unknown)} for method {self.method!r}; "
-                   f"it accepts: {', '.join(allowed)}")
-            raise TypeError(msg)
-        return dict(options)
+        check_options(self._fit_function(), options, self.method, ("masks", "y", "seed", "n_threads"))
+        self.options = dict(options)
 
     def _fit_function(self) -> Any:  # pragma: no cover - every subclass names its fit
         raise NotImplementedError

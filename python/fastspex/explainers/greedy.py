@@ -374,19 +374,13 @@ class Greedy:
     def __init__(self, budget: int | None = None, *, seed: int | None = 0,
                  n_threads: int | None = None, progress: bool | None = None, holdout: int = 0,
                  labels: Sequence[str] | None = None, **options: Any) -> None:
-        import inspect
+        from .result import check_options
 
         self.budget = None if budget is None else as_int(budget, "budget", minimum=2)
         self.seed, self.n_threads, self.progress = seed, n_threads, progress
         self.holdout = as_int(holdout, "holdout", minimum=0)
         self.labels = labels
-        allowed = [p for p in inspect.signature(greedy_search).parameters
-                   if p not in ("target", "budget", "n", "labels")]
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            msg = (f"unknown option(s) {', '.join(unknown)} for method 'greedy'; "
-                   f"it accepts: {', '.join(allowed)}")
-            raise TypeError(msg)
+        check_options(greedy_search, options, "greedy", ("target", "budget", "n", "labels"))
         self.options = options
 
     def fit(self, fn: Any, n: int | None = None, *, store: Any = "default", key: str | None = None,

@@ -7,6 +7,7 @@ a sparse Fourier expansion of the value function and how it was obtained.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from ..indices import InteractionIndex
 from ..masks import MaskLike, PackedMasks
 from ..names import IndexName
 
-__all__ = ["Explainer", "Explanation", "measure_faithfulness", "r_squared"]
+__all__ = ["Explainer", "Explanation", "check_options", "measure_faithfulness", "r_squared"]
 
 
 @dataclass
@@ -88,6 +89,18 @@ class Explainer(Protocol):
 
     def fit(self, fn: Any, n: int | None = None, *, store: Any = "default",
             key: str | None = None, progress: bool | None = None) -> Explanation: ...
+
+
+def check_options(function: Callable[..., Any], options: dict[str, Any], method: str,
+                  reserved: tuple[str, ...]) -> None:
+    """Refuse ``options`` that ``function`` does not take (its parameters less ``reserved``, the
+    ones the caller fills itself), naming the ones it does."""
+    allowed = [p for p in inspect.signature(function).parameters if p not in reserved and p != "self"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        msg = (f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
+               f"it accepts: {', '.join(allowed) or 'none'}")
+        raise TypeError(msg)
 
 
 def r_squared(truth: np.ndarray, prediction: np.ndarray) -> float | None:
