@@ -265,8 +265,22 @@ def main() -> None:
     ap.add_argument("--no-shapiq", action="store_true", help="fastspex estimators only")
     ap.add_argument("--skip", nargs="*", default=[],
                     help="estimator names to leave out (e.g. shapiq.ProxySPEX)")
+    ap.add_argument("--summarise", type=C.Path, default=None, metavar="JSON",
+                    help="recompute the medians and tables of an earlier results file (no runs); "
+                         "rewrites it (or --out) keeping its machine block")
     C.add_out_argument(ap, NAME)
     args = ap.parse_args()
+    if args.summarise:
+        import json
+
+        doc = json.loads(args.summarise.read_text())
+        doc["medians"] = summarise(doc["rows"])
+        doc["overall"] = overall(doc["medians"], doc["games"])
+        print_tables(doc["medians"], doc["settings"]["budgets"])
+        print_overall(doc["overall"], doc["settings"]["budgets"])
+        path = C.write_json(NAME, doc, args.out or args.summarise)
+        print(f"\nwrote {path}")
+        return
     if args.quick:
         args.seeds, args.budgets = 2, [128, 512]
         args.games = args.games or ["minilm0", "planted0"]
@@ -367,13 +381,16 @@ def main() -> None:
                     f"elapsed {time.perf_counter() - t_start:.0f} s")
 
     medians = summarise(rows)
+    overall_rows = overall(medians, game_facts)
     print_tables(medians, args.budgets)
+    print_overall(overall_rows, args.budgets)
     path = C.write_json(NAME, {
         "shapiq": shapiq_version,
         "settings": {"budgets": args.budgets, "seeds": args.seeds, "indices": INDICES,
                      "metrics": "MSE, precision@10, Kendall tau-b over all sets of order 1..2 "
                                 "(order 1 for SV), empty set left out; medians over seeds"},
-        "games": game_facts, "exact_cross_check": cross, "medians": medians, "rows": rows,
+        "games": game_facts, "exact_cross_check": cross, "overall": overall_rows,
+        "medians": medians, "rows": rows,
         "total_seconds": time.perf_counter() - t_start,
     }, C.out_path(NAME, args))
     log(f"\nwrote {path}")
@@ -409,6 +426,44 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rec["error"] = rs[0].get("error")
         per_game.append(rec)
     return per_game
+
+
+def overall(medians: list[dict[str, Any]], games: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Across games: median of each game's median MSE divided by the mean square of the true
+    index values (``rel_mse``: 1 = as bad as predicting all zeros), and median p@10 and τ."""
+    scale = {(g["name"], k): v for g in games for k, v in g["truth_mean_square"].items()}
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for m in medians:
+        groups[(m["index"], m["estimator"], m["budget"])].append(m)
+    out = []
+    for (index, est, budget), ms in groups.items():
+        rec: dict[str, Any] = {"index": index, "estimator": est, "budget": budget,
+                               "games": len(ms), "games_failed": sum(1 for m in ms if m.get("mse") is None)}
+        rel = [m["mse"] / scale[(m["game"], index)] for m in ms
+               if m.get("mse") is not None and scale[(m["game"], index)] > 0]
+        rec["rel_mse"] = statistics.median(rel) if len(rel) == len(ms) else None
+        for metric in ("p10", "tau"):
+            vals = [m[metric] for m in ms if m.get(metric) is not None]
+            rec[metric] = statistics.median(vals) if len(vals) == len(ms) else None
+        out.append(rec)
+    return out
+
+
+def print_overall(rows: list[dict[str, Any]], budgets: list[int]) -> None:
+    for metric, label in (("rel_mse", "relative MSE (MSE / mean square of the truth)"),
+                          ("p10", "precision@10"), ("tau", "Kendall τ")):
+        table = []
+        for index in INDICES:
+            for est in dict.fromkeys(r["estimator"] for r in rows if r["index"] == index):
+                row: dict[str, Any] = {"index": index, "estimator": est}
+                for r in rows:
+                    if r["index"] == index and r["estimator"] == est:
+                        v = r.get(metric)
+                        row[str(r["budget"])] = v if v is not None else (
+                            "fail" if r["games_failed"] else "n/a")
+                table.append(row)
+        C.print_table(table, ["index", "estimator", *map(str, budgets)],
+                      title=f"all games, median over games of the per-game median: {label}")
 
 
 def print_tables(medians: list[dict[str, Any]], budgets: list[int]) -> None:
