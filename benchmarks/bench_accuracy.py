@@ -268,8 +268,29 @@ def main() -> None:
     ap.add_argument("--summarise", type=C.Path, default=None, metavar="JSON",
                     help="recompute the medians and tables of an earlier results file (no runs); "
                          "rewrites it (or --out) keeping its machine block")
+    ap.add_argument("--merge", type=C.Path, nargs="+", default=None, metavar="JSON",
+                    help="merge results files of disjoint games into one (each row names its "
+                         "source, each source keeps its machine), then summarise; writes --out "
+                         "(default results/bench_accuracy.json)")
     C.add_out_argument(ap, NAME)
     args = ap.parse_args()
+    if args.merge:
+        import json
+
+        docs = [json.loads(p.read_text()) for p in args.merge]
+        merged = {"shapiq": docs[0]["shapiq"], "settings": docs[0]["settings"],
+                  "sources": {}, "games": [], "exact_cross_check": docs[0]["exact_cross_check"],
+                  "rows": [], "total_seconds": sum(d["total_seconds"] for d in docs)}
+        for p, d in zip(args.merge, docs):
+            src = p.stem if p.stem not in merged["sources"] else str(p)
+            merged["sources"][src] = {"machine": d["machine"], "settings": d["settings"],
+                                      "games": [g["name"] for g in d["games"]]}
+            merged["games"] += d["games"]
+            merged["rows"] += [{**r, "source": r.get("source", src)} for r in d["rows"]]
+        merged["machine"] = docs[0]["machine"]
+        args.summarise = args.out or (C.RESULTS / f"{NAME}.json")
+        args.summarise.parent.mkdir(parents=True, exist_ok=True)
+        args.summarise.write_text(json.dumps(merged, default=str))
     if args.summarise:
         import json
 
