@@ -90,6 +90,20 @@ def test_the_fastspex_version_is_part_of_the_key(lm: Any, monkeypatch: pytest.Mo
     assert FeatureAblation(TEXT, lm).cache_key != before
 
 
+@pytest.mark.parametrize("library", ["torch", "transformers"])
+def test_the_torch_and_transformers_versions_are_part_of_the_key(
+    lm: Any, monkeypatch: pytest.MonkeyPatch, library: str
+) -> None:
+    from importlib import metadata
+
+    before = FeatureAblation(TEXT, lm).cache_key
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "0.0.1" if name == library else real(name))
+    assert FeatureAblation(TEXT, lm).cache_key != before
+    monkeypatch.setattr(metadata, "version", real)
+    assert FeatureAblation(TEXT, lm).cache_key == before
+
+
 @pytest.mark.parametrize(("field", "value"), [("activation_function", "relu"), ("n_head", 2)])
 def test_an_edited_config_gets_a_new_key_and_fresh_outputs(
     tiny_folder: Path, tmp_path: Path, field: str, value: Any

@@ -101,13 +101,32 @@ def cache_dir() -> Path:
     return base / "fastspex"
 
 
+# Libraries whose version changes a model's outputs (kernels, attention implementations).
+_KEYED_LIBRARIES = ("torch", "transformers")
+
+
+def _installed_versions() -> dict[str, str | None]:
+    """The installed versions of :data:`_KEYED_LIBRARIES`, read from package metadata (no import)."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in _KEYED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def experiment_key(*parts: Any, **named: Any) -> str:
-    """A stable hex key for an experiment from JSON-serialisable parts (model id, input, settings)
-    and the fastspex version (a new version may compute outputs differently)."""
+    """A stable hex key for an experiment from JSON-serialisable parts (model id, input, settings),
+    the fastspex version and the installed torch and transformers versions (a new version of any
+    of them may compute outputs differently)."""
     from .. import _version
 
     payload = json.dumps(
-        {"parts": parts, "named": named, "fastspex": _version.__version__}, sort_keys=True, default=repr
+        {"parts": parts, "named": named, "fastspex": _version.__version__,
+         "libraries": _installed_versions()}, sort_keys=True, default=repr
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
