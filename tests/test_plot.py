@@ -178,6 +178,10 @@ def test_waterfall_goes_from_f_none_to_f_all_by_brute_force() -> None:
             assert b.get_x() == pytest.approx(level)
             level += b.get_width()
         assert level == pytest.approx(f_all)
+        lo, hi = fig.axes[0].get_xlim()
+        for b in bars:  # every step drawn inside the axes
+            assert lo <= min(b.get_x(), b.get_x() + b.get_width()) <= hi
+            assert lo <= max(b.get_x(), b.get_x() + b.get_width()) <= hi
         names = [t.get_text() for t in fig.axes[0].get_yticklabels()]
         assert names[0] == "f(none kept)" and names[-1] == "f(all kept)"
     no_f0 = Interactions.from_dict({(0,): 1.0}, 2, index="fbii", order=2)

@@ -222,12 +222,17 @@ def waterfall(res: Interactions, k: int = 12) -> Any:
     y = np.arange(len(steps) + 2)[::-1]
     ax.barh(y[0], start, color="0.6")
     level = start
+    levels = [0.0, start, res.baseline]
     for row, (name, value) in enumerate(steps, 1):
         colour = POSITIVE if value >= 0 else NEGATIVE
         ax.barh(y[row], value, left=level, color=colour)
         ax.plot([level, level], [y[row - 1] - 0.4, y[row] + 0.4], color="0.5", lw=0.6)
         level += value
+        levels.append(level)
     ax.barh(y[-1], res.baseline, color="0.35")
+    lo, hi = min(levels), max(levels)
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.set_xlim(lo - pad, hi + pad)  # every step inside the axes, whatever autoscaling does
     names = ["f(none kept)", *(n for n, _ in steps), "f(all kept)"]
     ax.set_yticks(y, [_lit(x) for x in names])
     ax.axvline(0, color="0.3", lw=0.6)

@@ -38,7 +38,7 @@ h1{font-size:1.45rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;bo
 .card b{display:block;font-size:1.2rem}.card span{color:#595959;font-size:.85rem}
 table{border-collapse:collapse;font-size:.9rem;max-width:100%}td,th{padding:.25rem .7rem;
 border-bottom:1px solid #eee;text-align:left;vertical-align:top}td.num{text-align:right;
-font-variant-numeric:tabular-nums}table.facts th{color:#444;font-weight:600;white-space:nowrap}
+font-variant-numeric:tabular-nums;white-space:nowrap}th{white-space:nowrap}table.facts th{color:#444;font-weight:600;white-space:nowrap}
 img{max-width:100%;height:auto;border:1px solid #eee;margin:.5rem 0}.pos{color:#2166ac}.neg{color:#b2182b}
 .text{line-height:2.3}.text span{padding:.1rem .25rem;border-radius:4px;margin:0 .1rem}
 .note{background:#f4f7fb;border-left:4px solid #2166ac;padding:.5rem 1rem;margin:1rem 0}
@@ -54,7 +54,7 @@ _HEADINGS = {
                   "the last step gathers every other term.")),
     "graph": ("Interaction graph", ("Nodes are components (area: |main effect|), edges the "
               "strongest pairs (width: strength).")),
-    "heads": ("Heads by layer", "Main effect of ablating each attention head (and MLP block)."),
+    "heads": ("Heads by layer", "Main effect of each attention head (and MLP block): blue = keeping it raises the output."),
     "text": ("The text, coloured by main effect", "Arcs join the strongest pairs."),
 }
 
