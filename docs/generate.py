@@ -26,6 +26,11 @@ INDICES_SHOWN = ("SV", "FBII", "FSII", "k-SII", "STII", "SII", "BII")
 BUDGET = 512
 
 
+def _name(estimator: str) -> str:
+    """``"fastspex.fm"`` -> ``"fastspex fm"``: the library, then its estimator."""
+    return estimator.replace(".", " ", 1)
+
+
 def index_table() -> str:
     """The markdown table of every index and its one-sentence meaning."""
     from fastspex.names import INDEX_MEANINGS, INDICES, index_label
@@ -51,7 +56,7 @@ def accuracy_table(budget: int = BUDGET) -> str:
             cells.append("—" if r is None or r.get("rel_mse") is None
                          else f"{r['rel_mse']:.3f} ({r['p10']:.1f})")
         if any(c != "—" for c in cells):
-            lines.append(f"| `{est}` | " + " | ".join(cells) + " |")
+            lines.append(f"| {_name(est)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -74,7 +79,7 @@ def accuracy_figure(path: Path) -> None:
             pts = sorted((r["budget"], r["rel_mse"]) for r in rows
                          if r["estimator"] == est and r["index"] == index and r.get("rel_mse"))
             if pts:
-                ax.plot(*zip(*pts), color=colour, ls=line, marker="o", ms=3, label=est)
+                ax.plot(*zip(*pts), color=colour, ls=line, marker="o", ms=3, label=_name(est))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_title(index, fontsize=10)

@@ -55,7 +55,12 @@ def exact(fn, n: int, *, index: str = "fbii", order: int | None = 2, **fields) -
     coefs = Coefficients.from_dict(
         {tuple(j for j in range(n) if (s >> j) & 1): float(F[s]) for s in keep}, n, "fourier")
     values = indices.compute_index(coefs, index, order)
-    fields.setdefault("settings", dict(SETTINGS, index=index, order=order))
+    shapley = index in ("fsii", "ksii", "sii")
+    fields.setdefault("settings", dict(
+        SETTINGS, index=index, order=order, design="shapley" if shapley else "uniform",
+        design_reason=("the Shapley indices weigh near-empty and near-full masks most, so "
+                       "coalition sizes follow the Shapley kernel") if shapley
+        else SETTINGS["design_reason"]))
     fields.setdefault("method", "proxyspex")
     fields.setdefault("calls", 44)
     fields.setdefault("budget", 500)

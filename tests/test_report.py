@@ -140,8 +140,33 @@ def test_greedy_section_names_the_set_and_why_it_stopped() -> None:
                               "stop_reason": "crossed the threshold", "direction": "down"}
     text = _visible_text(report.render(res))
     assert "set found was@2 , the" in text.replace(",", " ,") or "set found was@2, the" in text
-    assert "threshold 0.5: crossed the threshold" in text
+    assert "set found was@2, the@6 (2 of 16)" in text
+    assert "threshold 0.5: crossed" in text and "output with it ablated 0.12 (all kept:" in text
     assert "stopped because crossed the threshold" in text
+    res.metadata["greedy"].update(threshold=None, crossed=False, stop_reason="max_size")
+    assert "threshold no threshold given" in _visible_text(report.render(res))
+
+
+def test_cli_printout_says_what_was_explained_and_what_greedy_found(capsys) -> None:
+    from fastspex.cli.explain_command import _print_top
+
+    res = SAMPLES["chat"]()
+    res.metadata["greedy"] = {"minimal": [3, 5], "output": -4.2, "threshold": -3.0,
+                              "crossed": True, "stop_reason": "threshold", "direction": "decrease"}
+    _print_top(res, 5)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "FSII (order 2) of 12 words for log p('Paris.' | prompt), in nats on smollm2"
+    for needed in ("answer explained  Paris.", "system prompt     You are a helpful assistant.",
+                   "design            shapley — the Shapley indices",
+                   "500 fit masks + 50 hold-out masks = 550",
+                   "44 new / 506 from the store / 550 total", "faithfulness R²   0.930 — high",
+                   "greedy: set found: capital, France (2 of 12)",
+                   "greedy: threshold: -3: crossed", "greedy: stopped because: threshold",
+                   "Faith-Shapley interactions of order 2", "negative = redundancy"):
+        assert needed in out, needed
+    table = lines[lines.index(next(x for x in lines if x.lstrip().startswith("#"))):]
+    assert len(table) >= 6 and table[1].split()[0] == "1"
 
 
 def test_report_survives_missing_metadata() -> None:

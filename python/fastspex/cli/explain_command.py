@@ -31,7 +31,14 @@ def _ablation(args: argparse.Namespace) -> Any:
 def _print_top(res: Any, k: int) -> None:
     """Print what was explained (model, quantity, answer, design, budget, calls), the top ``k``
     interactions with unique labels, and greedy's outcome when greedy ran."""
-    from ..results.describe import PAIR_SIGN, facts, faithfulness_verdict, headline, index_meaning
+    from ..results.describe import (
+        PAIR_SIGN,
+        facts,
+        faithfulness_verdict,
+        greedy_facts,
+        headline,
+        index_meaning,
+    )
     from ..results.tables import top_table
 
     print(headline(res))
@@ -43,17 +50,8 @@ def _print_top(res: Any, k: int) -> None:
         print(f"  {caption:<{width}}  {value}")
     if res.faithfulness is not None and res.faithfulness < 0.7:
         print(f"  note: {advice}")
-    greedy = res.metadata.get("greedy")
-    if isinstance(greedy, dict):
-        names = res.unique_labels
-        found = [names[i] for i in greedy.get("minimal", []) if isinstance(i, int) and 0 <= i < res.n]
-        crossed = greedy.get("crossed")
-        verdict = ("crossed" if crossed else "not crossed") if crossed is not None else "not checked"
-        output = greedy.get("output")
-        shown = f"{output:.4g}" if isinstance(output, (int, float)) else "—"
-        print(f"greedy: set found {{{', '.join(found)}}} ({len(found)} of {res.n}); output with it "
-              f"ablated {shown} (all kept {res.baseline:.4g}); threshold "
-              f"{greedy.get('threshold')}: {verdict}; stopped: {greedy.get('stop_reason')}")
+    for caption, value in greedy_facts(res):  # the set greedy found and why it stopped
+        print(f"greedy: {caption}: {value}")
     top = res.top(k)
     print(index_meaning(res.index, res.order))
     print(top_table(top, index=res.index))

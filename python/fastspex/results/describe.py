@@ -23,6 +23,7 @@ __all__ = [
     "component_kind",
     "facts",
     "faithfulness_verdict",
+    "greedy_facts",
     "headline",
     "index_meaning",
     "short_labels",
@@ -250,6 +251,33 @@ def value_format(values: Sequence[float], digits: int = 4) -> str:
         return f"+.{digits - 1}e"
     decimals = max(0, digits - 1 - math.floor(math.log10(biggest)))
     return f"+.{decimals}f"
+
+
+def greedy_facts(res: Any) -> list[tuple[str, str]]:
+    """What a greedy search found, as ``(caption, value)`` rows (empty when greedy did not run).
+
+    Reads ``metadata["greedy"]`` (the search's summary: ``minimal``, ``output``, ``threshold``,
+    ``crossed``, ``stop_reason``, ``direction``).
+    """
+    g = res.metadata.get("greedy")
+    if not isinstance(g, dict):
+        return []
+    names = unique_labels(res.labels)
+    found = [names[i] for i in g.get("minimal", []) if isinstance(i, int) and 0 <= i < res.n]
+    output = g.get("output")
+    shown = f"{output:.4g}" if isinstance(output, (int, float)) else "—"
+    threshold = g.get("threshold")
+    if threshold is None:
+        crossing = "no threshold given"
+    else:
+        crossing = f"{threshold:.4g}: " + ("crossed" if g.get("crossed") else "not crossed")
+    rows = [("set found", f"{', '.join(found) or '—'} ({len(found)} of {res.n})"),
+            ("output with it ablated", f"{shown} (all kept: {res.baseline:.4g})"),
+            ("threshold", crossing)]
+    if g.get("direction"):
+        rows.append(("direction", str(g["direction"])))
+    rows.append(("stopped because", str(g.get("stop_reason") or "—")))
+    return rows
 
 
 def _num(v: object) -> str:

@@ -19,6 +19,7 @@ from .describe import (
     calls_text,
     components_text,
     faithfulness_verdict,
+    greedy_facts,
     headline,
     index_meaning,
     short_labels,
@@ -153,23 +154,11 @@ def _plain(v: object) -> str:
 
 
 def _greedy_section(res: Interactions) -> str:
-    greedy = res.metadata.get("greedy")
-    if not isinstance(greedy, dict):
+    rows = greedy_facts(res)
+    if not rows:
         return ""
-    names = res.unique_labels
-    found = [names[i] for i in greedy.get("minimal", []) if isinstance(i, int) and 0 <= i < res.n]
-    crossed = greedy.get("crossed")
-    verdict = ("crossed the threshold" if crossed else "did not cross the threshold"
-               if crossed is not None else "threshold not checked")
-    return (
-        "<h2>Greedy search</h2><table class='facts'>"
-        f"<tr><th>set found</th><td><b>{html.escape(', '.join(found) or '—')}</b></td></tr>"
-        f"<tr><th>output with it ablated</th><td>{_fmt(greedy.get('output'))} "
-        f"(all kept: {res.baseline:.4g})</td></tr>"
-        f"<tr><th>threshold</th><td>{_fmt(greedy.get('threshold'))}: {verdict}</td></tr>"
-        f"<tr><th>direction</th><td>{_fmt(greedy.get('direction'))}</td></tr>"
-        f"<tr><th>stopped because</th><td>{_fmt(greedy.get('stop_reason'))}</td></tr></table>"
-    )
+    body = "".join(f"<tr><th>{html.escape(c)}</th><td>{html.escape(v)}</td></tr>" for c, v in rows)
+    return f"<h2>Greedy search</h2><table class='facts'>{body}</table>"
 
 
 def render(res: Interactions, *, k: int = 20, title: str | None = None) -> str:
