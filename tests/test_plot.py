@@ -216,3 +216,11 @@ def test_long_units_wrap_inside_the_text_strip() -> None:
     _assert_nothing_clipped(fig, "text")
     pieces = [t.get_text() for t in _drawn_texts(fig) if t.get_bbox_patch() is not None]
     assert " ".join(pieces) == " ".join(" ".join(s.split()) for s in res.labels)
+
+
+def test_no_waterfall_for_ablation_values() -> None:
+    res = Interactions.from_dict({(): 0.2, (0,): 0.5, (1,): 0.1}, 2, index="mobius")
+    res.index = "ablation"
+    with pytest.raises(ValueError, match="not terms that add up"):
+        plot.waterfall(res)
+    assert "waterfall" not in plot.figures(res)

@@ -176,3 +176,11 @@ def test_report_survives_missing_metadata() -> None:
     text = _visible_text(report.render(bare))
     assert "quantity not recorded" in text and "store hits not recorded" in text
     assert "Faithfulness not measured" in text
+
+
+def test_faithfulness_of_measured_methods_is_not_applicable() -> None:
+    from fastspex.results.describe import faithfulness_verdict
+
+    assert faithfulness_verdict(None, "greedy")[0] == "not applicable"
+    assert faithfulness_verdict(None, "proxyspex")[0] == "not measured"
+    assert "Raise the budget" in faithfulness_verdict(0.3, "proxyspex")[1]

@@ -43,7 +43,7 @@ def _print_top(res: Any, k: int) -> None:
 
     print(headline(res))
     rows = facts(res)
-    verdict, advice = faithfulness_verdict(res.faithfulness)
+    verdict, advice = faithfulness_verdict(res.faithfulness, res.method)
     rows.append(("faithfulness R²", verdict))
     width = max(len(c) for c, _ in rows)
     for caption, value in rows:

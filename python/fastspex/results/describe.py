@@ -44,6 +44,8 @@ _SUBJECT_KEYS = (
     ("class", "class"), ("contrast", "contrast"), ("output_name", "output"),
 )
 _HEAD = re.compile(r"^L\d+\.H\d+$")
+#: Methods whose values are measured on the model, not read off a fitted surrogate.
+EXACT_METHODS = ("greedy", "exact", "dense")
 _PLURAL = {"features": "feature", "components": "component", "data": "training example"}
 
 
@@ -179,8 +181,15 @@ def method_text(res: Any) -> str:
     return ran
 
 
-def faithfulness_verdict(r2: float | None) -> tuple[str, str]:
-    """``(verdict, what to do)`` for a held-out R² (``None`` = not measured)."""
+def faithfulness_verdict(r2: float | None, method: str | None = None) -> tuple[str, str]:
+    """``(verdict, what to do)`` for a held-out R² (``None`` = not measured).
+
+    ``method``: greedy and exact runs measure their values directly, so "not measured" there
+    is not something to fix.
+    """
+    if r2 is None and method in EXACT_METHODS:
+        return ("not applicable", (f"{method} measures its values on the model directly; "
+                                   "there is no fitted surrogate to check on held-out masks."))
     if r2 is None or (isinstance(r2, float) and math.isnan(r2)):
         return ("not measured", ("Pass holdout > 0 (the default) to measure how well the "
                                  "fitted surrogate predicts the model on fresh masks."))

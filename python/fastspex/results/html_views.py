@@ -57,7 +57,7 @@ def top_html(rows: Sequence[Any], index: str | None, *, full: Sequence[str] | No
 def facts_html(res: Any) -> str:
     """What was explained and how, as a two-column table."""
     rows = "".join(f"<tr><th scope='row'>{_e(c)}</th><td>{_e(v)}</td></tr>" for c, v in facts(res))
-    verdict, _ = faithfulness_verdict(res.faithfulness)
+    verdict, _ = faithfulness_verdict(res.faithfulness, res.method)
     rows += f"<tr><th scope='row'>faithfulness R²</th><td>{_e(verdict)}</td></tr>"
     return f"<table class='facts'>{rows}</table>"
 

@@ -206,6 +206,10 @@ def waterfall(res: Interactions, k: int = 12) -> Any:
     indices that do not sum to the output, the part they leave unexplained.
     """
     res = _check(res)
+    if res.index == "ablation":
+        msg = ("ablation values are effects of removals from the full input, not terms that add "
+               "up from f(none kept): use bar() for them")
+        raise ValueError(msg)
     start = res._empty_output()
     if start is None:
         msg = (f"these {index_label(res.index)} values do not determine f(none kept); a waterfall "
@@ -380,7 +384,7 @@ def figures(res: Interactions) -> dict[str, Any]:
     ``graph`` always, ``heads`` for head runs, ``text`` for feature (text) runs."""
     res = _check(res)
     out = {"bar": bar(res)}
-    if res._empty_output() is not None:
+    if res.index != "ablation" and res._empty_output() is not None:
         out["waterfall"] = waterfall(res)
     out["graph"] = graph(res)
     if res.kind == "components" or component_kind(res) == "head":

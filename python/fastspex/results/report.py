@@ -69,7 +69,7 @@ def _fmt(x: object) -> str:
 
 
 def _faith_text(res: Interactions) -> str:
-    return faithfulness_verdict(res.faithfulness)[0]
+    return faithfulness_verdict(res.faithfulness, res.method)[0]
 
 
 def _rgb(value: float, lim: float) -> tuple[int, int, int]:
@@ -184,7 +184,7 @@ def render(res: Interactions, *, k: int = 20, title: str | None = None) -> str:
         ("f(all kept)", f"{res.baseline:.4g}"),
         ("components", components_text(res)),
     ]
-    verdict, advice = faithfulness_verdict(res.faithfulness)
+    verdict, advice = faithfulness_verdict(res.faithfulness, res.method)
     low = res.faithfulness is not None and res.faithfulness < 0.7
     top = res.top(k)
     parts = [

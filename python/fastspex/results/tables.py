@@ -64,7 +64,7 @@ class Top(list):
 def summary(res: Any, k: int = 10) -> str:
     """What was explained, how faithful it is, and the top ``k`` interactions, as text."""
     lines = [headline(res)]
-    rows = [*facts(res), ("faithfulness R²", faithfulness_verdict(res.faithfulness)[0])]
+    rows = [*facts(res), ("faithfulness R²", faithfulness_verdict(res.faithfulness, res.method)[0])]
     rows += [(f"greedy: {c}", v) for c, v in greedy_facts(res)]
     caption_width = max(len(c) for c, _ in rows)
     for caption, value in rows:
