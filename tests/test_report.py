@@ -184,3 +184,25 @@ def test_faithfulness_of_measured_methods_is_not_applicable() -> None:
     assert faithfulness_verdict(None, "greedy")[0] == "not applicable"
     assert faithfulness_verdict(None, "proxyspex")[0] == "not measured"
     assert "Raise the budget" in faithfulness_verdict(0.3, "proxyspex")[1]
+
+
+def test_the_index_sentences_hold_by_brute_force() -> None:
+    """What INDEX_MEANINGS claims about sums and ∅, checked on all 2ⁿ masks of a random game."""
+    import numpy as np
+    from _report_samples import exact, table_fn
+    from fastspex import masks as M
+
+    n = 6
+    fn = table_fn(n, 11, {(0, 1): 0.7, (2, 4): -0.4})
+    table = fn(M.exhaustive(n).to_bool())
+    f_none, f_all = float(table[0]), float(table[-1])
+    for index in ("fsii", "stii", "ksii", "mobius"):
+        assert "sum to f(all kept)" in INDEX_MEANINGS[index]
+        res = exact(fn, n, index=index, order=None if index == "mobius" else 2)
+        assert float(np.sum(res.values)) == pytest.approx(f_all), index
+    assert "∅ holds f(none kept)" in INDEX_MEANINGS["mobius"]
+    assert exact(fn, n, index="mobius", order=None)[()] == pytest.approx(f_none)
+    assert "Banzhaf value is −2 times its F" in INDEX_MEANINGS["fourier"]
+    four, bii = exact(fn, n, index="fourier", order=None), exact(fn, n, index="bii", order=None)
+    for i in range(n):
+        assert bii[i] == pytest.approx(-2 * four[i])
