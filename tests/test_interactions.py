@@ -252,3 +252,14 @@ def test_plot_shortcut() -> None:
         assert res.plot(kind).get_axes(), kind
     with pytest.raises(ValueError, match="plot kind must be one of bar, graph"):
         res.plot("pie")
+
+
+def test_line_breaks_in_answers_and_tokens_keep_tables_on_one_line() -> None:
+    res = Interactions.from_dict({(0,): 1.0, (0, 1): 0.5}, 2, index="bii", labels=["Paris\n", "is"],
+                                 metadata={"answer": " Paris.\n\nThe capital",
+                                           "quantity": "log p(' Paris.\n' | prompt), in nats"})
+    text = str(res)
+    assert "answer explained   Paris.\\n\\nThe capital" in text
+    assert text.splitlines()[0].endswith("in nats")
+    table = str(res.top(2))
+    assert len(table.splitlines()) == 3 and "Paris\\n × is" in table

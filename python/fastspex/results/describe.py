@@ -26,6 +26,7 @@ __all__ = [
     "greedy_facts",
     "headline",
     "index_meaning",
+    "one_line",
     "short_labels",
     "unique_labels",
 ]
@@ -95,6 +96,12 @@ def short_labels(labels: Sequence[str], limit: int = 24) -> list[str]:
 def was_shortened(labels: Sequence[str], limit: int = 24) -> bool:
     """Whether :func:`short_labels` cuts any of ``labels`` (so a legend is needed)."""
     return any(len(" ".join(str(x).split())) > limit for x in labels)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks and tabs shown as ``\\n`` and ``\\t`` (a generated
+    answer often ends in blank lines, which would break a table)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
 
 
 def component_kind(res: Any) -> str | None:
@@ -216,7 +223,7 @@ def headline(res: Any) -> str:
         parts.append(f"for {quantity}")
     if model:
         parts.append(f"on {model}")
-    return " ".join(parts)
+    return one_line(" ".join(parts))
 
 
 def facts(res: Any) -> list[tuple[str, str]]:
@@ -233,7 +240,7 @@ def facts(res: Any) -> list[tuple[str, str]]:
     for key, caption in _SUBJECT_KEYS:
         value = meta.get(key)
         if value is not None and value != "":
-            rows.append((caption, str(value)))
+            rows.append((caption, one_line(str(value))))
     order = f" of order {res.order}" if res.order is not None else ""
     rows.append(("index", f"{index_label(res.index)}{order}"))
     rows.append(("method", method_text(res)))

@@ -13,6 +13,7 @@ from .describe import (
     greedy_facts,
     headline,
     index_meaning,
+    one_line,
     value_format,
 )
 
@@ -20,7 +21,7 @@ __all__ = ["Top", "summary", "top_table"]
 
 
 def _set_name(names: Sequence[str], limit: int) -> str:
-    text = " × ".join(names) or "∅"
+    text = one_line(" × ".join(names)) or "∅"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
