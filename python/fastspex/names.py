@@ -11,10 +11,11 @@ from typing import Literal
 __all__ = [
     "BUILTIN_METHODS",
     "INDEX_LABELS",
+    "INDEX_MEANINGS",
     "INDICES",
-    "IndexName",
     "NEEDS_ORDER",
     "SHAPIQ_NAMES",
+    "IndexName",
     "index_label",
 ]
 
@@ -31,6 +32,28 @@ BUILTIN_METHODS: tuple[str, ...] = ("proxyspex", "spex", "fm", "lasso", "greedy"
 INDEX_LABELS: dict[str, str] = {
     "fourier": "Fourier", "mobius": "Möbius", "bii": "BII", "sii": "SII", "fbii": "FBII",
     "fsii": "FSII", "stii": "STII", "ksii": "k-SII", "ablation": "Ablation Δ",
+}
+#: One plain sentence per index: what its values are (report, ``repr``, ``--help``).
+INDEX_MEANINGS: dict[str, str] = {
+    "fbii": ("Faith-Banzhaf interactions of order k: the terms of the best order-k polynomial fit "
+             "of the output over all masks weighted equally (∅ holds the fit's value with none kept)."),
+    "fsii": ("Faith-Shapley interactions of order k: the best order-k fit under the Shapley "
+             "weighting; all values, ∅ included, sum to f(all kept)."),
+    "stii": ("Shapley-Taylor interactions of order k: smaller sets keep their pure joint effect, "
+             "sets of size k absorb every higher-order effect; all values sum to f(all kept)."),
+    "ksii": ("k-SII (shapiq's aggregated Shapley interactions) of order k: Shapley interactions "
+             "combined so that all values, ∅ included, sum to f(all kept); order 1 = Shapley values."),
+    "sii": ("Shapley interaction index: a set's joint effect averaged over the other components' "
+            "contexts with Shapley weights (a single component: its Shapley value)."),
+    "bii": ("Banzhaf interaction index: a set's joint effect averaged over all contexts equally, "
+            "each other component kept with probability ½."),
+    "fourier": ("Fourier (Walsh) coefficients: the weight of each parity term in "
+                "f(x) = Σ F(S)·(−1)^Σx; a single component's Banzhaf value is −2 times its F."),
+    "mobius": ("Möbius coefficients (Harsanyi dividends): the pure joint effect of keeping exactly "
+               "this set on top of its subsets; ∅ holds f(none kept), all values sum to f(all kept)."),
+    "ablation": ("Ablation interactions at the full input: for one component the output lost by "
+                 "removing it, f(all) − f(all but it); for a pair, how much more removing one loses "
+                 "while the other is present than once it is gone."),
 }
 #: shapiq's names (order 1 of the Shapley family is "SV", of the Banzhaf family "BV").
 SHAPIQ_NAMES: dict[str, str] = {

@@ -29,15 +29,34 @@ def _ablation(args: argparse.Namespace) -> Any:
 
 
 def _print_top(res: Any, k: int) -> None:
-    faith = "not measured" if res.faithfulness is None else f"{res.faithfulness:.3f}"
-    from ..results.interactions import index_label
+    """Print what was explained (model, quantity, answer, design, budget, calls), the top ``k``
+    interactions with unique labels, and greedy's outcome when greedy ran."""
+    from ..results.describe import (
+        PAIR_SIGN,
+        facts,
+        faithfulness_verdict,
+        greedy_facts,
+        headline,
+        index_meaning,
+    )
+    from ..results.tables import top_table
 
-    if res.metadata.get("quantity"):
-        print(f"explained: {res.metadata['quantity']}")
-    print(f"{index_label(res.index)} via {res.method}: {res.calls} model calls, "
-          f"faithfulness R² {faith}, output with everything kept {res.baseline:.4g}")
-    for t in res.top(k):
-        print(f"  {t.value:+10.4f}  {' × '.join(t.names)}")
+    print(headline(res))
+    rows = facts(res)
+    verdict, advice = faithfulness_verdict(res.faithfulness, res.method)
+    rows.append(("faithfulness R²", verdict))
+    width = max(len(c) for c, _ in rows)
+    for caption, value in rows:
+        print(f"  {caption:<{width}}  {value}")
+    if res.faithfulness is not None and res.faithfulness < 0.7:
+        print(f"  note: {advice}")
+    for caption, value in greedy_facts(res):  # the set greedy found and why it stopped
+        print(f"greedy: {caption}: {value}")
+    top = res.top(k)
+    print(index_meaning(res.index, res.order))
+    print(top_table(top, index=res.index))
+    if any(t.order >= 2 for t in top):
+        print(PAIR_SIGN)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,9 +23,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..masks import MaskLike
 from ..coefficients import Coefficients
+from ..masks import MaskLike
 from ..names import INDEX_LABELS, INDICES, index_label
+from .tables import Top
 
 __all__ = ["INDEX_LABELS", "SCHEMA", "Interaction", "Interactions", "index_label"]
 
@@ -42,7 +43,7 @@ KNOWN_INDICES = INDICES
 
 
 class Interaction(NamedTuple):
-    """One set of components and its index value."""
+    """One set of components and its index value (``names``: unique labels, ``was@7``)."""
 
     ids: tuple[int, ...]
     names: tuple[str, ...]
@@ -203,10 +204,47 @@ class Interactions:
 
     def __repr__(self) -> str:
         faith = "n/a" if self.faithfulness is None else f"{self.faithfulness:.3f}"
+        from .describe import headline
+
         return (
-            f"Interactions(index={self.index!r}, order={self.order}, n={self.n}, sets={len(self)}, "
-            f"method={self.method!r}, calls={self.calls}, faithfulness={faith})"
+            f"<Interactions: {headline(self)}; {len(self)} sets, method {self.method!r}, "
+            f"{self.calls} new model calls, faithfulness R² {faith}>"
         )
+
+    def __str__(self) -> str:
+        """What was explained, how faithfully, and the ten strongest interactions."""
+        from .tables import summary
+
+        return summary(self)
+
+    def _repr_html_(self) -> str:
+        from .html_views import result_html
+
+        return result_html(self)
+
+    @property
+    def unique_labels(self) -> list[str]:
+        """The labels with repeated names suffixed by their id (``was@2``, ``was@7``).
+
+        Every table, plot and export names components by these; ``res["was@7"]`` looks one up.
+        """
+        from .describe import unique_labels
+
+        return unique_labels(self.labels)
+
+    def plot(self, kind: str = "bar", **options: Any) -> Any:
+        """One picture of the result: ``"bar"``, ``"graph"``, ``"waterfall"``, ``"text"`` or
+        ``"heads"`` (options go to the function of that name in :mod:`fastspex.results.plot`).
+
+        Returns a matplotlib ``Figure`` (shown inline in notebooks).
+        """
+        from . import plot
+
+        kinds = plot.KINDS
+        if kind not in kinds:
+            msg = f"plot kind must be one of {', '.join(kinds)}; got {kind!r}"
+            raise ValueError(msg)
+        return getattr(plot, kind)(self, **options)
 
     def support(self, k: int) -> tuple[int, ...]:
         """Component ids of set ``k``."""
@@ -216,12 +254,14 @@ class Interactions:
         """Size of every set."""
         return np.diff(self.indptr)
 
-    def _entry(self, k: int) -> Interaction:
+    def _entry(self, k: int, names: Sequence[str] | None = None) -> Interaction:
         ids = self.support(k)
-        return Interaction(ids, tuple(self.labels[i] for i in ids), float(self.values[k]))
+        names = self.unique_labels if names is None else names
+        return Interaction(ids, tuple(names[i] for i in ids), float(self.values[k]))
 
     def __iter__(self):
-        return (self._entry(k) for k in range(len(self)))
+        names = self.unique_labels
+        return (self._entry(k, names) for k in range(len(self)))
 
     def _ids(self, key: object) -> tuple[int, ...]:
         parts = key if isinstance(key, (tuple, list, frozenset, set)) else (key,)
@@ -234,11 +274,14 @@ class Interactions:
                 ids.append(int(p))
             elif isinstance(p, str):
                 hits = [i for i, name in enumerate(self.labels) if name == p]
+                if not hits:  # a unique label such as "was@7"
+                    hits = [i for i, name in enumerate(self.unique_labels) if name == p]
                 if not hits:
                     msg = f"no component is named {p!r}"
                     raise KeyError(msg)
                 if len(hits) > 1:
-                    msg = f"{p!r} names components {hits}; index by id instead"
+                    msg = (f"{p!r} names components {hits}; index by id or by the unique label "
+                           f"({', '.join(self.unique_labels[i] for i in hits)})")
                     raise KeyError(msg)
                 ids.append(hits[0])
             else:
@@ -259,10 +302,11 @@ class Interactions:
         k = self._lookup.get(self._ids(key))
         return 0.0 if k is None else float(self.values[k])
 
-    def top(self, k: int = 10, *, order: int | None = None, by: str = "magnitude") -> list[Interaction]:
+    def top(self, k: int = 10, *, order: int | None = None, by: str = "magnitude") -> Top:
         """The ``k`` strongest non-empty sets (optionally of one ``order``).
 
         ``by``: "magnitude" (largest |value|), "largest" or "smallest" value. Ties by ids.
+        A list of :class:`Interaction` that prints as a table.
         """
         from .._validate import as_int
 
@@ -277,16 +321,20 @@ class Interactions:
                "smallest": self.values}[by][rows]
         # Stable sort keeps rows (sorted by size then ids by the producers) in order on ties.
         chosen = rows[np.argsort(key, kind="stable")[:k]]
-        return [self._entry(int(r)) for r in chosen]
+        names = self.unique_labels
+        out = Top(self._entry(int(r), names) for r in chosen)
+        out.index_name = self.index
+        return out
 
     def by_order(self) -> dict[int, list[Interaction]]:
         """``{order: [sets of that order, strongest first]}`` (the empty set under 0)."""
         out: dict[int, list[Interaction]] = {}
+        names = self.unique_labels
         orders = self.orders()
         for o in sorted({int(x) for x in orders}):
             rows = np.flatnonzero(orders == o)
             rows = rows[np.argsort(-np.abs(self.values[rows]), kind="stable")]
-            out[o] = [self._entry(int(r)) for r in rows]
+            out[o] = [self._entry(int(r), names) for r in rows]
         return out
 
     def main_effects(self) -> np.ndarray:
@@ -322,7 +370,7 @@ class Interactions:
 
     # ------------------------------------------------------------------ conversions
     def to_pandas(self):
-        """A DataFrame with one row per set: ``ids``, ``names``, ``order``, ``value``."""
+        """A DataFrame with one row per set: ``ids``, ``names`` (unique labels), ``order``, ``value``."""
         try:
             import pandas as pd
         except ImportError as err:
@@ -337,7 +385,8 @@ class Interactions:
         })
 
     def to_networkx(self):
-        """A graph: a node per component (``label``, ``main_effect``), an edge per pair (``weight``)."""
+        """A graph: a node per component (``label``: its unique label, ``text``: the raw label,
+        ``main_effect``), an edge per pair (``weight``)."""
         try:
             import networkx as nx
         except ImportError as err:
@@ -345,8 +394,9 @@ class Interactions:
             raise ImportError(msg) from err
         g = nx.Graph(index=self.index, order=self.order, baseline=self.baseline)
         main = self.main_effects()
+        names = self.unique_labels
         for i in range(self.n):
-            g.add_node(i, label=self.labels[i], main_effect=float(main[i]))
+            g.add_node(i, label=names[i], text=self.labels[i], main_effect=float(main[i]))
         orders = self.orders()
         for k in np.flatnonzero(orders == 2):
             i, j = self.support(int(k))
@@ -372,7 +422,7 @@ class Interactions:
         """``{set of ids: value}``; fine for small results, use the arrays for large ones."""
         return {self.support(k): float(self.values[k]) for k in range(len(self))}
 
-    def to_shapiq(self):  # noqa: ANN201 - shapiq is an optional dependency
+    def to_shapiq(self):
         """The values as a ``shapiq.InteractionValues``, in shapiq's conventions.
 
         Indices shapiq knows: mobius, sii, bii, ksii, stii, fsii, fbii. As shapiq's
