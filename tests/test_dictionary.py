@@ -12,7 +12,14 @@ pytest.importorskip("transformers")
 
 import _tiny_models as tiny
 from _tiny_models import _one_torch_thread  # noqa: F401
-from fastspex.ablate import ComponentAblation, Dictionary, LoadedModel, ablated, compute_means, load_dictionary
+from fastspex.ablate import (
+    ComponentAblation,
+    Dictionary,
+    LoadedModel,
+    ablated,
+    compute_means,
+    load_dictionary,
+)
 from fastspex.ablate.outputs import encode_prompt
 
 TEXT = "The quick brown fox jumps over the lazy dog."

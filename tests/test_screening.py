@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fastspex import indices
 from fastspex.coefficients import Coefficients
 from fastspex.explainers.screening import Screened, ablation_scores, screen

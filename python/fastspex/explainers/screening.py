@@ -183,7 +183,7 @@ class Screened:
             "budget": self.budget, "seed": self.seed, "holdout": self.holdout,
             "design": self.design_name(), "design_reason": self._reason(),
             "fit_masks": self.budget, "holdout_masks": self.holdout,
-            "method": self.method, "keep": keep, "kept": int(len(kept)), **fit_settings,
+            "method": self.method, "keep": keep, "kept": len(kept), **fit_settings,
         }
         return Explanation(
             coefficients=coefs, n=n, calls=ev.calls - calls0, baseline=float(y[0]), faithfulness=r2,
