@@ -64,3 +64,16 @@ def test_noise_components_are_not_kept_and_bad_options_are_refused() -> None:
         Screened(100, design="halves")
     with pytest.raises(ValueError, match="keep_p"):
         Screened(100, design="bernoulli", keep_p=1.0)
+
+
+def test_explain_runs_the_screened_method_and_records_the_design() -> None:
+    from fastspex import explain
+
+    n = 1000
+    f = _known(n)
+    res = explain(f, method="screened", budget=600, store=None, progress=False, design="uniform", seed=3,
+                  index="fourier")
+    chosen = res.settings["method_settings"]  # api.explain nests the explainer's settings here
+    assert res.method == "screened" and chosen["design"] == "uniform"
+    assert chosen["design_reason"].startswith("uniform design") and chosen["fit_masks"] == 600
+    assert res["3", "10"] == pytest.approx(0.7, abs=1e-4) and res["777"] == pytest.approx(0.9, abs=1e-4)
