@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,6 +47,7 @@ from .outputs import (
     output_identity,
     pad_rows,
 )
+from .prefix import PrefixReuse
 
 __all__ = [
     "ComponentAblation",
@@ -509,6 +510,8 @@ class ComponentAblation(AblationBase):
             :func:`~fastspex.ablate.outputs.make_scorer`, computed by the unablated model.
         batch_size: forward-pass rows per call (masks x texts); default about 8k tokens.
         device: move the model there first.
+        reuse_prefix: for one text, run the layers before the first ablated site once per call
+            and start every other row from their output (identical results, less model time).
         key: store key (default: from the model fingerprint, texts and settings).
     """
 
@@ -533,6 +536,7 @@ class ComponentAblation(AblationBase):
         reduce: Literal["sum", "mean"] = "sum",
         batch_size: int | None = None,
         device: Any = None,
+        reuse_prefix: bool = True,
         key: str | None = None,
     ) -> None:
         texts = [text] if isinstance(text, str) else list(text)
@@ -569,6 +573,10 @@ class ComponentAblation(AblationBase):
         self.method = method
         self.means = compute_means(self.lm, list(mean_texts or texts), names, dictionaries=dicts) if method == "mean" else None
         self.hooks = ComponentHooks(self.lm.model, names, method=method, means=self.means, dictionaries=dicts)
+        first = min(_parse(nm, self.sites, dicts)[0] for nm in names)
+        blocks = [s.block for s in self.sites]
+        self.prefix = PrefixReuse(blocks, first) if reuse_prefix and len(texts) == 1 and all(
+            b is not None for b in blocks) else None
         self._prompts = [encode_prompt(self.lm, t)[0] for t in texts]
         check_length(self.lm, max(len(p) for p in self._prompts))  # before make_scorer, which may run the model
         self.notes: list[str] = []
@@ -602,12 +610,20 @@ class ComponentAblation(AblationBase):
         arr = check_masks(masks, self.n)
         n_texts = len(self.texts)
         out = np.empty(len(arr), dtype=np.float64)
+        prefix = self.prefix if self.prefix is not None and self.prefix.useful else None
         with self.hooks:
-            for s in range(0, len(arr), self.batch_size):
-                chunk = arr[s : s + self.batch_size]
-                keep = torch.from_numpy(np.repeat(chunk, n_texts, axis=0).astype(np.float32))
-                which = np.tile(np.arange(n_texts), len(chunk))
-                self.hooks.keep = keep.to(self.lm.device)
-                vals = self.scorer(self.lm, [self._prompts[w] for w in which], which)
-                out[s : s + len(chunk)] = vals.cpu().double().numpy().reshape(len(chunk), n_texts).mean(1)
+            start = 0
+            if prefix is not None:  # one ordinary row records the shared prefix
+                self.hooks.keep = torch.from_numpy(arr[:1].astype(np.float32)).to(self.lm.device)
+                with prefix.capture():
+                    out[0] = float(self.scorer(self.lm, [self._prompts[0]], np.zeros(1, int)).cpu().double()[0])
+                start = 1
+            with prefix.reuse() if prefix is not None else nullcontext():
+                for s in range(start, len(arr), self.batch_size):
+                    chunk = arr[s : s + self.batch_size]
+                    keep = torch.from_numpy(np.repeat(chunk, n_texts, axis=0).astype(np.float32))
+                    which = np.tile(np.arange(n_texts), len(chunk))
+                    self.hooks.keep = keep.to(self.lm.device)
+                    vals = self.scorer(self.lm, [self._prompts[w] for w in which], which)
+                    out[s : s + len(chunk)] = vals.cpu().double().numpy().reshape(len(chunk), n_texts).mean(1)
         return finite_or_raise(out, "the model output")
