@@ -18,6 +18,9 @@ Sections (each in a fresh subprocess, so its peak RSS is its own):
    layer-3 residual stream over a small corpus, its features ablated (reconstruction error kept)
    on one sentence, 1,000 masks + 200 held out.
 
+5. ``prefix``: prefix reuse on MiniLM neurons of layers 3-5 (layers 0-2 run once per call):
+   seconds for the same 512 masks with and without it, and the largest difference of outputs.
+
 Every model row reports model seconds, explainer seconds, peak RSS, held-out R² of the screened
 explainer and of a main-effects ridge fitted on the same masks, and the top terms. The machine is
 shared with other engineers (the load average is recorded in the JSON): timings are upper bounds.
@@ -42,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _child import peak_rss_mib, report, run_child
 from _common import add_out_argument, out_path, print_table, write_json
 
-SECTIONS = ("planted", "minilm", "smollm2", "dictionary")
+SECTIONS = ("planted", "minilm", "smollm2", "dictionary", "prefix")
 SENTENCE = "A man is playing a guitar on stage while the crowd sings along."
 PROMPT = "The capital of France is"
 CORPUS = [
@@ -151,6 +154,30 @@ def child_planted(n: int, method: str, design: str) -> None:
             "peak_rss_mib": peak_rss_mib(), "baseline_rss_mib": base})
 
 
+def child_prefix(quick: bool) -> None:
+    import torch
+
+    torch.set_num_threads(2)
+    from fastspex.ablate import ComponentAblation, load_model
+    from fastspex.masks import bernoulli
+
+    lm = load_model(device="cpu")
+    m = 64 if quick else 512
+    rows = {}
+    for reuse in (True, False):
+        fn = ComponentAblation(SENTENCE, lm, components="neurons", layers="3-5", reuse_prefix=reuse)
+        x = bernoulli(m, fn.n, 0.98, seed=0).to_bool()
+        fn(x[:2])  # warm-up
+        t = time.perf_counter()
+        y = fn(x)
+        rows[reuse] = (time.perf_counter() - t, y)
+    with_s, y_with = rows[True]
+    without_s, y_without = rows[False]
+    report({"section": "prefix", "n": 4608, "masks": m, "with_reuse_s": with_s,
+            "without_reuse_s": without_s, "speedup": without_s / with_s,
+            "max_abs_diff": float(np.abs(y_with - y_without).max()), "peak_rss_mib": peak_rss_mib()})
+
+
 def child_model(section: str, quick: bool) -> None:
     import torch
 
@@ -231,6 +258,8 @@ def main() -> None:
     if args.child:
         if args.child[0] == "planted":
             child_planted(int(args.child[1]), args.child[2], args.child[3])
+        elif args.child[0] == "prefix":
+            child_prefix(args.child[1] == "quick")
         else:
             child_model(args.child[0], args.child[1] == "quick")
         return
@@ -251,6 +280,11 @@ def main() -> None:
         planted_rows.append({"n": 100_000, "method": "proxyspex", "design": "uniform", "seconds": 697.5,
                              "r2": 0.245, "peak_rss_mib": 3664.5,
                              "note": "not rerun: bench_scale.json (same planted function and budget)"})
+    prefix_rows: list[dict[str, Any]] = []
+    if "prefix" in chosen:
+        res = run_child(__file__, ["--child", "prefix", "quick" if args.quick else "full"], timeout=900)
+        prefix_rows.append(res.last if res.ok and res.last else {"section": "prefix", "failed": res.status})
+        print(json.dumps(prefix_rows[-1]), flush=True)
     for section in ("minilm", "smollm2", "dictionary"):
         if section not in chosen:
             continue
@@ -267,7 +301,10 @@ def main() -> None:
                     title="real models: screened explainer vs a main-effects ridge on the same masks")
         for row in model_rows:
             print(f"{row.get('section')}: top terms " + "; ".join(row.get("top", [])))
-    out = write_json("bench_huge", {"planted": planted_rows, "models": model_rows,
+    if prefix_rows:
+        print_table(prefix_rows, ["section", "n", "masks", "with_reuse_s", "without_reuse_s", "speedup",
+                                  "max_abs_diff"], title="prefix reuse, MiniLM neurons of layers 3-5")
+    out = write_json("bench_huge", {"planted": planted_rows, "models": model_rows, "prefix": prefix_rows,
                                     "load_average_end": os.getloadavg()}, out_path("bench_huge", args))
     print(f"\nwrote {out}")
 
