@@ -270,6 +270,7 @@ class ComponentHooks:
         self._neuron_cols: dict[int, list[int]] = {}
         self._feature_cols: dict[str, list[int]] = {}
         self._mlp_col: dict[int, int] = {}
+        self._neuron_means: dict[int, Any] = {}
         ones = len(self.names)
         for col, name in enumerate(self.names):
             layer, kind, index = _parse(name, self.sites, list(self.dictionaries.values()))
@@ -355,11 +356,14 @@ class ComponentHooks:
 
         if self.method != "mean":
             return None
+        if layer in self._neuron_means:  # built once: thousands of neurons per layer
+            return self._neuron_means[layer]
         cols = self._neuron_cols[layer]
-        return torch.stack([
+        self._neuron_means[layer] = torch.stack([
             torch.as_tensor(self.means[self.names[c]]).reshape(()) if c < len(self.names) else torch.zeros(())
             for c in cols
         ]).float()
+        return self._neuron_means[layer]
 
     def __enter__(self) -> ComponentHooks:
         import torch
