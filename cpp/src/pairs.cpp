@@ -466,6 +466,9 @@ PairList fm_top_pairs_f32(const double* V, std::size_t n, std::size_t r, double 
 }  // namespace
 
 double measured_fma_rate(double seconds, int n_threads) {
+  if (!(seconds > 0.0 && seconds <= 2.0)) {
+    throw std::invalid_argument("seconds must lie in (0, 2], got " + std::to_string(seconds));
+  }
 #ifdef FASTSPEX_HAVE_AVX2_KERNEL
   if (!cpu_has_avx2_fma()) return 0.0;
   const auto threads = static_cast<std::size_t>(resolve_threads(n_threads));
@@ -477,7 +480,7 @@ double measured_fma_rate(double seconds, int n_threads) {
       sink.store(fma_loop(iterations), std::memory_order_relaxed);
     });
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (dt >= seconds || iterations > (std::size_t{1} << 40)) {
+    if (dt >= seconds || iterations > (std::size_t{1} << 34)) {
       return static_cast<double>(iterations) * 10.0 * 8.0 * static_cast<double>(threads) / dt;
     }
     iterations *= 2;

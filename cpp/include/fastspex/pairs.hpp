@@ -35,7 +35,7 @@ PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scal
 
 // Fused multiply-adds per second this machine sustains on n_threads threads (8-wide single
 // precision AVX2 FMAs on independent registers, counted per lane), over about `seconds`;
-// 0 when the CPU has no AVX2/FMA.
+// 0 when the CPU has no AVX2/FMA. Throws std::invalid_argument unless 0 < seconds <= 2.
 double measured_fma_rate(double seconds, int n_threads);
 
 // Top-k over all i < j of the pair index Σ_{T ⊇ {i,j}} W(2,|T|) c(T) of a sparse set (weights
