@@ -189,11 +189,9 @@ def fm_predict(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt 
     """
     Factorization-machine predictions on packed masks.
     """
-def measured_fma_rate(seconds: typing.SupportsFloat | typing.SupportsIndex = 0.5, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
-    ...
 def fm_top_pairs(V: numpy.typing.NDArray[numpy.float64], scale: typing.SupportsFloat | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, by: str, n_threads: typing.SupportsInt | typing.SupportsIndex = 0, simd: bool = True, mixed: bool = True) -> tuple:
     """
-    Top-k pairs i<j of scale * <V_i, V_j> (arrays i, j, score); simd=False forces the portable Eigen kernel.
+    Top-k pairs i<j of scale * <V_i, V_j> (arrays i, j, score); simd=False forces the portable Eigen kernel; mixed=False keeps the double-precision tiles (mixed: float tiles, candidates re-scored in double).
     """
 def fwht(values: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
     """
@@ -210,6 +208,10 @@ def index_transform(indptr: numpy.typing.NDArray[numpy.int64], indices: numpy.ty
 def leave_k_out(n: typing.SupportsInt | typing.SupportsIndex, k_min: typing.SupportsInt | typing.SupportsIndex, k_max: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
     """
     Every subset of k_min..k_max components ablated from the full input.
+    """
+def measured_fma_rate(seconds: typing.SupportsFloat | typing.SupportsIndex = 0.5, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+    """
+    Single-precision lane FMAs per second on n_threads threads (AVX2 register loop); 0 without AVX2/FMA.
     """
 def mobius(values: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
     """
