@@ -10,6 +10,12 @@ Möbius polynomial (n main effects, 5n pairs, n/10 triples; pair index = SII). F
 - a per-pair Python loop (pred(both) - pred(i) - pred(j) + pred(neither)) at
   n = 1e3 on a random subsample of pairs, extrapolated to all pairs (labelled as such).
 
+A second table compares the FM scan's mixed-precision tiles (float, candidates re-scored in
+double: the default) with the double-precision tiles on the same embeddings, checks they return
+the same top-100, and reports pairs/s and FMAs/s against the machine's single-precision FMA
+rate measured in the same run (``_core.measured_fma_rate``, before and after; the arithmetic
+need is n(n-1)/2 · r FMAs).
+
 Medians of repeats; wall and CPU seconds (the machine may be shared). Writes
 ``benchmarks/results/bench_pairs.json`` (``--out`` elsewhere). ``--quick`` stops at n = 1e4 with
 one repeat and writes to the scratch directory (see ``_common.out_path``).
@@ -26,11 +32,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _child import peak_rss_mib, report, run_child  # noqa: E402
-from _common import add_out_argument, out_path, print_table, write_json  # noqa: E402
-
-from fastspex.coefficients import Coefficients  # noqa: E402
-from fastspex.pairs import top_pairs  # noqa: E402
+from _child import peak_rss_mib, report, run_child
+from _common import add_out_argument, out_path, print_table, write_json
+from fastspex.coefficients import Coefficients
+from fastspex.pairs import top_pairs
 
 K = 100
 RANK = 16
@@ -147,18 +152,50 @@ def guide_loop_poly(coefs: Coefficients, pairs: np.ndarray) -> None:
         _ = both - no_i - no_j + neither
 
 
+def precision_rows(sizes: list[int], threads: int) -> list[dict]:
+    """Mixed against double tiles of the FM scan, with the FMA rate measured around them."""
+    from fastspex import _core
+
+    rows = []
+    for n in sizes:
+        V = make_fm(n)
+        reps = 3 if n < 100_000 else 5
+        rate_before = _core.measured_fma_rate(1.0, threads)
+        mixed_s, _, a = timed(lambda V=V: _core.fm_top_pairs(V, 1.0, K, "magnitude", threads, True, True), reps)
+        double_s, _, b = timed(lambda V=V: _core.fm_top_pairs(V, 1.0, K, "magnitude", threads, True, False), reps)
+        rate_after = _core.measured_fma_rate(1.0, threads)
+        rate = float(np.median([rate_before, rate_after]))
+        pairs = n * (n - 1) // 2
+        rows.append({
+            "n": n, "rank": RANK, "threads": threads, "repeats": reps,
+            "mixed_s": mixed_s, "double_s": double_s, "speedup": double_s / mixed_s,
+            "same_top_k": bool(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])),
+            "max_score_diff": float(np.abs(a[2] - b[2]).max()),
+            "pairs_per_s": pairs / mixed_s, "fma_per_s": pairs * RANK / mixed_s,
+            "machine_fma_per_s": rate, "fraction_of_fma_rate": pairs * RANK / mixed_s / rate,
+            "arithmetic_limit_s": pairs * RANK / rate,
+        })
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--only-precision", action="store_true", help="run the precision table only")
     add_out_argument(ap, "bench_pairs")
     args = ap.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]))
         return
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    precision = precision_rows(sizes[1:], 2)
+    print_table(precision, ["n", "threads", "mixed_s", "double_s", "speedup", "same_top_k",
+                            "pairs_per_s", "machine_fma_per_s", "fraction_of_fma_rate",
+                            "arithmetic_limit_s"])
     rows = []
-    for kind in ("fm", "poly"):
+    for kind in () if args.only_precision else ("fm", "poly"):
         for n in sizes:
             reps = 1 if (args.quick or n >= 100_000) else 3
             fs = run_fastspex(kind, n, reps)
@@ -185,16 +222,17 @@ def main() -> None:
                 loop = guide_loop_fm if kind == "fm" else guide_loop_poly
                 wall, _, _ = timed(lambda: loop(model, sub), 1)
                 row.update(python_loop_s_extrapolated=wall / len(sub) * row["pairs"],
-                           python_loop_subsample_pairs=int(len(sub)),
+                           python_loop_subsample_pairs=len(sub),
                            speedup_vs_python_loop=wall / len(sub) * row["pairs"] / fs["wall"])
             rows.append(row)
             print(json.dumps(row), flush=True)
     table = [{**r, "numpy_wall_s": r.get("numpy_wall_s") or "no fit"} for r in rows]
-    print_table(table, ["proxy", "n", "pairs", "fastspex_wall_s", "fastspex_cpu_s",
+    if table:
+        print_table(table, ["proxy", "n", "pairs", "fastspex_wall_s", "fastspex_cpu_s",
                         "fastspex_peak_rss_mib", "numpy_wall_s", "speedup_vs_numpy",
-                        "python_loop_s_extrapolated", "speedup_vs_python_loop"])
+                            "python_loop_s_extrapolated", "speedup_vs_python_loop"])
     out = write_json("bench_pairs", {
-        "k": K, "rank": RANK, "rows": rows,
+        "k": K, "rank": RANK, "rows": rows, "precision": precision,
         "note": "times are medians of `repeats`; the Python loop is timed on a subsample "
                 "and extrapolated linearly to all pairs"}, out_path("bench_pairs", args))
     print(f"\nwrote {out}")

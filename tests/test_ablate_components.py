@@ -246,3 +246,30 @@ def test_text_longer_than_the_model_accepts_is_refused_before_any_forward(name, 
     with pytest.raises(ValueError, match=rf"tokens; this model accepts {limit}"):
         ComponentAblation(text, lm, components="heads", target=" fox")
     assert not calls
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama", "bert"])
+def test_prefix_reuse_gives_the_same_rows_and_runs_the_prefix_once(name: str, rng: np.random.Generator) -> None:
+    lm = _lm(name)
+    aim = {"query": "a fox"} if name == "bert" else {"target": " dog"}
+    comps = ["L1.H0", "L1.H3", "L1.MLP", "L1.N4"]
+    fast = ComponentAblation(TEXT, lm, components=comps, batch_size=3, **aim)
+    slow = ComponentAblation(TEXT, lm, components=comps, batch_size=3, reuse_prefix=False, **aim)
+    assert fast.prefix is not None and fast.prefix.useful and slow.prefix is None
+    masks = rng.random((8, 4)) < 0.5
+    _, sites = find_sites(lm.model)
+    calls = []
+    inner = sites[0].attn_out  # runs only when layer 0 is computed
+    handle = inner.register_forward_pre_hook(lambda m, a: calls.append(a[0].shape[0]))
+    try:
+        got = fast(masks)
+        assert calls == [1]  # layer 0 ran once, on the captured row
+        calls.clear()
+        want = slow(masks)
+        assert sum(calls) == 8
+    finally:
+        handle.remove()
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
+    assert _no_hooks(lm.model) and all("forward" not in vars(s.block) for s in sites)
+    whole = ComponentAblation(TEXT, lm, components=["L0.H1", "L1.H1"], **aim)
+    assert not whole.prefix.useful  # a layer-0 component: nothing to skip

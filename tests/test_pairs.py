@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-
 from fastspex import indices
 from fastspex.coefficients import Coefficients
 from fastspex.pairs import top_pairs
@@ -226,3 +225,50 @@ def test_ksii_pairs_match_shapiq_exact_computer() -> None:
     assert len(scores.i) == n * (n - 1) // 2
     for i, j, s in zip(scores.i, scores.j, scores.score):
         assert s == pytest.approx(ref[(int(i), int(j))], abs=1e-10)
+
+
+def _exact_top(V: np.ndarray, k: int, by: str):
+    """Reference for the mixed-precision scan: scores in extended precision, fully sorted."""
+    P = V.astype(np.longdouble) @ V.T.astype(np.longdouble)
+    return numpy_top(P, k, by)
+
+
+@pytest.mark.parametrize("by", BYS)
+@pytest.mark.parametrize("kind", ["random", "near_ties", "wide_range"])
+def test_fm_mixed_precision_same_top_k_as_double(by: str, kind: str) -> None:
+    """Float tiles with double re-scoring return the double scan's top-k, including near-ties
+    (scores within 1e-7 relative of each other, inside the float error bound of ~1e-6, with gaps
+    ~1e-12 that double resolves) and rows of very different norms."""
+    from fastspex import _core
+
+    rng = np.random.default_rng(11)
+    n, r = 1500, 16
+    V = rng.normal(size=(n, r))
+    if kind == "near_ties":
+        # every pair scores ±|u|^2 (1 + d_i)(1 + d_j): float cannot tell the pairs apart
+        u = rng.normal(size=r)
+        V = u * (1.0 + 1e-7 * rng.uniform(size=n))[:, None]
+        V[::7] *= -1.0
+    elif kind == "wide_range":
+        V *= 10.0 ** rng.uniform(-6, 6, size=(n, 1))
+    i, j, s = _core.fm_top_pairs(V, 1.0, 200, by, 2, True, True)
+    ri, rj, rs = _exact_top(V, 200, by)
+    np.testing.assert_array_equal(i, ri)
+    np.testing.assert_array_equal(j, rj)
+    np.testing.assert_allclose(s, rs.astype(float), rtol=1e-14, atol=0)
+    di, dj, _ = _core.fm_top_pairs(V, 1.0, 200, by, 2, True, False)  # the double-precision tiles
+    np.testing.assert_array_equal(i, di)
+    np.testing.assert_array_equal(j, dj)
+
+
+def test_fm_mixed_precision_falls_back_outside_float_range() -> None:
+    from fastspex import _core
+
+    rng = np.random.default_rng(5)
+    V = rng.normal(size=(300, 4)) * 1e20  # float would overflow: the double tiles are used
+    i, j, s = _core.fm_top_pairs(V, 1.0, 50, "magnitude", 2, True, True)
+    ri, rj, rs = numpy_top(V @ V.T, 50, "magnitude")
+    np.testing.assert_array_equal(i, ri)
+    np.testing.assert_array_equal(j, rj)
+    np.testing.assert_allclose(s, rs, rtol=1e-12)
+    assert _core.measured_fma_rate(0.05, 1) >= 0.0

@@ -13,7 +13,7 @@ py::tuple pair_arrays(PairList&& list) {
 }
 
 py::tuple fm_pairs(const Doubles& V, double scale, long long k, const std::string& by,
-                   int n_threads, bool simd) {
+                   int n_threads, bool simd, bool mixed) {
   if (V.ndim() != 2) throw std::invalid_argument("fm_top_pairs: V must be 2-D (n, r)");
   if (k < 1) throw std::invalid_argument("fm_top_pairs: k must be >= 1");
   const RankBy rank = parse_rank_by(by);
@@ -23,7 +23,8 @@ py::tuple fm_pairs(const Doubles& V, double scale, long long k, const std::strin
   PairList out;
   {
     py::gil_scoped_release release;
-    out = fm_top_pairs(data, n, r, scale, static_cast<std::size_t>(k), rank, n_threads, simd);
+    out = fm_top_pairs(data, n, r, scale, static_cast<std::size_t>(k), rank, n_threads, simd,
+                       mixed);
   }
   return pair_arrays(std::move(out));
 }
@@ -56,9 +57,19 @@ py::tuple sparse_pairs(const Int64s& indptr, const Int32s& indices, const Double
 
 void bind_pairs(py::module_& m) {
   m.def("fm_top_pairs", &fm_pairs, "V"_a.noconvert(), "scale"_a, "k"_a, "by"_a,
-        "n_threads"_a = 0, "simd"_a = true,
+        "n_threads"_a = 0, "simd"_a = true, "mixed"_a = true,
         "Top-k pairs i<j of scale * <V_i, V_j> (arrays i, j, score); simd=False forces the "
-        "portable Eigen kernel.");
+        "portable Eigen kernel; mixed=False keeps the double-precision tiles (mixed: float "
+        "tiles, candidates re-scored in double).");
+  m.def(
+      "measured_fma_rate",
+      [](double seconds, int n_threads) {
+        py::gil_scoped_release release;
+        return measured_fma_rate(seconds, n_threads);
+      },
+      "seconds"_a = 0.5, "n_threads"_a = 0,
+      "Single-precision lane FMAs per second on n_threads threads (AVX2 register loop); 0 "
+      "without AVX2/FMA.");
   m.def("sparse_top_pairs", &sparse_pairs, "indptr"_a.noconvert(), "indices"_a.noconvert(),
         "values"_a.noconvert(), "n"_a, "basis"_a, "index"_a, "order"_a, "k"_a, "by"_a,
         "n_threads"_a = 0, "max_terms"_a = std::uint64_t{1} << 26,

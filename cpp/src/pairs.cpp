@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -157,6 +159,78 @@ bool cpu_has_avx2_fma() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return has;
 }
+
+// Single-precision tile kernel: R rows of V (row-major floats, a) against 16 columns of PT at a
+// time; R x 2 accumulators (R = 6: 12 of the 16 AVX registers) hide the FMA latency.
+__attribute__((target("avx2,fma"))) inline __m256 key_avx2_f(__m256 c, RankBy by) {
+  switch (by) {
+    case RankBy::Largest:
+      return c;
+    case RankBy::Smallest:
+      return _mm256_sub_ps(_mm256_setzero_ps(), c);
+    case RankBy::Magnitude:
+      return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), c);
+  }
+  return c;
+}
+
+__attribute__((target("avx2,fma"))) float hmax_avx2_f(__m256 v) {
+  alignas(32) float buf[8];
+  _mm256_store_ps(buf, v);
+  return *std::max_element(buf, buf + 8);
+}
+
+template <int R>
+__attribute__((target("avx2,fma"))) void rows_f32(const float* a, std::size_t r, const float* PT,
+                                                 std::size_t stride, std::size_t njp, RankBy by,
+                                                 float* tile, float* row_max) {
+  __m256 m[R];
+  for (int q = 0; q < R; ++q) m[q] = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (std::size_t jj = 0; jj < njp; jj += 16) {
+    __m256 c0[R], c1[R];
+    for (int q = 0; q < R; ++q) c0[q] = c1[q] = _mm256_setzero_ps();
+    for (std::size_t k = 0; k < r; ++k) {
+      const float* b = PT + k * stride + jj;
+      const __m256 b0 = _mm256_loadu_ps(b);
+      const __m256 b1 = _mm256_loadu_ps(b + 8);
+      for (int q = 0; q < R; ++q) {
+        const __m256 x = _mm256_broadcast_ss(a + q * r + k);
+        c0[q] = _mm256_fmadd_ps(x, b0, c0[q]);
+        c1[q] = _mm256_fmadd_ps(x, b1, c1[q]);
+      }
+    }
+    for (int q = 0; q < R; ++q) {
+      float* t = tile + q * kTile + jj;
+      _mm256_storeu_ps(t, c0[q]);
+      _mm256_storeu_ps(t + 8, c1[q]);
+      m[q] = _mm256_max_ps(m[q], _mm256_max_ps(key_avx2_f(c0[q], by), key_avx2_f(c1[q], by)));
+    }
+  }
+  for (int q = 0; q < R; ++q) row_max[q] = hmax_avx2_f(m[q]);
+}
+
+// tile[ii * kTile + jj] = <Vi[ii], V[j0 + jj]> in float for ii < ni, jj < round_up(nj, 16).
+void tile_f32(const float* Vi, std::size_t ni, const float* PT, std::size_t stride,
+              std::size_t nj, std::size_t r, RankBy by, float* tile, float* row_max) {
+  const std::size_t njp = (nj + 15) / 16 * 16;
+  std::size_t ii = 0;
+  for (; ii + 6 <= ni; ii += 6) rows_f32<6>(Vi + ii * r, r, PT, stride, njp, by, tile + ii * kTile, row_max + ii);
+  for (; ii + 4 <= ni; ii += 4) rows_f32<4>(Vi + ii * r, r, PT, stride, njp, by, tile + ii * kTile, row_max + ii);
+  for (; ii < ni; ++ii) rows_f32<1>(Vi + ii * r, r, PT, stride, njp, by, tile + ii * kTile, row_max + ii);
+}
+
+__attribute__((target("avx2,fma"))) double fma_loop(std::size_t iterations) {
+  __m256 acc[10];
+  for (int q = 0; q < 10; ++q) acc[q] = _mm256_set1_ps(1.0f + 0.01f * static_cast<float>(q));
+  const __m256 a = _mm256_set1_ps(0.999999f);
+  const __m256 b = _mm256_set1_ps(1e-7f);
+  for (std::size_t it = 0; it < iterations; ++it) {
+    for (int q = 0; q < 10; ++q) acc[q] = _mm256_fmadd_ps(acc[q], a, b);
+  }
+  __m256 sum = acc[0];
+  for (int q = 1; q < 10; ++q) sum = _mm256_add_ps(sum, acc[q]);
+  return static_cast<double>(hmax_avx2_f(sum));  // keeps the loop from being optimised away
+}
 #endif
 
 // Open-addressing map from a pair key (i << 32 | j) to its accumulated value.
@@ -277,6 +351,46 @@ void collect_tile(const RowMat& tile, const std::vector<double>& row_max, std::s
   }
 }
 
+#ifdef FASTSPEX_HAVE_AVX2_KERNEL
+double dot(const double* a, const double* b, std::size_t r) {
+  double s = 0.0;
+  for (std::size_t c = 0; c < r; ++c) s += a[c] * b[c];
+  return s;
+}
+
+// The float tile's candidates: a pair whose float key plus its error bound could reach thr is
+// re-scored in double and pushed with its double score. Rows are skipped on their float row
+// maximum plus the largest bound in the row.
+void collect_tile_f32(const float* tile, const float* row_max, std::size_t ni, std::size_t nj,
+                      std::size_t i0, std::size_t j0, bool diagonal, const double* V,
+                      std::size_t r, const double* norms, double err, double scale, RankBy by,
+                      double thr, TopK& local) {
+  const double col_norm = *std::max_element(norms + j0, norms + j0 + nj);
+  for (std::size_t ii = 0; ii < ni; ++ii) {
+    const std::size_t jstart = diagonal ? ii + 1 : 0;
+    if (jstart >= nj) continue;
+    const double bound_i = err * norms[i0 + ii];
+    if ((static_cast<double>(row_max[ii]) + bound_i * col_norm) * scale < thr) continue;
+    // Entries whose float key is below this cannot reach thr whatever their column's norm.
+    const float cut = static_cast<float>(thr / scale - bound_i * col_norm);
+    const float* p = tile + ii * kTile;
+    const double* vi = V + (i0 + ii) * r;
+    for (std::size_t jj = jstart; jj < nj; ++jj) {
+      const float kf = by == RankBy::Largest ? p[jj] : by == RankBy::Smallest ? -p[jj] : std::abs(p[jj]);
+      if (kf < cut) continue;
+      if ((static_cast<double>(kf) + bound_i * norms[j0 + jj]) * scale < thr) continue;
+      const double score = dot(vi, V + (j0 + jj) * r, r) * scale;
+      const double key = rank_key(score, by);
+      if (key < thr) continue;
+      local.push(ScoredPair{key, score, static_cast<std::int32_t>(i0 + ii),
+                            static_cast<std::int32_t>(j0 + jj)});
+      thr = std::max(local.floor(), thr);
+    }
+  }
+}
+
+#endif
+
 std::uint64_t pair_key(std::int32_t i, std::int32_t j) {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(i)) << 32) |
          static_cast<std::uint32_t>(j);
@@ -284,14 +398,114 @@ std::uint64_t pair_key(std::int32_t i, std::int32_t j) {
 
 }  // namespace
 
+namespace {
+
+#ifdef FASTSPEX_HAVE_AVX2_KERNEL
+// Whether float tiles keep the error bound valid: no overflow, no underflow of a product.
+bool float_safe(const double* V, std::size_t count) {
+  for (std::size_t a = 0; a < count; ++a) {
+    const double v = std::abs(V[a]);
+    if (v != 0.0 && (v < 1e-15 || v > 1e15)) return false;
+  }
+  return true;
+}
+
+PairList fm_top_pairs_f32(const double* V, std::size_t n, std::size_t r, double scale,
+                          std::size_t k, RankBy by, int n_threads) {
+  const std::size_t blocks = (n + kTile - 1) / kTile;
+  const std::size_t stride = (n + 15) / 16 * 16;
+  require_bytes(checked_mul(checked_mul(stride, 2 * r + 2, "fm_top_pairs"), sizeof(float),
+                            "fm_top_pairs"), "fm_top_pairs");
+  std::vector<float> Vf(n * r);
+  std::vector<float> PT(stride * r, 0.0f);
+  std::vector<double> norms(n);
+  for (std::size_t a = 0; a < n; ++a) {
+    double sq = 0.0;
+    for (std::size_t c = 0; c < r; ++c) {
+      const double v = V[a * r + c];
+      Vf[a * r + c] = static_cast<float>(v);
+      PT[c * stride + a] = static_cast<float>(v);
+      sq += v * v;
+    }
+    norms[a] = std::sqrt(sq) * (1.0 + 1e-12);  // an upper bound despite the rounding of sqrt
+  }
+  // |float dot - double dot| <= (gamma_r + conversion of both factors) sum |a_c b_c|
+  //                           <= (r + 3) u (1 + 0.01) |a| |b| for r u < 0.01, u = 2^-24.
+  const double err = (static_cast<double>(r) + 3.0) * std::ldexp(1.0, -24) * 1.01;
+  const auto threads = std::min<std::size_t>(static_cast<std::size_t>(resolve_threads(n_threads)), blocks);
+  require_bytes(checked_mul(checked_mul(k, threads + 1, "fm_top_pairs"), sizeof(ScoredPair),
+                            "fm_top_pairs"), "fm_top_pairs");
+  TopK global(k);
+  std::mutex global_mutex;
+  std::atomic<double> global_floor{-std::numeric_limits<double>::infinity()};
+  parallel_for(0, blocks, 1, n_threads, [&](std::size_t b0, std::size_t b1) {
+    std::vector<float> tile(kTile * kTile);
+    std::vector<float> row_max(kTile);
+    for (std::size_t bi = b0; bi < b1; ++bi) {
+      TopK local(k);
+      const std::size_t i0 = bi * kTile;
+      const std::size_t ni = std::min(kTile, n - i0);
+      for (std::size_t bj = bi; bj < blocks; ++bj) {
+        const std::size_t j0 = bj * kTile;
+        const std::size_t nj = std::min(kTile, n - j0);
+        tile_f32(Vf.data() + i0 * r, ni, PT.data() + j0, stride, nj, r, by, tile.data(),
+                 row_max.data());
+        const double thr = std::max(local.floor(), global_floor.load(std::memory_order_relaxed));
+        collect_tile_f32(tile.data(), row_max.data(), ni, nj, i0, j0, bj == bi, V, r,
+                         norms.data(), err, scale, by, thr, local);
+      }
+      std::lock_guard<std::mutex> lock(global_mutex);
+      global.merge(local);
+      global_floor.store(global.floor(), std::memory_order_relaxed);
+    }
+  });
+  return to_list(global.sorted());
+}
+#endif
+
+}  // namespace
+
+double measured_fma_rate(double seconds, int n_threads) {
+  if (!(seconds > 0.0 && seconds <= 2.0)) {
+    throw std::invalid_argument("seconds must lie in (0, 2], got " + std::to_string(seconds));
+  }
+#ifdef FASTSPEX_HAVE_AVX2_KERNEL
+  if (!cpu_has_avx2_fma()) return 0.0;
+  const auto threads = static_cast<std::size_t>(resolve_threads(n_threads));
+  std::size_t iterations = 1 << 20;
+  for (;;) {
+    std::atomic<double> sink{0.0};
+    const auto t0 = std::chrono::steady_clock::now();
+    parallel_for(0, threads, 1, static_cast<int>(threads), [&](std::size_t, std::size_t) {
+      sink.store(fma_loop(iterations), std::memory_order_relaxed);
+    });
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (dt >= seconds || iterations > (std::size_t{1} << 34)) {
+      return static_cast<double>(iterations) * 10.0 * 8.0 * static_cast<double>(threads) / dt;
+    }
+    iterations *= 2;
+  }
+#else
+  (void)seconds, (void)n_threads;
+  return 0.0;
+#endif
+}
+
 PairList fm_top_pairs(const double* V, std::size_t n, std::size_t r, double scale, std::size_t k,
-                      RankBy by, int n_threads, bool allow_simd) {
+                      RankBy by, int n_threads, bool allow_simd, bool mixed) {
   check_k(n, k);
   if (r == 0) throw std::invalid_argument("the embeddings have rank r = 0");
   if (!(scale > 0.0)) throw std::invalid_argument("scale must be positive");
   if (n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
     throw std::invalid_argument("n must be below 2^31");
   }
+#ifdef FASTSPEX_HAVE_AVX2_KERNEL
+  if (mixed && allow_simd && cpu_has_avx2_fma() && float_safe(V, n * r)) {
+    return fm_top_pairs_f32(V, n, r, scale, k, by, n_threads);
+  }
+#else
+  (void)mixed;
+#endif
   const std::size_t blocks = (n + kTile - 1) / kTile;
   std::vector<double> PT;
   std::size_t stride = 0;

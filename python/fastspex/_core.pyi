@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FmOptions', 'MemoryLimitError', 'PathOptions', 'SPEX_MAX_B', 'SpexOptions', 'bch_decode', 'bch_info', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_fit', 'fm_predict', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'mobius', 'pack', 'poly_cv_mse', 'poly_path', 'poly_refit', 'popcount', 'random_subsets', 'sparse_top_pairs', 'spex_delays', 'spex_recover', 'trees_to_fourier', 'unique', 'unpack', 'zeta']
+__all__: list[str] = ['FmOptions', 'MemoryLimitError', 'PathOptions', 'SPEX_MAX_B', 'SpexOptions', 'bch_decode', 'bch_info', 'bernoulli', 'evaluate_set', 'exhaustive', 'fm_fit', 'fm_predict', 'fm_top_pairs', 'fwht', 'gf2_subsample', 'hardware_threads', 'index_transform', 'leave_k_out', 'measured_fma_rate', 'mobius', 'pack', 'poly_cv_mse', 'poly_path', 'poly_refit', 'popcount', 'random_subsets', 'sparse_top_pairs', 'spex_delays', 'spex_recover', 'trees_to_fourier', 'unique', 'unpack', 'zeta']
 class MemoryLimitError(MemoryError):
     pass
 class PathOptions:
@@ -189,9 +189,9 @@ def fm_predict(words: numpy.typing.NDArray[numpy.uint64], n: typing.SupportsInt 
     """
     Factorization-machine predictions on packed masks.
     """
-def fm_top_pairs(V: numpy.typing.NDArray[numpy.float64], scale: typing.SupportsFloat | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, by: str, n_threads: typing.SupportsInt | typing.SupportsIndex = 0, simd: bool = True) -> tuple:
+def fm_top_pairs(V: numpy.typing.NDArray[numpy.float64], scale: typing.SupportsFloat | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, by: str, n_threads: typing.SupportsInt | typing.SupportsIndex = 0, simd: bool = True, mixed: bool = True) -> tuple:
     """
-    Top-k pairs i<j of scale * <V_i, V_j> (arrays i, j, score); simd=False forces the portable Eigen kernel.
+    Top-k pairs i<j of scale * <V_i, V_j> (arrays i, j, score); simd=False forces the portable Eigen kernel; mixed=False keeps the double-precision tiles (mixed: float tiles, candidates re-scored in double).
     """
 def fwht(values: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
     """
@@ -208,6 +208,10 @@ def index_transform(indptr: numpy.typing.NDArray[numpy.int64], indices: numpy.ty
 def leave_k_out(n: typing.SupportsInt | typing.SupportsIndex, k_min: typing.SupportsInt | typing.SupportsIndex, k_max: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint64]:
     """
     Every subset of k_min..k_max components ablated from the full input.
+    """
+def measured_fma_rate(seconds: typing.SupportsFloat | typing.SupportsIndex = 0.5, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+    """
+    Single-precision lane FMAs per second on n_threads threads (AVX2 register loop); 0 without AVX2/FMA.
     """
 def mobius(values: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
     """

@@ -7,8 +7,12 @@
   pairwise, so its Möbius pair coefficient is ``⟨vᵢ, vⱼ⟩`` and so are its Banzhaf, Shapley
   (SII), Faith-Banzhaf, Faith-Shapley and Shapley-Taylor pair indices (any order ≥ 2) and the
   ablation interaction ``Δ_ij = f(1) - f(1-eᵢ) - f(1-eⱼ) + f(1-eᵢ-eⱼ)``; its Fourier pair
-  coefficient is ``⟨vᵢ, vⱼ⟩ / 4``. The main effects never enter a pair index. Scored in Eigen
-  GEMM tiles of the upper triangle on every core; memory O(n·r + k).
+  coefficient is ``⟨vᵢ, vⱼ⟩ / 4``. The main effects never enter a pair index. Scored in tiles
+  of the upper triangle on every core (GIL released); memory O(n·r + k). On AVX2 CPUs the tiles
+  are single precision and every pair whose float score plus its proven rounding bound
+  ``(r + 3)·2⁻²⁴·1.01·‖vᵢ‖‖vⱼ‖`` could reach the running k-th score is re-scored in double, so
+  the returned scores are double dot products and the top-k is the double scan's (embeddings
+  with entries outside [1e-15, 1e15] use double tiles throughout).
 - a **sparse Fourier/Möbius set** (:class:`~fastspex.coefficients.Coefficients`, e.g. a sparse
   polynomial proxy or a tree ensemble's expansion): the pair index is
   ``Σ_{T ⊇ {i,j}} w(|T|) c(T)`` (see :mod:`fastspex.indices`), nonzero only for pairs inside some

@@ -1,8 +1,8 @@
 """Ablations that turn a model and an input into a value function (1 = kept, 0 = ablated).
 
 * :class:`FeatureAblation` — units of a text (tokens, words, sentences, spans) removed or replaced.
-* :class:`ComponentAblation` — attention heads ``L{l}.H{h}`` and MLP blocks ``L{l}.MLP``
-  zero- or mean-ablated by hooks.
+* :class:`ComponentAblation` — attention heads ``L{l}.H{h}``, MLP blocks ``L{l}.MLP``, MLP
+  neurons ``L{l}.N{i}`` and dictionary (SAE) features ``L{l}.F{i}`` zero- or mean-ablated by hooks.
 * :class:`DataAblation` — training examples left out, model retrained (datamodels).
 * :class:`Normalised` — outputs centred on the full input and scaled by their spread.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .components import ComponentAblation, ComponentHooks, ablated, compute_means, find_sites
 from .data import DataAblation, LogisticTrainer, embed_texts
+from .dictionary import Dictionary, load_dictionary
 from .features import FeatureAblation
 from .models import LoadedModel, fingerprint, load_model, minilm_path, smollm2_path
 from .normalise import Normalised, normalise
@@ -23,6 +24,7 @@ __all__ = [
     "ComponentAblation",
     "ComponentHooks",
     "DataAblation",
+    "Dictionary",
     "FeatureAblation",
     "LoadedModel",
     "LogisticTrainer",
@@ -34,6 +36,7 @@ __all__ = [
     "embed_texts",
     "find_sites",
     "fingerprint",
+    "load_dictionary",
     "load_model",
     "minilm_path",
     "normalise",

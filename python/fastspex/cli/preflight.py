@@ -156,9 +156,33 @@ def _load_tokenizer(folder: Path, model: str) -> Any:
                     f"({type(err).__name__}: {err})") from None
 
 
+def _neurons(args: argparse.Namespace, config: dict[str, Any]) -> int | None:
+    """How many components ``explain neurons`` will have; refuses layers the model lacks."""
+    layers = config.get("num_hidden_layers", config.get("n_layer"))
+    if not isinstance(layers, int):
+        return None
+    from ..ablate.neurons import parse_layers  # no torch
+
+    try:
+        chosen = parse_layers(args.layers, layers)
+    except ValueError as err:
+        raise fail(f"--layers {args.layers}: {err}") from None
+    hidden = config.get("hidden_size", config.get("n_embd"))
+    width = config.get("intermediate_size", config.get("n_inner"))
+    width = width if isinstance(width, int) else 4 * hidden if isinstance(hidden, int) else None
+    heads = config.get("num_attention_heads", config.get("n_head"))
+    if width is None or not isinstance(heads, int):
+        return None
+    groups = args.components.split("+")
+    per_layer = width * ("neurons" in groups) + heads * ("heads" in groups) + ("mlp" in groups)
+    return len(chosen) * per_layer
+
+
 def _components(args: argparse.Namespace, config: dict[str, Any], tokenizer: Any,
                 n_tokens: int | None) -> int | None:
     """How many components the run will have, when it can be told without the model."""
+    if args.what == "neurons":
+        return _neurons(args, config)
     if args.what == "heads":
         layers = config.get("num_hidden_layers", config.get("n_layer"))
         heads = config.get("num_attention_heads", config.get("n_head"))
@@ -202,7 +226,7 @@ def preflight(args: argparse.Namespace) -> None:
     if n < 1:
         raise fail(f"the text has no {args.unit}s to explain")
     if args.order is not None and args.order > n:
-        what = "components" if args.what == "heads" else f"{args.unit}s"
+        what = "components" if args.what in ("heads", "neurons") else f"{args.unit}s"
         raise fail(f"--order {args.order} is above the {n} {what}; use --order {n} or less")
     if args.order is None and n == 1 and args.index not in ("fourier", "mobius"):
         args.order = 1

@@ -25,6 +25,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "lasso": ("sparse_polynomial", "SparsePolynomial"),
     "greedy": ("greedy", "Greedy"),
     "exact": ("exact", "Exact"),
+    "screened": ("screening", "Screened"),  # 10^4-10^5 components: screen, then fit
 }
 assert tuple(_BUILTIN) == BUILTIN_METHODS  # one list of names, in fastspex.names
 _REGISTERED: dict[str, Callable[..., Any]] = {}

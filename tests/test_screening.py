@@ -1,0 +1,79 @@
+"""The screened explainer: ablation scores against brute force, recovery of known functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastspex import indices
+from fastspex.coefficients import Coefficients
+from fastspex.explainers.screening import Screened, ablation_scores, screen
+from fastspex.masks import bernoulli, random_subsets
+from fastspex.synthetic import PlantedFunction
+
+
+def test_ablation_scores_match_a_two_sample_t_by_hand(rng: np.random.Generator) -> None:
+    n, m = 70, 300
+    masks = bernoulli(m, n, 0.7, seed=3)
+    x = masks.to_bool()
+    y = rng.normal(size=m) + 2.0 * ~x[:, 5]
+    scores, counts = ablation_scores(masks, y)
+    sd = y.std(ddof=1)
+    for j in range(n):
+        ab, kp = y[~x[:, j]], y[x[:, j]]
+        assert counts[j] == len(ab)
+        expect = (ab.mean() - kp.mean()) / (sd * np.sqrt(1 / len(ab) + 1 / len(kp)))
+        assert scores[j] == pytest.approx(expect, rel=1e-9, abs=1e-12)
+    assert screen(masks, y, 1).tolist() == [5]
+    never = random_subsets(50, 1000, num_ablated=1, seed=0)  # most components never ablated
+    s, c = ablation_scores(never, rng.normal(size=50))
+    assert np.all(s[c == 0] == 0) and len(screen(never, rng.normal(size=50), 900)) == int((c > 0).sum())
+
+
+def _known(n: int) -> PlantedFunction:
+    terms = {(3,): 1.0, (10,): -0.8, (400,): 0.6, (3, 10): 0.7, (10, 400): -0.5, (777,): 0.9}
+    return PlantedFunction(Coefficients.from_dict({(): 0.3, **terms}, n=n))
+
+
+@pytest.mark.parametrize("design", ["uniform", "bernoulli", "ablate"])
+def test_recovers_a_known_function_exactly(design: str) -> None:
+    n = 1000
+    f = _known(n)
+    # local designs that co-ablate each planted pair in >= 3 of the masks (else it is not identifiable)
+    opts = {"keep_p": 0.9} if design == "bernoulli" else {"num_ablated": (50, 150)} if design == "ablate" else {}
+    ex = Screened(1500, design=design, holdout=200, seed=1, **opts).fit(f, n, store=None)
+    got = ex.coefficients.to_dict()
+    truth = f.coefficients.to_dict()
+    for support in set(truth) | set(got):  # noiseless: exact up to rounding, nothing else found
+        assert got.get(support, 0.0) == pytest.approx(truth.get(support, 0.0), abs=1e-4), support  # 1e-8 ridge
+    assert ex.faithfulness == pytest.approx(1.0, abs=1e-6)
+    masks = bernoulli(50, n, 0.5, seed=9)
+    np.testing.assert_allclose(indices.evaluate(ex.coefficients, masks), f(masks), atol=1e-4)
+    s = ex.settings
+    assert s["design"] == {"uniform": "uniform", "bernoulli": "bernoulli(keep=0.9)", "ablate": "ablate(50-150)"}[design]
+    assert s["design_reason"] and s["fit_masks"] == 1500 and s["holdout_masks"] == 200
+    assert ex.calls == 1700 and ex.baseline == pytest.approx(float(f(np.ones((1, n), bool))[0]))
+
+
+def test_noise_components_are_not_kept_and_bad_options_are_refused() -> None:
+    n = 3000
+    f = _known(n)
+    ex = Screened(800, design="uniform", seed=2).fit(f, n, store=None)
+    big = {s for s, v in ex.coefficients.to_dict().items() if abs(v) > 1e-4}
+    assert big == set(f.coefficients.to_dict())
+    with pytest.raises(ValueError, match="design must be"):
+        Screened(100, design="halves")
+    with pytest.raises(ValueError, match="keep_p"):
+        Screened(100, design="bernoulli", keep_p=1.0)
+
+
+def test_explain_runs_the_screened_method_and_records_the_design() -> None:
+    from fastspex import explain
+
+    n = 1000
+    f = _known(n)
+    res = explain(f, method="screened", budget=600, store=None, progress=False, design="uniform", seed=3,
+                  index="fourier")
+    chosen = res.settings["method_settings"]  # api.explain nests the explainer's settings here
+    assert res.method == "screened" and chosen["design"] == "uniform"
+    assert chosen["design_reason"].startswith("uniform design") and chosen["fit_masks"] == 600
+    assert res["3", "10"] == pytest.approx(0.7, abs=1e-4) and res["777"] == pytest.approx(0.9, abs=1e-4)
