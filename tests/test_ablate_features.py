@@ -61,7 +61,7 @@ def test_split_words_sentences_and_spans() -> None:
         ([(0, 999)], "outside the text"),
         ([(5, 9), (0, 3)], "overlaps"),
         (["zebra"], "does not occur"),
-        ("paragraph", "unit must be"),
+        ("chapter", "unit must be"),
         ("token", "needs a tokenizer"),
     ],
 )

@@ -313,9 +313,8 @@ def _tokenizer_identity(tokenizer: Any) -> str:
     return hashlib.sha256((body + specials + str(tokenizer.padding_side)).encode()).hexdigest()
 
 
-def auto_batch_size(seq_len: int, device: Any, *, n_params: int = 0) -> int:
-    """Masks per forward pass: about 8k tokens per batch on CPU (bigger batches stop paying
-    off there), 64k on CUDA; halved per doubling of model size beyond 150M parameters."""
-    budget = 65536 if getattr(device, "type", str(device)) == "cuda" else 8192
-    scale = max(1.0, n_params / 150e6)
-    return int(max(1, min(256, budget / max(1, seq_len) / scale)))
+def auto_batch_size(seq_len: int, device: Any, *, n_params: int = 0, model: Any = None) -> int:
+    """Masks per forward pass (see :func:`fastspex.ablate.batching.auto_batch_size`)."""
+    from .batching import auto_batch_size as pick
+
+    return pick(seq_len, device, n_params=n_params, model=model)
