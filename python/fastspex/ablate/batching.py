@@ -33,18 +33,18 @@ def usable_prefix(scorer: Any, lm: Any, rows: Sequence[Sequence[int]], which: np
 
 
 def _prefix_states(scorer: Any, lm: Any, p: int) -> list[tuple[Any, Any]]:
-    """Per layer ``(keys, values)`` of the first ``p`` prefix tokens, computed once per length."""
+    """Per layer ``(keys, values)`` of the first ``p`` prefix tokens: the whole prefix is run
+    once per scorer, and a batch that can use fewer of its tokens takes a slice."""
     import torch
 
     memo = scorer.__dict__.setdefault("_prefix_memo", {})
-    if p not in memo:
-        memo.clear()  # one length is in use at a time: keep memory flat
-        ids = torch.tensor([list(scorer.prefix_ids[:p])], device=lm.device)
+    prefix = tuple(scorer.prefix_ids)
+    if memo.get("ids") != prefix:
+        ids = torch.tensor([list(prefix)], device=lm.device)
         with torch.inference_mode():
             out = lm.model(input_ids=ids, use_cache=True)
-        memo[p] = _layers(cache_of(out))
-    states: list[tuple[Any, Any]] = memo[p]
-    return states
+        memo["ids"], memo["states"] = prefix, _layers(cache_of(out))
+    return [(k[:, :, :p], v[:, :, :p]) for k, v in memo["states"]]
 
 
 def cache_keyword(model: Any) -> str:
