@@ -129,3 +129,18 @@ def test_batch_size_follows_free_memory_and_token_count() -> None:
     longer = auto_batch_size(800, "cuda", model=model, free_bytes=2**24)
     assert 1 <= longer < small < big <= 512
     assert auto_batch_size(200, "cuda", model=model, free_bytes=0) == 1
+
+
+def test_gpu_smoke_skips_cleanly_without_cuda() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine runs the smoke test itself")
+    script = Path(__file__).parents[1] / "benchmarks" / "gpu_smoke.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          cwd=script.parent, timeout=300, check=False)
+    assert done.returncode == 0 and "skipped (no CUDA" in done.stdout
