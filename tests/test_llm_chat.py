@@ -138,3 +138,18 @@ def test_the_answer_stops_at_end_of_turn() -> None:
     from fastspex.ablate.chat import stop_token_ids
 
     assert {eot, lm.tokenizer.eos_token_id} <= stop_token_ids(lm.tokenizer, lm.model)
+
+
+def test_the_result_carries_the_contract_keys() -> None:
+    from fastspex import explain
+
+    lm = _chat()
+    fa = FeatureAblation("Paris is big.", lm, system=SYSTEM, max_new_tokens=3)
+    res = explain(fa, budget=8, store=None, progress=False)
+    meta = res.metadata
+    assert meta["prompt"] == "Paris is big." and meta["system"] == SYSTEM
+    assert meta["answer"] == fa.target and "target" not in meta and "context" not in meta
+    assert meta["quantity"] == f"log p({fa.target!r} | prompt), in nats"
+    given = FeatureAblation("Paris is big.", lm, target="Yes")
+    assert given.metadata["target"] == "Yes" and "answer" not in {
+        k for k, v in given.metadata.items() if v is not None}

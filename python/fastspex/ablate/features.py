@@ -175,7 +175,8 @@ class FeatureAblation(AblationBase):
         self.cache_key = key if key is not None else experiment_key(
             "features", lm.fingerprint, settings, output=output_identity(output), target=target, query=query,
             class_index=class_index, max_new_tokens=max_new_tokens, reduce=reduce,
-            targets=getattr(self.scorer, "targets", None), contrast=contrast,
+            targets=getattr(self.scorer, "targets", None),
+            **({"contrast": contrast} if contrast is not None else {}),  # keys of older runs kept
         )
 
     @property
