@@ -62,6 +62,22 @@ def test_contrast_and_per_token(chat_folder: Path, tmp_path: Path,
     assert len(meta["outputs"]) == len(meta["output_names"]) >= 1
 
 
+def test_history_file_turns_come_before_the_message(chat_folder: Path, tmp_path: Path) -> None:
+    turns = [{"role": "user", "content": "Hello there."}, {"role": "assistant", "content": "Hi."}]
+    hist = tmp_path / "turns.json"
+    hist.write_text(json.dumps(turns))
+    out = tmp_path / "h"
+    assert _run([QUESTION, "--model", str(chat_folder), "--history", str(hist),
+                 "--max-new-tokens", "2"], out) == 0
+    res = json.loads((out / "result.json").read_text())
+    assert res["labels"] == QUESTION.split()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"role": "robot", "content": "x"}]))
+    with pytest.raises(SystemExit) as err:
+        _run([QUESTION, "--model", str(chat_folder), "--history", str(bad)], out)
+    assert err.value.code == 2
+
+
 def test_context_file_units_are_its_sentences(chat_folder: Path, tmp_path: Path) -> None:
     doc = tmp_path / "doc.txt"
     doc.write_text("Paris is the capital of France. Berlin is the capital of Germany. "
@@ -76,7 +92,8 @@ def test_context_file_units_are_its_sentences(chat_folder: Path, tmp_path: Path)
 
 @pytest.mark.parametrize(("extra", "match"), [
     (["--context", "/no/such/file.txt"], "no such file"),
-    (["--raw", "--system", "Be brief."], "--system needs the chat template"),
+    (["--raw", "--system", "Be brief."], "need the chat template"),
+    (["--history", "/no/such.json"], "no such file"),
     (["--contrast", " a", "--per-token"], "use one of them"),
     (["--dtype", "int8"], "invalid choice"),
 ])

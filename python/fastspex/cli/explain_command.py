@@ -27,11 +27,13 @@ def _ablation(args: argparse.Namespace) -> Any:
         aim["max_new_tokens"] = args.max_new_tokens
     if args.what == "text":
         if lm.kind == "causal":
-            aim.update(chat=False if args.raw else None, system=args.system, contrast=args.contrast)
+            aim.update(chat=False if args.raw else None, system=args.system, contrast=args.contrast,
+                       history=args.history_turns)
             if args.per_token:
                 aim["output"] = "token_logprobs"
-        elif args.system is not None or args.contrast is not None or args.per_token or args.raw:
-            raise fail("--system, --raw, --contrast and --per-token apply to causal LMs; "
+        elif (args.system is not None or args.contrast is not None or args.per_token or args.raw
+              or args.history_turns):
+            raise fail("--system, --history, --raw, --contrast and --per-token apply to causal LMs; "
                         f"this model is a {lm.kind}")
         if args.context_text is not None:
             aim["context"] = args.context_text

@@ -87,6 +87,9 @@ def _llm_options(p: argparse.ArgumentParser) -> None:
 def _chat_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--system", default=None,
                    help="chat model: a system prompt (never ablated)")
+    p.add_argument("--history", default=None, metavar="FILE",
+                   help="chat model: earlier turns before TEXT, a JSON list of "
+                        "{\"role\": \"user\"|\"assistant\", \"content\": ...} (never ablated)")
     p.add_argument("--raw", action="store_true",
                    help="chat model: explain the raw text, not the text inside the chat template")
     p.add_argument("--context", default=None, metavar="FILE",

@@ -104,12 +104,32 @@ def _check_llm_options(args: argparse.Namespace) -> None:
             raise fail(f"--context {context}: cannot be read as UTF-8 text ({err})") from None
         if not args.context_text.strip():
             raise fail(f"--context {context} is empty; give the document's text")
-    if args.raw and args.system is not None:
-        raise fail("--system needs the chat template: drop --raw (or the system prompt)")
+    if args.raw and (args.system is not None or args.history is not None):
+        raise fail("--system and --history need the chat template: drop --raw (or them)")
+    args.history_turns = _history(args.history) if args.history is not None else []
     if args.contrast is not None and args.per_token:
         raise fail("--contrast and --per-token each explain several outputs: use one of them")
     if args.contrast is not None and not args.contrast.strip():
         raise fail("--contrast is empty; give the competing continuation, e.g. ' negative'")
+
+
+def _history(name: str) -> list[dict[str, str]]:
+    """The turns of ``--history FILE``: a JSON list of role/content objects."""
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise fail(f"--history {name}: no such file; give a JSON list of "
+                    '{"role": ..., "content": ...} turns')
+    try:
+        turns = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise fail(f"--history {name} is not valid JSON ({err})") from None
+    ok = isinstance(turns, list) and all(
+        isinstance(t, dict) and t.get("role") in ("system", "user", "assistant")
+        and isinstance(t.get("content"), str) for t in turns)
+    if not ok:
+        raise fail(f"--history {name}: expected a JSON list of {{\"role\": \"user\"|\"assistant\", "
+                    "\"content\": \"...\"}} turns")
+    return [{"role": t["role"], "content": t["content"]} for t in turns]
 
 
 def _smollm2_cached() -> bool:
