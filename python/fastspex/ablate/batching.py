@@ -23,9 +23,13 @@ MIN_PREFIX = 4
 
 def usable_prefix(scorer: Any, lm: Any, rows: Sequence[Sequence[int]], which: np.ndarray) -> int:
     """How many leading tokens of every row come from the scorer's cached prefix (0: none)."""
+    from .outputs import _accepts
+
     prefix = scorer.prefix_ids
     if not scorer.reuses_prefix or len(prefix) < MIN_PREFIX or lm.kind != "causal":
         return 0
+    if not (_accepts(lm.model, "position_ids") and _accepts(lm.model, cache_keyword(lm.model))):
+        return 0  # padding between prefix and row would shift positions, or no cache input
     p = min(len(prefix), min(len(r) for r in rows) - scorer.min_suffix(which))
     if p < MIN_PREFIX or any(tuple(r[:p]) != prefix[:p] for r in rows):
         return 0
