@@ -233,7 +233,8 @@ def test_public_names_and_no_torch_on_import() -> None:
     import subprocess
     import sys
 
-    for mod in ("units", "features", "components", "data", "models", "normalise", "outputs"):
+    for mod in ("units", "features", "components", "data", "models", "normalise", "outputs", "chat",
+                "batching", "describe"):
         module = importlib.import_module(f"fastspex.ablate.{mod}")
         public = {
             k for k, v in vars(module).items()

@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["auto_batch_size", "is_out_of_memory", "prefix_batch", "run_batches", "usable_prefix"]
+__all__ = [
+    "auto_batch_size", "cache_keyword", "cache_of", "is_out_of_memory", "prefix_batch", "run_batches",
+    "usable_prefix",
+]
 
 # Shorter shared prefixes are not worth a separate forward pass.
 MIN_PREFIX = 4

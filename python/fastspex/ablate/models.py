@@ -33,6 +33,7 @@ __all__ = [
     "as_dtype",
     "as_loaded",
     "auto_batch_size",
+    "fetch_smollm2_gguf",
     "fingerprint",
     "load_model",
     "minilm_path",
