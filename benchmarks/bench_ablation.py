@@ -12,7 +12,9 @@
   60-word user message, word units, the model's own answer), with and without prefix reuse
   (the system part's key/value cache computed once and shared by every row), both with masks
   grouped by length; masks/s, and the fraction of this machine's dense float32 matmul rate
-  (measured in the same run) that the useful model FLOPs reach.
+  (measured in the same run) that the useful model FLOPs reach. Useful FLOPs count every
+  token of each masked row (what a from-scratch forward pass needs), so with prefix reuse the
+  fraction can pass 1: the shared prefix is not recomputed.
 
 Run: ``python benchmarks/bench_ablation.py [--quick] [--only llm] [--out PATH]``; writes
 ``benchmarks/results/bench_ablation.json`` (``--only llm``: ``bench_ablation_llm.json``;
