@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import _tiny_models as tiny
-from _tiny_models import _one_torch_thread
+from _tiny_models import _one_torch_thread  # noqa: F401
 from fastspex.ablate import FeatureAblation, LoadedModel, load_model
 from fastspex.ablate import models as M
 
