@@ -61,7 +61,7 @@ def test_split_words_sentences_and_spans() -> None:
         ([(0, 999)], "outside the text"),
         ([(5, 9), (0, 3)], "overlaps"),
         (["zebra"], "does not occur"),
-        ("paragraph", "unit must be"),
+        ("chapter", "unit must be"),
         ("token", "needs a tokenizer"),
     ],
 )
@@ -233,7 +233,8 @@ def test_public_names_and_no_torch_on_import() -> None:
     import subprocess
     import sys
 
-    for mod in ("units", "features", "components", "data", "models", "normalise", "outputs"):
+    for mod in ("units", "features", "components", "data", "models", "normalise", "outputs", "chat",
+                "batching", "describe"):
         module = importlib.import_module(f"fastspex.ablate.{mod}")
         public = {
             k for k, v in vars(module).items()

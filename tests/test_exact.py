@@ -92,9 +92,14 @@ def test_single_component_clamps_the_default_order() -> None:
 
 
 @pytest.mark.parametrize("method", ["fm", "lasso"])
-def test_vector_outputs_get_the_same_error_for_every_method(method: str) -> None:
+def test_vector_outputs_are_explained_output_by_output_by_every_method(method: str) -> None:
+    # issue 16: (m, d) outputs are fitted one by one on the same masks (fastspex.multi_output)
+    from fastspex.multi_output import outputs
+
     def vec(m: np.ndarray) -> np.ndarray:
         return np.column_stack([m.sum(1), m[:, 0]]).astype(float)
 
-    with pytest.raises(ValueError, match="one scalar output per mask"):
-        explain(vec, n=12, method=method, budget=300, store=None, progress=False)
+    res = explain(vec, n=12, method=method, budget=300, store=None, progress=False)
+    per = outputs(res)
+    assert list(per) == ["output 0", "output 1"]
+    assert per["output 1"][(0,)] == pytest.approx(1.0, abs=0.05)

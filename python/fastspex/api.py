@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import explainers, indices
+from . import explainers, indices, multi_output
 from ._validate import as_int, as_seed
 from .evaluation.evaluator import Evaluator, as_evaluator
 from .explainers.exact import MAX_EXACT_N, covers_all_masks
@@ -67,6 +67,9 @@ def _describe(target: object) -> tuple[object, int | None, list[str] | None, str
             meta[name] = value
         elif isinstance(value, (list, tuple)):
             meta[name] = [_plain(v) for v in value]
+    described = getattr(inner, "metadata", None)  # contract keys an ablation fills (None: drop)
+    if isinstance(described, dict):
+        meta = {k: v for k, v in {**meta, **described}.items() if v is not None}
     texts = getattr(inner, "texts", None)
     if "text" not in meta and isinstance(texts, (list, tuple)) and texts and isinstance(texts[0], str):
         meta["text"] = texts[0] if len(texts) == 1 else " | ".join(texts)
@@ -240,7 +243,13 @@ def explain(
 
     explainer = factory(budget, seed=seed_value, progress=progress, holdout=holdout,
                         **_explain_arguments(factory, index=index), **method_options)
-    result = explainer.fit(ev, progress=progress)
+    try:  # (m, d) outputs: one fit per output on the same masks (fastspex.multi_output)
+        with multi_output.detecting(ev):
+            result = explainer.fit(ev, progress=progress)
+    except multi_output.SeveralOutputs as several:
+        return multi_output.explain_each(several, explain, ev, _describe(target)[0], dict(
+            method=requested, budget=budget, index=index, order=order, seed=seed, progress=progress,
+            holdout=holdout, labels=names, **method_options), calls_before)
     values = indices.compute_index(result.coefficients, index, order)
     inter = Interactions.from_index(
         values, order=order, baseline=result.baseline, surrogate=result.coefficients,

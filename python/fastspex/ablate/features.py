@@ -17,6 +17,9 @@ import numpy as np
 
 from ..evaluation.store import experiment_key
 from ._base import AblationBase, check_masks, finite_or_raise
+from .batching import run_batches
+from .chat import Prompt, build_prompt
+from .describe import describe_output
 from .models import LoadedModel, as_loaded, auto_batch_size
 from .outputs import (
     OutputName,
@@ -48,7 +51,14 @@ class FeatureAblation(AblationBase):
         baseline: a text splitting into the same number of units, or one string per unit.
         output: ``"auto"``, ``"logprob"``, ``"logit"``, ``"log_odds"``, ``"prob"``,
             ``"similarity"`` or ``fn(model_outputs, batch) -> (B,)`` (see :func:`make_scorer`).
-        target, query, class_index, max_new_tokens, reduce: output options (see make_scorer).
+        target, query, class_index, max_new_tokens, reduce, contrast: output options (see
+            make_scorer); ``contrast`` gives two outputs, log p(target) and log p(contrast).
+        chat: causal LMs: put the text in the tokenizer's chat template as the user message
+            (``None``: whenever the tokenizer has one; ``False``: the raw text).
+        system: a system prompt (chat only), never ablated.
+        history: earlier turns ``[{"role": ..., "content": ...}]`` before the text, never ablated.
+        context: a document given with the question ``text``: its units (e.g.
+            ``unit="sentence"`` or ``"paragraph"``) are the components, the question is kept.
         text_fn: instead of a model, any ``fn(list_of_ablated_texts) -> floats``.
         batch_size: masks per forward pass (default: about 8k tokens per batch on CPU).
         device: move the model there first.
@@ -71,8 +81,13 @@ class FeatureAblation(AblationBase):
         target: str | None = None,
         query: str | None = None,
         class_index: int | None = None,
-        max_new_tokens: int = 8,
+        max_new_tokens: int = 64,
         reduce: Literal["sum", "mean"] = "sum",
+        contrast: str | None = None,
+        chat: bool | None = None,
+        system: str | None = None,
+        history: Sequence[dict[str, str]] = (),
+        context: str | None = None,
         text_fn: Callable[[list[str]], Any] | None = None,
         batch_size: int | None = None,
         device: Any = None,
@@ -81,7 +96,6 @@ class FeatureAblation(AblationBase):
         if ablation not in ("remove", "pad", "mask", "unk", "baseline"):
             msg = f"ablation must be 'remove', 'pad', 'mask', 'unk' or 'baseline', got {ablation!r}"
             raise ValueError(msg)
-        self.text = text
         self.ablation = ablation
         self.text_fn = text_fn
         self.lm: LoadedModel | None = None
@@ -92,12 +106,30 @@ class FeatureAblation(AblationBase):
         elif not callable(text_fn):
             msg = "text_fn must be callable"
             raise TypeError(msg)
-        self.units: list[Unit] = split_units(text, unit, tokenizer=tok if tok is not None else tokenizer)
+        causal = self.lm is not None and self.lm.kind == "causal"
+        if not causal and (chat or system is not None or history or contrast is not None):
+            msg = "chat, system, history and contrast apply to causal LMs only"
+            raise ValueError(msg)
+        if self.lm is None and context is not None:
+            msg = "context= needs a model (with text_fn, pass the whole text)"
+            raise ValueError(msg)
+        if causal:
+            assert self.lm is not None
+            self.prompt = build_prompt(self.lm.tokenizer, text, chat=chat, system=system,
+                                       history=history, context=context)
+        else:
+            whole = text if context is None else f"{context.strip()}\n\n{text}"
+            self.prompt = Prompt(whole, 0, text if context is None else context.strip(), False, text)
+        #: The explained text (the user message, or the context): its units are the components.
+        self.text = self.prompt.explained
+        self.units: list[Unit] = split_units(self.text, unit, tokenizer=tok if tok is not None else tokenizer)
         self.n = len(self.units)
         self.labels = [u.text for u in self.units]
         self._replacement_text = self._replacements(baseline, unit, tok if tok is not None else tokenizer)
+        self.metadata: dict[str, Any] = {"prompt": self.prompt.user, "system": self.prompt.system,
+                                         "context": context}
         settings = {
-            "text": text,
+            "text": self.prompt.text,
             "units": [(u.start, u.end) for u in self.units],
             "ablation": ablation,
             "baseline": self._replacement_text,
@@ -107,24 +139,35 @@ class FeatureAblation(AblationBase):
             self.cache_key = key
             return
         lm = self.lm
-        self._ids, self._unit_of = self._tokenize(text)
+        self._ids, self._unit_of = self._tokenize(
+            self.prompt.text, (self.prompt.start, self.prompt.end), template=self.prompt.chat)
         check_length(lm, len(self._ids))  # before make_scorer, which may run the model
         self._baseline_ids = self._baseline_token_ids(baseline, unit)
         self.notes: list[str] = []
-        if lm.kind == "causal" and isinstance(target, str):
-            target, note = continuation_target(text, target)
+        user_target = target
+        if causal and isinstance(target, str) and not self.prompt.chat:
+            target, note = continuation_target(self.prompt.text, target)
             if note:
                 warnings.warn(note, stacklevel=2)
                 self.notes.append(note)
+        if causal and isinstance(contrast, str) and not self.prompt.chat:
+            contrast, note = continuation_target(self.prompt.text, contrast)
+            if note:
+                warnings.warn(note.replace("target", "contrast", 1), stacklevel=2)
+                self.notes.append(note.replace("target", "contrast", 1))
         self.scorer = make_scorer(
             lm, [self._ids.tolist()], output, target=target, query=query, class_index=class_index,
-            max_new_tokens=max_new_tokens, reduce=reduce,
+            max_new_tokens=max_new_tokens, reduce=reduce, contrast=contrast,
         )
+        first = np.flatnonzero(self._unit_of >= 0)
+        self.scorer.prefix_ids = tuple(int(i) for i in self._ids[: first[0] if len(first) else 0])
         self.target = explained_answer(lm, self.scorer)  # the continuation explained, as text
+        self.metadata.update(describe_output(lm, self.scorer, output, user_target=user_target,
+                                             contrast=contrast, query=query))
         extra = len(getattr(self.scorer, "targets", [[]])[0])
         n_params = sum(p.numel() for p in lm.model.parameters())
         self.batch_size = batch_size if batch_size is not None else auto_batch_size(
-            len(self._ids) + extra, lm.device, n_params=n_params
+            len(self._ids) + extra, lm.device, n_params=n_params, model=lm.model
         )
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             msg = f"batch_size must be a positive integer, got {self.batch_size!r}"
@@ -133,18 +176,41 @@ class FeatureAblation(AblationBase):
             "features", lm.fingerprint, settings, output=output_identity(output), target=target, query=query,
             class_index=class_index, max_new_tokens=max_new_tokens, reduce=reduce,
             targets=getattr(self.scorer, "targets", None),
+            **({"contrast": contrast} if contrast is not None else {}),  # keys of older runs kept
         )
 
+    @property
+    def output_names(self) -> list[str] | None:
+        """Names of the outputs when there are several per mask (else ``None``)."""
+        return self.metadata.get("output_names")
+
+    @property
+    def combination(self) -> tuple[str, np.ndarray] | None:
+        """The meaningful combination of several outputs: its name and weights, if any."""
+        comb = self.metadata.get("combination")
+        return None if comb is None else (str(comb[0]), np.asarray(comb[1], dtype=np.float64))
+
     # --- construction helpers -------------------------------------------------------------
-    def _tokenize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids of the text and, per token, its unit index (-1: always kept)."""
+    def _tokenize(self, text: str, region: tuple[int, int] | None = None, *,
+                  template: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids of ``text`` and, per token, its unit index (-1: always kept). The units
+        lie in ``region`` of ``text`` (the explained part of a prompt; default: all of it);
+        ``template``: ``text`` is a rendered chat template (it holds its own special tokens)."""
         assert self.lm is not None
-        ids, offsets, special = encode_prompt(self.lm, text)
-        starts = [u.start for u in self.units]
+        at, end = region if region is not None else (0, len(text))
+        ids, offsets, special = encode_prompt(self.lm, text, template=template)
+        starts = [u.start + at for u in self.units]
+        ends = [u.end + at for u in self.units]
         unit_of = np.full(len(ids), -1, dtype=np.int64)
         for j, ((s, e), sp) in enumerate(zip(offsets, special)):
             if sp or e <= s:
                 continue
+            if e <= at or s >= end:
+                continue  # template, system prompt, question: never ablated
+            if s < at or e > end:
+                msg = (f"token {text[s:e]!r} straddles the edge of the explained text; the "
+                       "template glues it to its neighbour: add a space or newline there")
+                raise ValueError(msg)
             c = s
             while c < e - 1 and text[c].isspace():
                 c += 1
@@ -155,7 +221,7 @@ class FeatureAblation(AblationBase):
                 unit_of[j] = i if i < len(starts) else len(starts) - 1
                 continue
             i = bisect.bisect_right(starts, c) - 1
-            if i >= 0 and c < self.units[i].end:
+            if i >= 0 and c < ends[i]:
                 unit_of[j] = i
         return np.asarray(ids, dtype=np.int64), unit_of
 
@@ -241,24 +307,39 @@ class FeatureAblation(AblationBase):
         return self._score_rows(rows)
 
     def _score_rows(self, rows: list[np.ndarray]) -> np.ndarray:
+        """Outputs of token rows, ``(m,)`` or ``(m, d)``: rows of similar length are batched
+        together (little padding), and a batch that runs out of memory is halved and retried."""
         assert self.lm is not None
-        # Sorting by length before cutting micro-batches keeps padding (wasted compute) small.
+        lm = self.lm
         order = np.argsort([len(r) for r in rows], kind="stable")
-        out = np.empty(len(rows), dtype=np.float64)
-        for s in range(0, len(rows), self.batch_size):
-            idx = order[s : s + self.batch_size]
-            vals = self.scorer(self.lm, [rows[i] for i in idx], np.zeros(len(idx), np.int64))
-            out[idx] = vals.cpu().double().numpy()
+        done: dict[int, np.ndarray] = {}
+
+        def run(idx: np.ndarray) -> np.ndarray:
+            vals = self.scorer(lm, [rows[i] for i in idx], np.zeros(len(idx), np.int64))
+            return np.asarray(vals.cpu().double().numpy())
+
+        def keep(idx: np.ndarray, vals: np.ndarray) -> None:
+            for i, v in zip(idx, vals):
+                done[int(i)] = v
+
+        def shrink(size: int) -> None:
+            self.batch_size = size  # later calls start from the size that fits
+
+        run_batches(order, self.batch_size, run, keep, shrink)
+        out = np.stack([done[i] for i in range(len(rows))]).astype(np.float64)
         return finite_or_raise(out, "the model output")
 
     def score_text(self, text: str) -> float:
-        """The output on an arbitrary text (tokenized as the input is; no units needed)."""
+        """The output on an arbitrary text in place of the explained one (tokenized and, for a
+        chat model, placed in the prompt as the input is; no units needed)."""
         if self.lm is None:
             return float(np.asarray(self.text_fn([text]), dtype=np.float64).reshape(-1)[0])  # type: ignore[misc]  # text_fn is set whenever this path runs
+        p = self.prompt
+        whole = p.text[: p.start] + text + p.text[p.end :]
         saved = self.units
         self.units = []
         try:
-            ids, _ = self._tokenize(text)
+            ids, _ = self._tokenize(whole, template=p.chat)
         finally:
             self.units = saved
-        return float(self._score_rows([ids])[0])
+        return float(np.asarray(self._score_rows([ids])[0]).reshape(-1)[0])

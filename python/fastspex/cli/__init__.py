@@ -42,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _report(args)
+        if args.command == "models":
+            from .models_command import run as _models
+
+            return _models(args)
         return _explain(args)
     except UsageError as err:
         print(f"fastspex: error: {err}", file=sys.stderr)

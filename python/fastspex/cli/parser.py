@@ -82,12 +82,41 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default="default",
                    help="evaluation store: 'default' (cache folder), a SQLite path, or 'none'")
     p.add_argument("--device", default=None, help="torch device (default: CUDA if present, else CPU)")
+    _llm_options(p)
     p.add_argument("--top", type=_positive_int, default=10, help="interactions printed")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="hide progress bars")
     p.add_argument("--no-report", dest="report", action="store_false",
                    help="write result.json only")
     _debug(p)
+
+
+def _llm_options(p: argparse.ArgumentParser) -> None:
+    """Options of causal LMs (chat, answer, contrast) and of where/how a model runs."""
+    p.add_argument("--max-new-tokens", type=_positive_int, default=64,
+                   help="causal LM: longest answer generated when no --target is given (default 64; "
+                        "it stops earlier at end-of-turn/EOS)")
+    p.add_argument("--dtype", default=None, choices=("bfloat16", "float16", "float32"),
+                   help="weights' dtype (default: as stored)")
+    p.add_argument("--device-map", default=None,
+                   help="spread a model over several devices, e.g. 'auto' (needs accelerate)")
+
+
+def _chat_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--system", default=None,
+                   help="chat model: a system prompt (never ablated)")
+    p.add_argument("--history", default=None, metavar="FILE",
+                   help="chat model: earlier turns before TEXT, a JSON list of "
+                        "{\"role\": \"user\"|\"assistant\", \"content\": ...} (never ablated)")
+    p.add_argument("--raw", action="store_true",
+                   help="chat model: explain the raw text, not the text inside the chat template")
+    p.add_argument("--context", default=None, metavar="FILE",
+                   help="a document given with the question TEXT: its sentences (or --unit "
+                        "paragraph) are the components, the question is kept")
+    p.add_argument("--contrast", default=None,
+                   help="causal LM: explain log p(target) - log p(CONTRAST), e.g. ' negative'")
+    p.add_argument("--per-token", action="store_true",
+                   help="causal LM: also explain each token of the answer (which words drive which token)")
 
 
 def _debug(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
@@ -107,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     what = explain.add_subparsers(dest="what", required=True)
     text = what.add_parser("text", help="interactions among the words (units) of a text")
     _common(text)
-    text.add_argument("--unit", default="word", choices=("word", "sentence", "token"),
-                      help="what a component is")
+    text.add_argument("--unit", default=None, choices=("word", "sentence", "paragraph", "token"),
+                      help="what a component is (default: word; sentence with --context)")
+    _chat_options(text)
     text.add_argument("--ablation", default="remove", choices=("remove", "pad", "mask", "unk"),
                       help="how a unit is ablated")
     heads = what.add_parser("heads", help="interactions among attention heads (and MLP blocks)")
@@ -126,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: neurons)")
     neurons.add_argument("--ablation", default="zero", choices=("zero", "mean"),
                          help="zero- or mean-ablate a neuron")
+    models = sub.add_parser("models", help="list the built-in model names and what each explains")
+    _debug(models)
     report = sub.add_parser("report", help="write the HTML report of a saved result")
     report.add_argument("result", help="a result JSON written by `fastspex explain`")
     report.add_argument("--out", default=None,

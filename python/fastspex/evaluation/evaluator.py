@@ -119,6 +119,9 @@ class Evaluator:
         self.hits = 0
         self.batches = 0
         self.output_dim: int | None = None
+        #: ``"raise"``: a vector output raises :class:`~fastspex.multi_output.SeveralOutputs`
+        #: once it is stored and memoised (``explain`` then fits each output on the same masks).
+        self.several_outputs: str | None = None
         # In-memory memo of (packed mask bytes -> output) for this evaluator's lifetime, so a
         # mask repeated across calls costs no model call even without a store. Bounded by
         # ``memo_bytes`` (an entry costs about n/8 + 8d bytes plus ~150 bytes of overhead).
@@ -169,6 +172,10 @@ class Evaluator:
         todo = np.flatnonzero(~hit)
         self._run(distinct, first, todo, results)
         out = np.stack([results[u] for u in inverse])
+        if out.shape[1] > 1 and self.several_outputs == "raise":
+            from ..multi_output import SeveralOutputs
+
+            raise SeveralOutputs(out.shape[1])
         return out[:, 0] if out.shape[1] == 1 else out
 
     def _remember(self, row: bytes, out: np.ndarray) -> None:

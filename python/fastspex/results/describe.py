@@ -41,6 +41,7 @@ PAIR_SIGN = (
 # Metadata keys naming what was explained, in the order views list them, with their captions.
 _SUBJECT_KEYS = (
     ("quantity", "explained"), ("prompt", "prompt"), ("system", "system prompt"),
+    ("context", "context"),
     ("answer", "answer explained"), ("target", "target"), ("reference", "reference text"),
     ("class", "class"), ("contrast", "contrast"), ("output_name", "output"),
 )
