@@ -42,7 +42,9 @@ def test_the_models_answer_is_printed_and_stored(chat_folder: Path, tmp_path: Pa
     meta = doc["metadata"]
     assert meta["prompt"] == QUESTION and meta["system"] == "Be brief."
     assert meta["answer"] and "target" not in meta
-    assert f"answer (the model's own, greedy): {meta['answer']!r}" in printed
+    from fastspex.results.describe import one_line
+
+    assert f"answer explained  {one_line(meta['answer'])}" in printed
     assert meta["quantity"].startswith("log p(")
 
 
