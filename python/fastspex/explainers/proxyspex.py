@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -36,9 +37,9 @@ from ..errors import check_memory
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
 from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
-from . import shapley_design, trees
+from . import residual_trees, shapley_design, trees
+from .result import Explanation, check_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
-from .result import Explanation, measure_faithfulness
 
 __all__ = [
     "DEFAULT_GRID",
@@ -49,7 +50,7 @@ __all__ = [
     "run",
 ]
 
-Design = Literal["uniform", "shapley", "ablate"] | Callable[..., MaskLike]
+Design = Literal["uniform", "bernoulli", "shapley", "ablate"] | Callable[..., MaskLike]
 
 #: The default hyper-parameter grid: tree depth x learning rate (the number of trees comes from
 #: early stopping). Users pass their own list of LightGBM parameter dicts as ``grid``.
@@ -67,6 +68,15 @@ DEFAULT_GRID: tuple[dict[str, Any], ...] = (
 
 #: The result of :meth:`ProxySPEX.fit` (every explainer returns an :class:`Explanation`).
 ProxySPEXResult = Explanation
+
+
+@dataclass
+class TrainingMasks:
+    """The masks a fit was trained on and their outputs (``method="auto"`` scores other
+    candidates on them without a new model call)."""
+
+    masks: PackedMasks
+    outputs: np.ndarray
 
 
 def fourier_features(coefs: Coefficients, x: np.ndarray) -> np.ndarray:
@@ -94,14 +104,18 @@ class ProxySPEX:
         budget: model calls for the training masks (the all-kept mask is one of them).
         seed: seed of every random choice (masks, folds, LightGBM); ``None`` draws one.
         design: "uniform" (each component kept with p = 1/2; drawn in complementary pairs
-            unless ``antithetic=False``), "shapley" (the Shapley-kernel design of
+            unless ``antithetic=False``), "bernoulli" (each component kept independently with
+            probability ``keep``, e.g. 0.9 for attention heads, where most ablations of half
+            the heads leave nothing to explain; held-out masks then follow the same design),
+            "shapley" (the Shapley-kernel design of
             :mod:`fastspex.explainers.shapley_design`: the empty and all-kept masks, border
             sizes enumerated, the rest drawn with sizes ∝ the Shapley kernel, in complementary
             pairs; the refit is then kernel-weighted), "ablate" (the local design:
             the all-kept mask plus masks ablating ``num_ablated`` components), or a callable
             ``design(m, n, seed=...)`` returning masks (e.g. ``fastspex.masks.bernoulli``).
-            ``None`` (the default): "shapley" when ``index`` is a Shapley index (sv, sii, ksii,
-            fsii), else "uniform".
+            ``None`` (the default): "bernoulli" when ``keep`` is given, else "shapley" when
+            ``index`` is a Shapley index (sv, sii, ksii, fsii), else "uniform".
+        keep: keep probability of the "bernoulli" design, strictly between 0 and 1.
         index: the interaction index the explanation is for (``fastspex.explain`` passes
             its ``index``); it only chooses the default ``design``.
         num_ablated: range of ablated components for ``design="ablate"``.
@@ -116,10 +130,16 @@ class ProxySPEX:
             ``budget // 2``, at most 512).
         refit: "ridge" (choose K and the penalty by leave-one-out error), "ols", or "none"
             (keep the booster's exact expansion, truncated to ``max_k``).
-        holdout: fresh uniform masks on which to report R² (extra model calls; 0 = none).
+        holdout: fresh masks on which to report R² (extra model calls; 0 = none); uniform, or
+            of the Bernoulli design when that one was used.
         n_threads: threads for LightGBM and the core (default 2).
         progress: show a progress bar for the model calls (``None``: when on a terminal).
     """
+
+    @staticmethod
+    def default_budget(n: int) -> int:
+        """32 masks per component, 500 to 5,000 (500 for a 15-word sentence)."""
+        return int(np.clip(32 * n, 500, 5000))
 
     def __init__(
         self,
@@ -127,6 +147,7 @@ class ProxySPEX:
         *,
         seed: int | None = 0,
         design: Design | None = None,
+        keep: float | None = None,
         index: str | None = None,
         num_ablated: int | tuple[int, int] = (1, 5),
         antithetic: bool = True,
@@ -147,11 +168,21 @@ class ProxySPEX:
             msg = f"index must be an index name such as 'sii', got {index!r}"
             raise TypeError(msg)
         self.index = index
+        self.design_given = design is not None
         if design is None:
-            design = "shapley" if index in SHAPLEY_INDICES else "uniform"
-        if not (callable(design) or design in ("uniform", "shapley", "ablate")):
-            msg = f"design must be 'uniform', 'shapley', 'ablate' or a callable, got {design!r}"
+            design = "bernoulli" if keep is not None else (
+                "shapley" if index in SHAPLEY_INDICES else "uniform")
+        if not (callable(design) or design in ("uniform", "bernoulli", "shapley", "ablate")):
+            msg = (f"design must be 'uniform', 'bernoulli', 'shapley', 'ablate' or a callable, "
+                   f"got {design!r}")
             raise ValueError(msg)
+        if design == "bernoulli" and keep is None:
+            msg = "design='bernoulli' needs keep=P, the probability of keeping each component (e.g. 0.9)"
+            raise ValueError(msg)
+        if keep is not None and design != "bernoulli":
+            msg = f"keep={keep!r} applies to design='bernoulli' only (got design={design!r})"
+            raise ValueError(msg)
+        self.keep = None if keep is None else check_keep(keep)
         self.design = design
         self.num_ablated = num_ablated
         self.antithetic = bool(antithetic)
@@ -198,6 +229,9 @@ class ProxySPEX:
             drawn = masks.PackedMasks.concat([half, half.complement()])[:m]
         elif self.design == "uniform":
             drawn = masks.bernoulli(m, n, 0.5, seed=seed)
+        elif self.design == "bernoulli":
+            assert self.keep is not None  # checked in __init__
+            drawn = masks.bernoulli(m, n, self.keep, seed=seed)
         elif self.design == "ablate":
             drawn = masks.random_subsets(m, n, num_ablated=self.num_ablated, seed=seed)
         else:
@@ -280,12 +314,40 @@ class ProxySPEX:
                 best = (score, chosen, coefs, refit_info)
         assert best is not None
         _, chosen, coefs, refit_info = best
+        cv_r2 = -best[0]
+        table = [{"candidate": "refit of the proxy's top terms", "cv_r2": cv_r2}]
+        if weights is None and self.refit != "none":
+            # Never below the baselines: the main effects alone, the proxy itself and the main
+            # effects with trees on their residual compete with the refit on cross-validated R²
+            # over the same masks (the Shapley design's weighted refit is left as it is).
+            t = time.perf_counter()
+            best_raw, boosters = candidates[0]
+            ensemble = trees.concat([trees.tree_arrays(b, n=n) for b in boosters])
+            whole = trees.booster_fourier(ensemble.scaled(1.0 / len(boosters)), n_threads=self.n_threads)
+            others: list[tuple[str, float, Coefficients, dict[str, Any]]] = [
+                ("the tree proxy itself", float(best_raw["cv_r2"]), whole,
+                 {"k": len(whole) - 1, "alpha": None, "refit": "none (the whole proxy)"})]
+            timings["extract"] += time.perf_counter() - t
+            t = time.perf_counter()
+            with _blas_threads(1):
+                fits = residual_trees.fit_residual_trees(
+                    x, z, folds=self.folds, seed=int(seeds[2]),
+                    base=self._base_params(int(seeds[1]), len(y)), n_threads=self.n_threads)
+            timings["residual"] = time.perf_counter() - t
+            others += [(f.info["candidate"], f.cv_r2, f.coefficients, f.info) for f in fits]
+            for label, score, cand, info in others:
+                table.append({"candidate": label, "cv_r2": score,
+                              **{k: v for k, v in info.items() if k != "candidate"}})
+                if np.isfinite(score) and score > cv_r2:
+                    cv_r2, coefs = score, cand
+                    refit_info = {"k": len(cand) - 1, "alpha": info.get("alpha"),
+                                  "refit_cv_r2": score, "refit": label}
         coefs = _unscale(coefs, offset, scale)
 
         t = time.perf_counter()
         before = ev.calls
         r2, _ = measure_faithfulness(ev, lambda m: indices.evaluate(coefs, m), n, self.holdout,
-                                     self.seed, what="ProxySPEX")
+                                     self.seed, what="ProxySPEX", keep=self.holdout_keep)
         holdout_calls = ev.calls - before
         model_time += time.perf_counter() - t
 
@@ -295,8 +357,13 @@ class ProxySPEX:
         settings = {
             "budget": self.budget,
             "seed": self.seed,
-            "design": self.design if isinstance(self.design, str) else getattr(
-                self.design, "__name__", "callable"),
+            "fit_masks": len(y),
+            "cv_r2": cv_r2,
+            "candidates": table,
+            "design": design_label(self.design, self.keep or 0.5) if isinstance(self.design, str)
+            else getattr(self.design, "__name__", "callable"),
+            "design_reason": self.design_reason(),
+            "keep": self.keep,
             "num_ablated": list(self.num_ablated) if isinstance(self.num_ablated, tuple)
             else self.num_ablated,
             "antithetic": self.antithetic,
@@ -324,7 +391,25 @@ class ProxySPEX:
             baseline=float(y[0]),
             timings=timings,
             settings=settings,
+            diagnostics={"training": TrainingMasks(train, y)},
         )
+
+    @property
+    def holdout_keep(self) -> float:
+        """The keep probability of the held-out masks: the Bernoulli design's, else ½."""
+        return self.keep if self.design == "bernoulli" and self.keep is not None else 0.5
+
+    def design_reason(self) -> str:
+        """One sentence: why the masks were drawn the way they were."""
+        if self.design_given:
+            return "the design the caller asked for"
+        if self.design == "bernoulli":
+            return f"keep={self.keep:g} was given: each component kept with that probability"
+        if self.design == "shapley":
+            return (f"index {self.index!r} weights coalitions by the Shapley kernel, which puts its "
+                    "weight on the small and large ones")
+        return ("uniform masks weight every coalition equally, as the Banzhaf and Fourier "
+                "indices do" + ("" if self.index is None else f" (index {self.index!r})"))
 
     def memory_estimate(self, n: int) -> int:
         """A conservative estimate of the bytes :meth:`fit` allocates for ``n`` components.
