@@ -268,7 +268,7 @@ def explain(
     ran = str(method_settings.get("method", method)) if method == "auto" else method
     new_calls = int(getattr(ev, "calls", 0)) - calls_before
     from_store = int(getattr(ev, "hits", 0)) - hits_before
-    held = int(method_settings.get("holdout_calls", holdout if result.faithfulness is not None else 0))
+    held = holdout  # masks drawn for the hold-out (repeats of paid-for masks cost no call)
     notes.extend(str(x) for x in method_settings.get("notes", []) or [])
     settings = {
         "method": ran, "requested_method": requested, "notes": notes, "budget": budget,

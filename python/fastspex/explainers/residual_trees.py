@@ -111,7 +111,7 @@ def _add_mains(part: Coefficients, mains: Coefficients) -> Coefficients:
 def fit_residual_trees(
     x: np.ndarray, z: np.ndarray, *, folds: int, seed: int, base: dict[str, Any],
     grid: tuple[dict[str, Any], ...] = RESIDUAL_GRID, max_rounds: int = 2000,
-    early_stopping: int = 25, n_threads: int | None = None,
+    early_stopping: int = 25, n_threads: int | None = None, fold_of: np.ndarray | None = None,
 ) -> list[ResidualFit]:
     """The main-effects ridge alone and, per grid point, ridge plus trees on its residual.
 
@@ -124,7 +124,7 @@ def fit_residual_trees(
 
     m, n = x.shape
     alpha, _ = ridge_alpha(x, z)
-    fold = np.random.default_rng(seed).permutation(m) % folds
+    fold = np.random.default_rng(seed).permutation(m) % folds if fold_of is None else fold_of
     xb = x.view(np.uint8) if x.dtype == np.bool_ else x.astype(np.uint8)
     var = float(np.var(z))
     ridge_sse = 0.0
