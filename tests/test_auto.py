@@ -3,10 +3,9 @@ several indices of one fit."""
 
 from __future__ import annotations
 
+import fastspex
 import numpy as np
 import pytest
-
-import fastspex
 from fastspex import indices
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import itertools
 import math
 
+import fastspex
 import numpy as np
 import pytest
-
-import fastspex
 from fastspex.explainers.proxyspex import ProxySPEX
 from fastspex.explainers.result import measure_faithfulness
 from fastspex.explainers.sparse_polynomial import SparsePolynomial

@@ -356,9 +356,12 @@ class ProxySPEX:
             # effects with trees on their residual compete with the refit on cross-validated R²
             # over the same masks (the Shapley design's weighted refit is left as it is).
             t = time.perf_counter()
-            best_raw, boosters = candidates[0]
-            ensemble = trees.concat([trees.tree_arrays(b, n=n) for b in boosters])
-            whole = trees.booster_fourier(ensemble.scaled(1.0 / len(boosters)), n_threads=self.n_threads)
+            best_raw, _ = candidates[0]
+            # the proxy retrained on every mask, for the rounds CV chose (scaled to the larger
+            # sample): the fold models each saw only (k-1)/k of the masks
+            full = _train_full(x, z, best_raw, self._base_params(int(seeds[1]), len(y)),
+                               rounds=int(np.ceil(best_raw["rounds"] * self.folds / (self.folds - 1))))
+            whole = trees.booster_fourier(trees.tree_arrays(full, n=n), n_threads=self.n_threads)
             others: list[tuple[str, float, Coefficients, dict[str, Any]]] = [
                 ("the tree proxy itself", float(best_raw["cv_r2"]), whole,
                  {"k": len(whole) - 1, "alpha": None, "refit": "none (the whole proxy)"})]
@@ -621,6 +624,22 @@ def _cross_validate(
         candidates.append((mse, row, models))
     candidates.sort(key=lambda c: c[0])
     return [(dict(row), models) for _, row, models in candidates], table
+
+
+def _train_full(x: np.ndarray, z: np.ndarray, row: dict[str, Any], base: dict[str, Any],
+                rounds: int) -> str:
+    """The model text of one booster with a grid point's settings trained on all masks."""
+    import lightgbm as lgb
+
+    point = {k: v for k, v in row.items() if k not in ("rounds", "cv_r2", "slow_grid")}
+    params = {**base, **point}
+    depth = int(params.get("max_depth", -1))
+    if "num_leaves" not in point and depth > 0:
+        params["num_leaves"] = max(2, min(2**depth, 131072))
+    xb = x.view(np.uint8) if x.dtype == np.bool_ else x.astype(np.uint8)
+    data = lgb.Dataset(xb, label=z, params={"max_bin": base.get("max_bin", 255), "verbosity": -1,
+                                            "feature_pre_filter": False})
+    return lgb.train(params, data, num_boost_round=max(1, rounds)).model_to_string()
 
 
 def _refit_fold_r2(
