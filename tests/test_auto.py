@@ -61,3 +61,13 @@ def test_several_indices_of_one_fit() -> None:
     assert fb[(0, 1)] == pytest.approx(2.0, abs=1e-6)
     with pytest.raises(ValueError, match="twice"):
         fastspex.explain(planted, n=10, index=("sii", "sii"), store=None, progress=False)
+
+
+def test_spex_says_when_it_lowers_its_degree_bound_to_the_budget() -> None:
+    def fn(x):
+        return np.asarray(x, dtype=np.float64) @ np.arange(16.0)
+
+    res = fastspex.explain(fn, n=16, method="spex", budget=200, store=None, progress=False)
+    assert any("max_order lowered from 5" in note for note in res.settings["notes"])
+    assert res.settings["design"].startswith("spex")
+    assert res.settings["fit_masks"] + res.settings["holdout_masks"] == res.settings["calls"]["total"]

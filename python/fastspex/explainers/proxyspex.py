@@ -13,12 +13,19 @@ Interactions in LLMs"; docs/background.md, "ProxySPEX". Steps:
    all data;
 3. extract each averaged ensemble's exact Fourier coefficients in C++ (:mod:`fastspex.lgbm`);
 4. refit every main effect plus the top-K interactions by magnitude by ridge regression,
-   choosing K (0 included) and the ridge penalty by exact leave-one-out error, so the
-   explanation never fits worse (leave-one-out) than a ridge fit of the main effects alone;
-   under the Shapley design the refit is weighted least squares with the Shapley kernel
+   choosing K (0 included) and the ridge penalty by exact leave-one-out error; under the
+   Shapley design the refit is weighted least squares with the Shapley kernel
    (sampling-corrected), the empty and all-kept masks interpolated; the grid point whose refit
    has the lowest leave-one-out error gives the explanation;
-5. optionally report held-out R² on fresh uniform masks (``holdout``; extra model calls).
+5. never below the baselines (uniform, Bernoulli and user designs): that refit is scored by
+   honest fold CV (each fold booster's terms refit on the other folds, predicting the fold it
+   never saw) and competes with a ridge fit of the main effects alone, the whole tree proxy
+   (retrained on every mask) and the main effects plus trees on their residual
+   (:mod:`fastspex.explainers.residual_trees`); the highest cross-validated R² is returned
+   (``settings["candidates"]`` lists them). When the default grid's CV R² says the target is
+   noisy, a slower, subsampled grid (:data:`NOISY_GRID`) is cross-validated as well;
+6. optionally report held-out R² on fresh masks of the same design (``holdout``; extra model
+   calls).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ __all__ = [
     "DEFAULT_GRID",
     "NOISY_CV_R2",
     "NOISY_GRID",
+    "TIE_R2",
     "ProxySPEX",
     "ProxySPEXResult",
     "ablation_pair_scores",
@@ -77,6 +85,8 @@ NOISY_GRID: tuple[dict[str, Any], ...] = (
      "bagging_freq": 1},
 )
 NOISY_CV_R2 = 0.8
+#: Cross-validated R² by which a denser candidate must beat a simpler one to be chosen.
+TIE_R2 = 0.005
 #: Early-stopping patience (rounds) of the slow grid.
 NOISY_PATIENCE = 40
 
@@ -295,7 +305,7 @@ class ProxySPEX:
         z = (y - offset) / scale
 
         t = time.perf_counter()
-        fold_of = np.random.default_rng(int(seeds[2])).permutation(len(y)) % self.folds
+        fold_of = _lgb_folds(len(y), self.folds, int(seeds[1]))
         candidates, cv_table = _cross_validate(
             x, z, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
             folds=self.folds, max_rounds=self.max_rounds, early_stopping=self.early_stopping,
@@ -373,14 +383,26 @@ class ProxySPEX:
                     base=self._base_params(int(seeds[1]), len(y)), n_threads=self.n_threads,
                     fold_of=fold_of)
             timings["residual"] = time.perf_counter() - t
-            others += [(f.info["candidate"], f.cv_r2, f.coefficients, f.info) for f in fits]
-            for label, score, cand, info in others:
-                table.append({"candidate": label, "cv_r2": score,
-                              **{k: v for k, v in info.items() if k != "candidate"}})
-                if np.isfinite(score) and score > cv_r2:
-                    cv_r2, coefs = score, cand
-                    refit_info = {"k": len(cand) - 1, "alpha": info.get("alpha"),
-                                  "refit_cv_r2": score, "refit": label}
+            # simplest first: the main effects, the refit, ridge + residual trees, the whole proxy
+            ranked: list[tuple[str, float, Coefficients | None, dict[str, Any]]] = [
+                (fits[0].info["candidate"], fits[0].cv_r2, fits[0].coefficients, fits[0].info),
+                ("refit", cv_r2, None, {}),
+                *[(f.info["candidate"], f.cv_r2, f.coefficients, f.info) for f in fits[1:]],
+                *others,
+            ]
+            for label, score, _, info in ranked:
+                if label != "refit":
+                    table.append({"candidate": label, "cv_r2": score,
+                                  **{k: v for k, v in info.items() if k != "candidate"}})
+            top = max(score for _, score, _, _ in ranked if np.isfinite(score))
+            # the simplest candidate within TIE_R2 of the best cross-validated R²: a denser one
+            # must earn its terms (and the main effects alone, first in line, are never beaten
+            # by less than that)
+            label, score, cand, info = next(r for r in ranked if np.isfinite(r[1]) and r[1] >= top - TIE_R2)
+            if cand is not None:
+                cv_r2, coefs = score, cand
+                refit_info = {"k": len(cand) - 1, "alpha": info.get("alpha"),
+                              "refit_cv_r2": score, "refit": label}
         coefs = _unscale(coefs, offset, scale)
 
         t = time.perf_counter()
@@ -624,6 +646,15 @@ def _cross_validate(
         candidates.append((mse, row, models))
     candidates.sort(key=lambda c: c[0])
     return [(dict(row), models) for _, row, models in candidates], table
+
+
+def _lgb_folds(m: int, folds: int, seed: int) -> np.ndarray:
+    """The fold of each mask as ``lightgbm.cv(nfold=folds, shuffle=True, seed=seed)`` would
+    split them (given explicitly, so which booster never saw which masks is known)."""
+    fold_of = np.empty(m, np.int64)
+    for k, rows in enumerate(np.array_split(np.random.RandomState(seed).permutation(m), folds)):
+        fold_of[rows] = k
+    return fold_of
 
 
 def _train_full(x: np.ndarray, z: np.ndarray, row: dict[str, Any], base: dict[str, Any],
