@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _common import BENCH
 
 CACHE = BENCH / "cache"

@@ -24,7 +24,6 @@ import time
 from typing import Any
 
 import numpy as np
-
 from _common import add_out_argument, out_path, print_table, write_json
 from _component_cache import GAMES, load_or_compute
 

@@ -19,7 +19,6 @@ import sys
 from typing import Any
 
 import numpy as np
-
 from _common import ROOT, add_out_argument, out_path, print_table, write_json
 
 TEXTS = [
