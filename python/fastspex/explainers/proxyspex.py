@@ -401,8 +401,11 @@ class ProxySPEX:
             label, score, cand, info = next(r for r in ranked if np.isfinite(r[1]) and r[1] >= top - TIE_R2)
             if cand is not None:
                 cv_r2, coefs = score, cand
-                refit_info = {"k": len(cand) - 1, "alpha": info.get("alpha"),
-                              "refit_cv_r2": score, "refit": label}
+                sizes = cand.orders()
+                refit_info = {**refit_info, "k": len(cand) - 1, "alpha": info.get("alpha"),
+                              "refit_cv_r2": score, "refit": label,
+                              "interactions": int(np.count_nonzero(sizes >= 2)),
+                              "mains_in_basis": int(np.count_nonzero(sizes == 1))}
         coefs = _unscale(coefs, offset, scale)
 
         t = time.perf_counter()
