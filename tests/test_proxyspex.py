@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from fastspex import Coefficients, EvalStore, masks, synthetic
+from fastspex import Coefficients, EvalStore, indices, masks, synthetic
 from fastspex.proxyspex import (
     ProxySPEX,
     ProxySPEXResult,
@@ -260,3 +260,61 @@ def test_available_memory_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_psutil)
     fallback = errors.available_memory()  # /proc/meminfo on Linux
     assert fallback is not None and 0.5 * real < fallback < 2 * real
+
+
+# -- never below the baselines (issue 15) --------------------------------------------------------
+def _noisy_wide(seed: int, n: int):
+    """Additive effects on every component, one strong pair, and noise: a wide noisy target."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(scale=0.3, size=n)
+    noise = np.random.default_rng(seed + 1)
+
+    def fn(m):
+        x = np.asarray(m.to_bool() if hasattr(m, "to_bool") else m, dtype=np.float64)
+        return x @ w + 1.5 * x[:, 0] * x[:, 1] + noise.normal(scale=1.0, size=len(x))
+
+    return fn, w
+
+
+def _ridge_holdout_r2(xtr, ytr, xt, yt) -> float:
+    from fastspex.explainers.residual_trees import fit_mains_ridge, ridge_alpha
+
+    mu, sd = ytr.mean(), ytr.std()
+    alpha, _ = ridge_alpha(xtr, (ytr - mu) / sd)
+    c, w = fit_mains_ridge(xtr, (ytr - mu) / sd, alpha)
+    pred = mu + sd * (c + (1.0 - 2.0 * xt) @ w)
+    return 1.0 - float(np.sum((yt - pred) ** 2)) / float(np.sum((yt - yt.mean()) ** 2))
+
+
+@pytest.mark.parametrize("n, budget", [(30, 300), (120, 400)])
+def test_the_chosen_expansion_has_the_best_cv_score_of_the_baselines(n: int, budget: int) -> None:
+    fn, _ = _noisy_wide(0, n)
+    res = ProxySPEX(budget, seed=0).fit(fn, n, store=None, progress=False)
+    table = {row["candidate"]: row["cv_r2"] for row in res.settings["candidates"]}
+    assert {"mains_ridge", "the tree proxy itself"} <= set(table)
+    # by construction: what is returned scores at least the main-effects ridge, and the proxy
+    # and every other candidate less the tie margin a denser candidate must clear
+    from fastspex.explainers.proxyspex import TIE_R2
+
+    assert res.settings["cv_r2"] >= max(table.values()) - TIE_R2 - 1e-12
+    assert res.settings["cv_r2"] >= table["mains_ridge"]
+
+
+def test_not_below_a_ridge_of_the_main_effects_on_held_out_masks() -> None:
+    n, budget = 120, 400
+    fn, _ = _noisy_wide(3, n)
+    x = np.random.default_rng(7).random((budget + 2000, n)) < 0.5
+    x[0] = True
+    y = fn(x)
+    xtr, ytr, xt, yt = x[:budget], y[:budget], x[budget:], y[budget:]
+    table = {r.tobytes(): v for r, v in zip(np.packbits(xtr, axis=1), ytr)}
+
+    def replay(m):
+        arr = m.to_bool() if hasattr(m, "to_bool") else np.asarray(m)
+        return np.array([table[r.tobytes()] for r in np.packbits(arr, axis=1)])
+
+    res = ProxySPEX(budget, seed=0, design=lambda m, n_, seed=None: xtr[1:m + 1]).fit(
+        replay, n, store=None, progress=False)
+    pred = indices.evaluate(res.coefficients, xt)
+    r2 = 1.0 - float(np.sum((yt - pred) ** 2)) / float(np.sum((yt - yt.mean()) ** 2))
+    assert r2 >= _ridge_holdout_r2(xtr, ytr, xt, yt) - 0.02  # 2,000 held-out masks: SE ≈ 0.01

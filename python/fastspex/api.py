@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -25,30 +25,28 @@ from .results.interactions import Interactions
 
 __all__ = ["INDICES", "METHODS", "default_budget", "explain"]
 
-Method = Literal["proxyspex", "spex", "fm", "lasso", "greedy", "exact"]  # or a registered name
+Method = Literal["auto", "proxyspex", "spex", "fm", "lasso", "greedy", "exact"]  # or a registered name
 Index = IndexName
 METHODS = BUILTIN_METHODS
 # What explain() hands every explainer itself (the contract), never as a user option.
 _CONTRACT = ("budget", "seed", "progress", "holdout", "n_threads")
 # Passed by explain() to every explainer whose constructor names it (e.g. ProxySPEX chooses its
 # mask design by the index asked for); never a user option either.
-_FROM_EXPLAIN = ("index",)
+_FROM_EXPLAIN = ("index", "design", "keep")
 # Attributes of ablation objects worth keeping with the result (for plots and reports).
 _META_ATTRS = ("text", "units", "target", "model_name", "unit", "n_layers", "n_heads", "output")
 
 
 def default_budget(method: str, n: int) -> int:
-    """Model calls spent when the caller gives no budget: grows with ``n``, bounded both ways.
+    """Model calls spent when the caller gives no budget: the explainer's own ``default_budget(n)``
+    (grows with ``n``, bounded both ways), else 32 per component, 500 to 5,000.
 
     For the README's sentence (about 15 words on MiniLM) ProxySPEX's default is 500 masks, a
     few seconds of model time on two cores.
     """
-    if method == "greedy":
-        return int(min(20000, 1 + n + 3 * (n + n * (n - 1) // 2)))
-    if method == "exact":
-        return 1 << n
-    if method == "spex":
-        return int(np.clip(100 * n, 1000, 20000))
+    own = getattr(explainers.get(method), "default_budget", None)
+    if callable(own):
+        return as_int(own(n), f"{method}.default_budget({n})", minimum=1)
     return int(np.clip(32 * n, 500, 5000))
 
 
@@ -106,12 +104,20 @@ def _explain_arguments(factory: object, **given: Any) -> dict[str, Any]:
     return {k: v for k, v in given.items() if k in params}
 
 
+@overload
+def explain(target: object, *, index: Index | None = None, **kwargs: Any) -> Interactions: ...
+@overload
+def explain(target: object, *, index: Sequence[Index], **kwargs: Any) -> dict[str, Interactions]: ...
+
+
 def explain(
     target: object,
     *,
-    method: Method | str = "proxyspex",
+    method: Method | str = "auto",
     budget: int | None = None,
-    index: Index | None = None,
+    index: Index | Sequence[Index] | None = None,
+    design: str | None = None,
+    keep: float | None = None,
     order: int | None = None,
     seed: int | None = 0,
     store: object = "default",
@@ -122,14 +128,17 @@ def explain(
     holdout: int | None = None,
     backend_options: dict[str, Any] | None = None,
     **method_options: Any,
-) -> Interactions:
+) -> Interactions | dict[str, Interactions]:
     """Explain a model output by the interactions among its components.
 
     Args:
         target: a value function (``(m, n)`` bool masks, 1 = kept -> ``(m,)`` outputs), an
             :class:`~fastspex.value.Evaluator`, or an ablation object from :mod:`fastspex.ablate`
             (which carries ``n``, ``labels`` and a store key).
-        method: "proxyspex" (tree proxy, the default), "spex" (coded sparse Fourier recovery),
+        method: "auto" (the default: chooses among exact, ProxySPEX, its Shapley-kernel design,
+            SPEX and the sparse polynomial by n, budget, index and cross-validated error on
+            the masks already paid for; see :mod:`fastspex.explainers.auto`),
+            "proxyspex" (tree proxy), "spex" (coded sparse Fourier recovery),
             "fm" (factorization machine proxy), "lasso" (sparse polynomial proxy) or "greedy"
             (greedy search for a set whose joint ablation moves the output; exact ablation
             interactions of single components and pairs).
@@ -137,7 +146,15 @@ def explain(
             faithfulness hold-out is spent on top.
         index: "fbii", "fsii", "stii", "sii", "ksii" (shapiq's k-SII), "bii", "fourier",
             "mobius" or "ablation" (default: "fbii"; "ablation" for greedy, the only index it
-            measures).
+            measures). A sequence of names (``index=("sii", "fbii")``) computes each from the
+            one fit on one set of masks and returns ``{name: Interactions}``.
+        design: how masks are drawn: "uniform", "bernoulli" (each component kept with
+            probability ``keep``), "shapley", "ablate" (ProxySPEX); default: by the index
+            (uniform, or the Shapley kernel for sv/sii/ksii/fsii), "bernoulli" when ``keep`` is
+            given. The held-out R² uses masks of the same design. SPEX and greedy sample their
+            own designs and refuse one.
+        keep: keep probability of the Bernoulli design, in (0, 1), e.g. 0.9 for model
+            components.
         order: order of fbii/fsii/stii/ksii (default 2, lowered to n when n is smaller); for the other indices the largest set size
             kept (default: all).
         seed: seed of every random choice (``None``: fresh randomness).
@@ -146,8 +163,8 @@ def explain(
         backend: "local" (this process) or "ray" (model replicas on a Ray cluster).
         n: number of components, when the target does not say.
         labels: component names (default: the target's ``labels``, else the ids).
-        holdout: fresh uniform masks for the faithfulness R² (default: a tenth of the budget,
-            64 to 1000; 0 skips it). Not used by greedy.
+        holdout: fresh masks of the training design for the faithfulness R² (default: a tenth
+            of the budget, 64 to 1000; 0 skips it). Not used by greedy.
         backend_options: keyword arguments for the Ray evaluator.
         **method_options: passed to the method (e.g. ProxySPEX's settings, greedy's
             ``threshold``/``max_size``/``direction``).
@@ -161,17 +178,18 @@ def explain(
     allowed_indices = getattr(factory, "indices", None)
     if index is None:
         index = allowed_indices[0] if allowed_indices else "fbii"
-    if index not in INDICES:
-        msg = f"index must be one of {', '.join(INDICES)}; got {index!r}"
-        raise ValueError(msg)
-    if allowed_indices and index not in allowed_indices:
-        msg = (f"{method} measures {', '.join(allowed_indices)} only; got index={index!r} "
-               f"(use index={allowed_indices[0]!r})")
-        raise ValueError(msg)
+    many = not isinstance(index, str)
+    wanted = _index_list(index)
+    for name in wanted:
+        if allowed_indices and name not in allowed_indices:
+            msg = (f"{method} measures {', '.join(allowed_indices)} only; got index={name!r} "
+                   f"(use index={allowed_indices[0]!r})")
+            raise ValueError(msg)
+    primary = wanted[0]  # the first index chooses the design (e.g. the Shapley kernel)
     order_given = order is not None
     if order is not None:
         order = as_int(order, "order", minimum=1)
-    elif index in NEEDS_ORDER:
+    elif any(name in NEEDS_ORDER for name in wanted):
         order = 2
     seed_value = as_seed(seed)
     if not isinstance(progress, bool):
@@ -203,7 +221,7 @@ def explain(
         msg = f"labels has {len(names)} names for n = {n} components"
         raise ValueError(msg)
     notes: list[str] = []
-    if index in NEEDS_ORDER and order is not None and order > n:
+    if any(name in NEEDS_ORDER for name in wanted) and order is not None and order > n:
         if order_given:
             msg = f"order = {order} exceeds the n = {n} components (pass order <= {n})"
             raise ValueError(msg)
@@ -216,10 +234,12 @@ def explain(
                f"budget >= {1 << min(n, 62):,}; got budget {budget:,}")
         raise ValueError(msg)
     _check_options(factory, method_options, method)  # even when the exact path replaces it
+    _check_design(factory, method, design, keep)
     if getattr(factory, "replaced_by_exact", True) and covers_all_masks(n, budget):
         notes.append(f"the budget ({budget:,}) covers all 2^{n} = {1 << n:,} masks: "
                      f"explained exactly instead of by {method}")
         method, factory, method_options = "exact", explainers.get("exact"), {}
+        design = keep = None  # all 2^n masks: no design to choose
     if not getattr(factory, "uses_holdout", True):
         holdout = 0  # greedy measures no expansion; exact measures on all 2^n masks
     elif holdout is None:
@@ -240,32 +260,107 @@ def explain(
             raise ValueError(msg)
         ev = as_evaluator(target, n, store=store, progress=progress)
     calls_before = int(getattr(ev, "calls", 0))
+    hits_before = int(getattr(ev, "hits", 0))
 
+    given = {"index": primary, **({"design": design} if design is not None else {}),
+             **({"keep": keep} if keep is not None else {})}
     explainer = factory(budget, seed=seed_value, progress=progress, holdout=holdout,
-                        **_explain_arguments(factory, index=index), **method_options)
+                        **_explain_arguments(factory, **given), **method_options)
     try:  # (m, d) outputs: one fit per output on the same masks (fastspex.multi_output)
         with multi_output.detecting(ev):
             result = explainer.fit(ev, progress=progress)
     except multi_output.SeveralOutputs as several:
+        if many:
+            msg = ("a value function with several outputs is explained one index at a time; "
+                   f"got index={list(wanted)} (pass one index)")
+            raise ValueError(msg) from None
         return multi_output.explain_each(several, explain, ev, _describe(target)[0], dict(
-            method=requested, budget=budget, index=index, order=order, seed=seed, progress=progress,
-            holdout=holdout, labels=names, **method_options), calls_before)
-    values = indices.compute_index(result.coefficients, index, order)
-    inter = Interactions.from_index(
-        values, order=order, baseline=result.baseline, surrogate=result.coefficients,
-        labels=names, kind=kind, metadata=meta, method=method, budget=budget,
-    )
-    for name, found in result.diagnostics.items():  # what the method found, in JSON form
-        summary = getattr(found, "summary", None)
-        if callable(summary):
-            inter.metadata[name] = summary()
-    inter.faithfulness = result.faithfulness
-    inter.calls = int(getattr(ev, "calls", 0)) - calls_before
-    inter.settings = {
-        "method": method, "requested_method": requested, "notes": notes, "budget": budget,
-        "index": index, "order": order, "seed": seed, "holdout": holdout, "backend": backend,
-        "n": n, "options": dict(method_options), "method_settings": dict(result.settings),
+            method=requested, budget=budget, index=primary, design=design, keep=keep, order=order,
+            seed=seed, progress=progress, holdout=holdout, labels=names, **method_options),
+            calls_before)
+    method_settings = dict(result.settings)
+    ran = str(method_settings.get("method", method)) if method == "auto" else method
+    new_calls = int(getattr(ev, "calls", 0)) - calls_before
+    from_store = int(getattr(ev, "hits", 0)) - hits_before
+    held = holdout  # masks drawn for the hold-out (repeats of paid-for masks cost no call)
+    notes.extend(str(x) for x in method_settings.get("notes", []) or [])
+    settings = {
+        "method": ran, "requested_method": requested, "notes": notes, "budget": budget,
+        "index": primary, "order": order, "seed": seed, "holdout": holdout, "backend": backend,
+        "n": n, "options": dict(method_options), "method_settings": method_settings,
+        "design": method_settings.get("design", _own_design(method)),
+        "design_reason": method_settings.get("design_reason", "the method samples its own masks"),
+        "fit_masks": int(method_settings.get("fit_masks", max(0, new_calls + from_store - held))),
+        "holdout_masks": held,
+        "calls": {"new": new_calls, "from_store": from_store, "total": new_calls + from_store},
     }
-    inter.timings = {**{f"{method}.{k}": float(v) for k, v in result.timings.items()},
-                     "total": time.perf_counter() - t0}
-    return inter
+    if "auto" in method_settings:
+        settings["auto"] = method_settings["auto"]
+    if many:
+        settings["indices"] = list(wanted)
+        settings["index_accuracy"] = _index_accuracy(wanted, result.faithfulness, method)
+    timings = {**{f"{ran}.{k}": float(v) for k, v in result.timings.items()}}
+    out: dict[str, Interactions] = {}
+    for name in wanted:
+        values = indices.compute_index(result.coefficients, name, order)  # type: ignore[arg-type]  # checked by _index_list
+        inter = Interactions.from_index(
+            values, order=order, baseline=result.baseline, surrogate=result.coefficients,
+            labels=names, kind=kind, metadata=dict(meta), method=ran, budget=budget,
+        )
+        for what, found in result.diagnostics.items():  # what the method found, in JSON form
+            summary = getattr(found, "summary", None)
+            if callable(summary):
+                inter.metadata[what] = summary()
+        inter.faithfulness = result.faithfulness
+        inter.calls = new_calls
+        inter.settings = {**settings, "index": name}
+        inter.timings = {**timings, "total": time.perf_counter() - t0}
+        out[name] = inter
+    return out if many else out[wanted[0]]
+
+
+def _index_list(index: object) -> list[str]:
+    """The index names asked for (one name or a non-empty sequence of distinct names), checked."""
+    names = [index] if isinstance(index, str) else list(index) if isinstance(index, (list, tuple)) else None
+    if not names:
+        msg = f"index must be one of {', '.join(INDICES)} or a non-empty tuple of them; got {index!r}"
+        raise ValueError(msg)
+    for name in names:
+        if name not in INDICES:
+            msg = f"index must be one of {', '.join(INDICES)}; got {name!r}"
+            raise ValueError(msg)
+    if len(set(names)) != len(names):
+        msg = f"index lists a name twice: {names}"
+        raise ValueError(msg)
+    return [str(x) for x in names]
+
+
+def _check_design(factory: object, method: str, design: str | None, keep: float | None) -> None:
+    """Refuse a design (or keep) the method cannot sample, in one line naming the ones that can."""
+    if design is None and keep is None:
+        return
+    try:
+        params = inspect.signature(factory).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return
+    takes = {"design", "keep"} <= set(params) or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if not takes:
+        what = f"design={design!r}" if design is not None else f"keep={keep!r}"
+        msg = (f"method={method!r} samples its own masks and cannot use {what}; "
+               f"use method='proxyspex', 'lasso', 'fm' or 'auto'")
+        raise ValueError(msg)
+
+
+def _own_design(method: str) -> str:
+    """How a method that takes no design samples its masks (``settings["design"]``)."""
+    return {"spex": "spex (coded aliasing masks)", "exact": "all 2^n masks",
+            "greedy": "greedy (singles, then growing sets)"}.get(method, "the method's own")
+
+
+def _index_accuracy(wanted: list[str], r2: float | None, method: str) -> dict[str, Any]:
+    """What is known of each index's accuracy: exact on the exact path, else the held-out R² of
+    the one expansion every index is computed from (an index is a fixed linear map of it)."""
+    if method == "exact":
+        return {name: {"exact": True} for name in wanted}
+    return {name: {"exact": False, "surrogate_r2": r2} for name in wanted}

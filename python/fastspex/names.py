@@ -26,7 +26,7 @@ INDICES: tuple[str, ...] = ("fbii", "fsii", "stii", "ksii", "sii", "bii", "fouri
 NEEDS_ORDER: tuple[str, ...] = ("fbii", "fsii", "stii", "ksii")
 
 #: The methods that ship with fastspex (``fastspex.explainers.register`` adds more).
-BUILTIN_METHODS: tuple[str, ...] = ("proxyspex", "spex", "fm", "lasso", "greedy", "exact", "screened")
+BUILTIN_METHODS: tuple[str, ...] = ("auto", "proxyspex", "spex", "fm", "lasso", "greedy", "exact", "screened")
 
 #: How each index is written for people (plots, report, command line).
 INDEX_LABELS: dict[str, str] = {

@@ -97,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.threshold is not None:
         options["threshold"] = args.threshold
+    for name in ("design", "keep"):  # explain's own arguments; None: the method's default
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     import warnings
 
     with warnings.catch_warnings():  # the ablation's notes are printed as notes, below

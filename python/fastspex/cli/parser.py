@@ -60,17 +60,33 @@ def _groups(text: str) -> str:
     return text
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a probability such as 0.9, got {text!r}") from err
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability strictly between 0 and 1, got {value}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", help="the input text")
     p.add_argument("--model", default=None,
                    help="model folder or built-in name (default: the bundled MiniLM)")
     p.add_argument("--target", default=None,
                    help="causal LM: continuation to score; encoder: reference text to compare with")
-    p.add_argument("--method", choices=METHODS, default="proxyspex")
+    p.add_argument("--method", choices=METHODS, default="auto",
+                   help="explainer (default auto: chosen by n, budget, index and cross-validated "
+                        "error on the masks already paid for)")
     p.add_argument("--index", choices=INDICES, default=None,
                    help="interaction index (default: fbii; ablation for greedy)")
     p.add_argument("--order", type=_positive_int, default=None,
                    help="index order for fbii/fsii/stii/ksii (default 2)")
+    p.add_argument("--design", choices=("uniform", "bernoulli", "shapley", "ablate"), default=None,
+                   help="how masks are drawn (default: by the index; bernoulli when --keep is given)")
+    p.add_argument("--keep", type=_probability, default=None,
+                   help="keep probability of each component in the bernoulli design, e.g. 0.9")
     p.add_argument("--budget", type=_int, default=None,
                    help=f"model calls to spend, {BUDGET_RANGE[0]:,} to {BUDGET_RANGE[1]:,} "
                         "(default grows with the number of components)")

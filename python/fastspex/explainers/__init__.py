@@ -19,6 +19,7 @@ __all__ = ["available", "get", "register"]
 #: method name -> (module under fastspex.explainers, class name); loaded on first use because
 #: some pull in LightGBM.
 _BUILTIN: dict[str, tuple[str, str]] = {
+    "auto": ("auto", "Auto"),
     "proxyspex": ("proxyspex", "ProxySPEX"),
     "spex": ("spex", "SPEX"),
     "fm": ("factorization_machine", "FactorizationMachine"),

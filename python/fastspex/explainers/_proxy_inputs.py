@@ -147,11 +147,12 @@ def _coefficients(n: int, intercept: float, ta: np.ndarray, tb: np.ndarray, valu
     return Coefficients(n, indptr, indices, np.concatenate([[intercept], values]), "mobius")
 
 
-def sample_and_evaluate(ev: Any, n: int, budget: int, seed: int, what: str) -> tuple[PackedMasks, np.ndarray, float]:
+def sample_and_evaluate(ev: Any, n: int, budget: int, seed: int, what: str,
+                        keep: float = 0.5) -> tuple[PackedMasks, np.ndarray, float]:
     """The training design of the regression proxies: the all-kept mask (the baseline) and
-    ``budget − 1`` uniform masks, evaluated in one batch; returns the uniform masks, their
-    outputs and the baseline."""
-    train = bernoulli(budget - 1, n, 0.5, seed=seed)
+    ``budget − 1`` masks keeping each component with probability ``keep`` (½: uniform),
+    evaluated in one batch; returns those masks, their outputs and the baseline."""
+    train = bernoulli(budget - 1, n, keep, seed=seed)
     both = PackedMasks.concat([pack(np.ones((1, n), dtype=bool)), train])
     out = np.asarray(ev(both), dtype=np.float64)
     if out.ndim != 1:
@@ -162,18 +163,27 @@ def sample_and_evaluate(ev: Any, n: int, budget: int, seed: int, what: str) -> t
 
 
 class ProxyExplainer:
-    """The explainer shape of a regression proxy: sample uniform masks, evaluate them, fit the
-    proxy, return its expansion as an :class:`~fastspex.explainers.result.Explanation`.
+    """The explainer shape of a regression proxy: sample masks, evaluate them, fit the proxy,
+    return its expansion as an :class:`~fastspex.explainers.result.Explanation`.
 
+    Masks are uniform, or with ``design="bernoulli"`` (implied by ``keep``) keep each component
+    with probability ``keep``; the held-out R² is measured on masks of the same design.
     Subclasses name the proxy (``method``), fit it (``_fit_proxy``) and turn the fit into
     Möbius coefficients (``_expansion``); ``options`` go to the proxy's fit function.
     """
 
     method = "proxy"
 
+    @staticmethod
+    def default_budget(n: int) -> int:
+        """32 masks per component, 500 to 5,000."""
+        return int(np.clip(32 * n, 500, 5000))
+
     def __init__(self, budget: int = 1000, *, seed: int | None = 0, n_threads: int | None = None,
-                 progress: bool | None = None, holdout: int = 0, **options: Any) -> None:
+                 progress: bool | None = None, holdout: int = 0, design: str | None = None,
+                 keep: float | None = None, **options: Any) -> None:
         from .._validate import as_int, as_seed
+        from .result import check_keep
 
         self.budget = as_int(budget, "budget", minimum=3)
         self.seed = as_seed(seed)
@@ -181,6 +191,20 @@ class ProxyExplainer:
         as_threads(n_threads)
         self.progress = progress
         self.holdout = as_int(holdout, "holdout", minimum=0)
+        self.design_given = design is not None
+        if design is None:
+            design = "bernoulli" if keep is not None else "uniform"
+        if design not in ("uniform", "bernoulli"):
+            msg = f"method {self.method!r} samples design='uniform' or 'bernoulli' only, got {design!r}"
+            raise ValueError(msg)
+        if design == "bernoulli" and keep is None:
+            msg = "design='bernoulli' needs keep=P, the probability of keeping each component (e.g. 0.9)"
+            raise ValueError(msg)
+        if keep is not None and design != "bernoulli":
+            msg = f"keep={keep!r} applies to design='bernoulli' only (got design={design!r})"
+            raise ValueError(msg)
+        self.design = design
+        self.keep = 0.5 if keep is None else check_keep(keep)
         from .result import check_options
 
         check_options(self._fit_function(), options, self.method, ("masks", "y", "seed", "n_threads"))
@@ -199,13 +223,14 @@ class ProxyExplainer:
 
         from .. import indices
         from ..evaluation.evaluator import as_evaluator
-        from .result import Explanation, measure_faithfulness
+        from .result import Explanation, design_label, measure_faithfulness
 
         t0 = time.perf_counter()
         ev = as_evaluator(fn, n, store=store, key=key,
                           progress=self.progress if progress is None else progress)
         n, calls0 = ev.n, ev.calls
-        train, y, baseline = sample_and_evaluate(ev, n, self.budget, self.seed, f"method={self.method!r}")
+        train, y, baseline = sample_and_evaluate(ev, n, self.budget, self.seed,
+                                                 f"method={self.method!r}", keep=self.keep)
         t_model = time.perf_counter() - t0
         t = time.perf_counter()
         fit = self._fit_function()(train, y, seed=self.seed, n_threads=self.n_threads, **self.options)
@@ -213,10 +238,16 @@ class ProxyExplainer:
         surrogate = indices.to_fourier(mobius)
         t_fit = time.perf_counter() - t
         t = time.perf_counter()
-        r2, _ = measure_faithfulness(ev, fit.predict, n, self.holdout, self.seed, what=self.method)
+        r2, _ = measure_faithfulness(ev, fit.predict, n, self.holdout, self.seed, what=self.method,
+                                     keep=self.keep)
         t_model += time.perf_counter() - t
         total = time.perf_counter() - t0
+        reason = ("the design the caller asked for" if self.design_given else
+                  f"keep={self.keep:g} was given: each component kept with that probability"
+                  if self.design == "bernoulli" else
+                  "uniform masks weight every coalition equally (the regression's own design)")
         settings = {"budget": self.budget, "seed": self.seed, "holdout": self.holdout,
+                    "design": design_label(self.design, self.keep), "design_reason": reason,
                     **{k: v for k, v in fit.settings.items() if _plain(v)}, **details}
         return Explanation(
             coefficients=surrogate, n=n, calls=ev.calls - calls0, baseline=baseline,

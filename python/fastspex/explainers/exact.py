@@ -63,6 +63,11 @@ class Exact:
     uses_holdout = False
     replaced_by_exact = False
 
+    @staticmethod
+    def default_budget(n: int) -> int:
+        """All ``2ⁿ`` masks."""
+        return 1 << n
+
     def __init__(self, budget: int | None = None, *, seed: int | None = 0,
                  n_threads: int | None = None, progress: bool | None = None,
                  holdout: int = 0) -> None:

@@ -371,6 +371,11 @@ class Greedy:
     uses_holdout = False  # it measures sets, not a fitted function
     replaced_by_exact = False  # its answer is a set, which all 2^n masks do not give by themselves
 
+    @staticmethod
+    def default_budget(n: int) -> int:
+        """Enough calls for the singles and three rounds over the pairs, at most 20,000."""
+        return int(min(20000, 1 + n + 3 * (n + n * (n - 1) // 2)))
+
     def __init__(self, budget: int | None = None, *, seed: int | None = 0,
                  n_threads: int | None = None, progress: bool | None = None, holdout: int = 0,
                  labels: Sequence[str] | None = None, **options: Any) -> None:

@@ -13,18 +13,26 @@ Interactions in LLMs"; docs/background.md, "ProxySPEX". Steps:
    all data;
 3. extract each averaged ensemble's exact Fourier coefficients in C++ (:mod:`fastspex.lgbm`);
 4. refit every main effect plus the top-K interactions by magnitude by ridge regression,
-   choosing K (0 included) and the ridge penalty by exact leave-one-out error, so the
-   explanation never fits worse (leave-one-out) than a ridge fit of the main effects alone;
-   under the Shapley design the refit is weighted least squares with the Shapley kernel
+   choosing K (0 included) and the ridge penalty by exact leave-one-out error; under the
+   Shapley design the refit is weighted least squares with the Shapley kernel
    (sampling-corrected), the empty and all-kept masks interpolated; the grid point whose refit
    has the lowest leave-one-out error gives the explanation;
-5. optionally report held-out R² on fresh uniform masks (``holdout``; extra model calls).
+5. never below the baselines (uniform, Bernoulli and user designs): that refit is scored by
+   honest fold CV (each fold booster's terms refit on the other folds, predicting the fold it
+   never saw) and competes with a ridge fit of the main effects alone, the whole tree proxy
+   (retrained on every mask) and the main effects plus trees on their residual
+   (:mod:`fastspex.explainers.residual_trees`); the highest cross-validated R² is returned
+   (``settings["candidates"]`` lists them). When the default grid's CV R² says the target is
+   noisy, a slower, subsampled grid (:data:`NOISY_GRID`) is cross-validated as well;
+6. optionally report held-out R² on fresh masks of the same design (``holdout``; extra model
+   calls).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -36,12 +44,15 @@ from ..errors import check_memory
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
 from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
-from . import shapley_design, trees
+from . import residual_trees, shapley_design, trees
+from .result import Explanation, check_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
-from .result import Explanation, measure_faithfulness
 
 __all__ = [
     "DEFAULT_GRID",
+    "NOISY_CV_R2",
+    "NOISY_GRID",
+    "TIE_R2",
     "ProxySPEX",
     "ProxySPEXResult",
     "ablation_pair_scores",
@@ -49,7 +60,7 @@ __all__ = [
     "run",
 ]
 
-Design = Literal["uniform", "shapley", "ablate"] | Callable[..., MaskLike]
+Design = Literal["uniform", "bernoulli", "shapley", "ablate"] | Callable[..., MaskLike]
 
 #: The default hyper-parameter grid: tree depth x learning rate (the number of trees comes from
 #: early stopping). Users pass their own list of LightGBM parameter dicts as ``grid``.
@@ -64,9 +75,32 @@ DEFAULT_GRID: tuple[dict[str, Any], ...] = (
     {"max_depth": 5, "learning_rate": 0.3},
 )
 
+#: Slower settings tried as well when the default grid's best CV R² is below
+#: :data:`NOISY_CV_R2` (a noisy or wide target, e.g. a language model's heads): a smaller
+#: learning rate with more patience, and column/row subsampling, fit noise far less than the
+#: fast default (measured on SmolLM2's heads in benchmarks/bench_components.py).
+NOISY_GRID: tuple[dict[str, Any], ...] = (
+    {"max_depth": 2, "learning_rate": 0.1},
+    {"max_depth": 3, "learning_rate": 0.05, "feature_fraction": 0.5, "bagging_fraction": 0.8,
+     "bagging_freq": 1},
+)
+NOISY_CV_R2 = 0.8
+#: Cross-validated R² by which a denser candidate must beat a simpler one to be chosen.
+TIE_R2 = 0.005
+#: Early-stopping patience (rounds) of the slow grid.
+NOISY_PATIENCE = 40
 
 #: The result of :meth:`ProxySPEX.fit` (every explainer returns an :class:`Explanation`).
 ProxySPEXResult = Explanation
+
+
+@dataclass
+class TrainingMasks:
+    """The masks a fit was trained on and their outputs (``method="auto"`` scores other
+    candidates on them without a new model call)."""
+
+    masks: PackedMasks
+    outputs: np.ndarray
 
 
 def fourier_features(coefs: Coefficients, x: np.ndarray) -> np.ndarray:
@@ -94,14 +128,18 @@ class ProxySPEX:
         budget: model calls for the training masks (the all-kept mask is one of them).
         seed: seed of every random choice (masks, folds, LightGBM); ``None`` draws one.
         design: "uniform" (each component kept with p = 1/2; drawn in complementary pairs
-            unless ``antithetic=False``), "shapley" (the Shapley-kernel design of
+            unless ``antithetic=False``), "bernoulli" (each component kept independently with
+            probability ``keep``, e.g. 0.9 for attention heads, where most ablations of half
+            the heads leave nothing to explain; held-out masks then follow the same design),
+            "shapley" (the Shapley-kernel design of
             :mod:`fastspex.explainers.shapley_design`: the empty and all-kept masks, border
             sizes enumerated, the rest drawn with sizes ∝ the Shapley kernel, in complementary
             pairs; the refit is then kernel-weighted), "ablate" (the local design:
             the all-kept mask plus masks ablating ``num_ablated`` components), or a callable
             ``design(m, n, seed=...)`` returning masks (e.g. ``fastspex.masks.bernoulli``).
-            ``None`` (the default): "shapley" when ``index`` is a Shapley index (sv, sii, ksii,
-            fsii), else "uniform".
+            ``None`` (the default): "bernoulli" when ``keep`` is given, else "shapley" when
+            ``index`` is a Shapley index (sv, sii, ksii, fsii), else "uniform".
+        keep: keep probability of the "bernoulli" design, strictly between 0 and 1.
         index: the interaction index the explanation is for (``fastspex.explain`` passes
             its ``index``); it only chooses the default ``design``.
         num_ablated: range of ablated components for ``design="ablate"``.
@@ -116,10 +154,16 @@ class ProxySPEX:
             ``budget // 2``, at most 512).
         refit: "ridge" (choose K and the penalty by leave-one-out error), "ols", or "none"
             (keep the booster's exact expansion, truncated to ``max_k``).
-        holdout: fresh uniform masks on which to report R² (extra model calls; 0 = none).
+        holdout: fresh masks on which to report R² (extra model calls; 0 = none); uniform, or
+            of the Bernoulli design when that one was used.
         n_threads: threads for LightGBM and the core (default 2).
         progress: show a progress bar for the model calls (``None``: when on a terminal).
     """
+
+    @staticmethod
+    def default_budget(n: int) -> int:
+        """32 masks per component, 500 to 5,000 (500 for a 15-word sentence)."""
+        return int(np.clip(32 * n, 500, 5000))
 
     def __init__(
         self,
@@ -127,6 +171,7 @@ class ProxySPEX:
         *,
         seed: int | None = 0,
         design: Design | None = None,
+        keep: float | None = None,
         index: str | None = None,
         num_ablated: int | tuple[int, int] = (1, 5),
         antithetic: bool = True,
@@ -147,16 +192,27 @@ class ProxySPEX:
             msg = f"index must be an index name such as 'sii', got {index!r}"
             raise TypeError(msg)
         self.index = index
+        self.design_given = design is not None
         if design is None:
-            design = "shapley" if index in SHAPLEY_INDICES else "uniform"
-        if not (callable(design) or design in ("uniform", "shapley", "ablate")):
-            msg = f"design must be 'uniform', 'shapley', 'ablate' or a callable, got {design!r}"
+            design = "bernoulli" if keep is not None else (
+                "shapley" if index in SHAPLEY_INDICES else "uniform")
+        if not (callable(design) or design in ("uniform", "bernoulli", "shapley", "ablate")):
+            msg = (f"design must be 'uniform', 'bernoulli', 'shapley', 'ablate' or a callable, "
+                   f"got {design!r}")
             raise ValueError(msg)
+        if design == "bernoulli" and keep is None:
+            msg = "design='bernoulli' needs keep=P, the probability of keeping each component (e.g. 0.9)"
+            raise ValueError(msg)
+        if keep is not None and design != "bernoulli":
+            msg = f"keep={keep!r} applies to design='bernoulli' only (got design={design!r})"
+            raise ValueError(msg)
+        self.keep = None if keep is None else check_keep(keep)
         self.design = design
         self.num_ablated = num_ablated
         self.antithetic = bool(antithetic)
         default_folds = 5 if self.budget < 1000 else 3
         self.folds = as_int(default_folds if folds is None else folds, "folds", minimum=2)
+        self.grid_given = grid is not None
         self.grid = [dict(g) for g in (DEFAULT_GRID if grid is None else grid)]
         if not self.grid or not all(isinstance(g, dict) for g in self.grid):
             msg = "grid must be a non-empty sequence of LightGBM parameter dicts"
@@ -198,6 +254,9 @@ class ProxySPEX:
             drawn = masks.PackedMasks.concat([half, half.complement()])[:m]
         elif self.design == "uniform":
             drawn = masks.bernoulli(m, n, 0.5, seed=seed)
+        elif self.design == "bernoulli":
+            assert self.keep is not None  # checked in __init__
+            drawn = masks.bernoulli(m, n, self.keep, seed=seed)
         elif self.design == "ablate":
             drawn = masks.random_subsets(m, n, num_ablated=self.num_ablated, seed=seed)
         else:
@@ -246,11 +305,23 @@ class ProxySPEX:
         z = (y - offset) / scale
 
         t = time.perf_counter()
+        fold_of = _lgb_folds(len(y), self.folds, int(seeds[1]))
         candidates, cv_table = _cross_validate(
             x, z, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
             folds=self.folds, max_rounds=self.max_rounds, early_stopping=self.early_stopping,
             seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params,
+            fold_of=fold_of,
         )
+        if (not self.grid_given and plan is None
+                and max(row["cv_r2"] for row in cv_table) < NOISY_CV_R2):
+            slow, slow_table = _cross_validate(
+                x, z, grid=[dict(g) for g in NOISY_GRID],
+                base=self._base_params(int(seeds[1]), len(y)), folds=self.folds,
+                max_rounds=self.max_rounds, early_stopping=max(self.early_stopping, NOISY_PATIENCE),
+                seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params, fold_of=fold_of,
+            )
+            cv_table += [{**row, "slow_grid": True} for row in slow_table]
+            candidates = sorted(candidates + slow, key=lambda c: -float(c[0]["cv_r2"]))
         timings["proxy"] = time.perf_counter() - t
 
         # Every grid point's averaged fold ensemble is extracted and refit; the explanation is
@@ -259,7 +330,7 @@ class ProxySPEX:
         # a refit, the proxy's CV error decides.
         max_k = self.max_k if self.max_k is not None else max(1, min(512, len(y) // 2))
         timings["extract"] = timings["refit"] = 0.0
-        best: tuple[float, dict[str, Any], Coefficients, dict[str, Any]] | None = None
+        best: tuple[float, dict[str, Any], Coefficients, dict[str, Any], list[str]] | None = None
         for chosen, boosters in candidates:
             t = time.perf_counter()
             ensemble = trees.concat([trees.tree_arrays(b, n=n) for b in boosters])
@@ -277,15 +348,70 @@ class ProxySPEX:
             chosen = {**chosen, "refit_cv_r2": refit_r2, "extracted_terms": len(raw),
                       "trees": ensemble.num_trees}
             if best is None or score < best[0]:
-                best = (score, chosen, coefs, refit_info)
+                best = (score, chosen, coefs, refit_info, boosters)
         assert best is not None
-        _, chosen, coefs, refit_info = best
+        _, chosen, coefs, refit_info, best_boosters = best
+        cv_r2 = -best[0]
+        table: list[dict[str, Any]] = [{"candidate": "refit of the proxy's top terms", "loo_r2": cv_r2}]
+        if weights is None and self.refit != "none":
+            # The refit's leave-one-out error is optimistic (its terms come from trees that saw
+            # every mask): it is scored instead by refitting each fold booster's terms on the
+            # other folds and predicting the fold the booster never saw.
+            t = time.perf_counter()
+            cv_r2 = _refit_fold_r2(best_boosters, fold_of, x, z, self.refit, max_k, n,
+                                   self.folds, self.n_threads)
+            table[0]["cv_r2"] = cv_r2
+            timings["refit"] += time.perf_counter() - t
+            # Never below the baselines: the main effects alone, the proxy itself and the main
+            # effects with trees on their residual compete with the refit on cross-validated R²
+            # over the same masks (the Shapley design's weighted refit is left as it is).
+            t = time.perf_counter()
+            best_raw, _ = candidates[0]
+            # the proxy retrained on every mask, for the rounds CV chose (scaled to the larger
+            # sample): the fold models each saw only (k-1)/k of the masks
+            full = _train_full(x, z, best_raw, self._base_params(int(seeds[1]), len(y)),
+                               rounds=int(np.ceil(best_raw["rounds"] * self.folds / (self.folds - 1))))
+            whole = trees.booster_fourier(trees.tree_arrays(full, n=n), n_threads=self.n_threads)
+            others: list[tuple[str, float, Coefficients, dict[str, Any]]] = [
+                ("the tree proxy itself", float(best_raw["cv_r2"]), whole,
+                 {"k": len(whole) - 1, "alpha": None, "refit": "none (the whole proxy)"})]
+            timings["extract"] += time.perf_counter() - t
+            t = time.perf_counter()
+            with _blas_threads(1):
+                fits = residual_trees.fit_residual_trees(
+                    x, z, folds=self.folds, seed=int(seeds[2]),
+                    base=self._base_params(int(seeds[1]), len(y)), n_threads=self.n_threads,
+                    fold_of=fold_of)
+            timings["residual"] = time.perf_counter() - t
+            # simplest first: the main effects, the refit, ridge + residual trees, the whole proxy
+            ranked: list[tuple[str, float, Coefficients | None, dict[str, Any]]] = [
+                (fits[0].info["candidate"], fits[0].cv_r2, fits[0].coefficients, fits[0].info),
+                ("refit", cv_r2, None, {}),
+                *[(f.info["candidate"], f.cv_r2, f.coefficients, f.info) for f in fits[1:]],
+                *others,
+            ]
+            for label, score, _, info in ranked:
+                if label != "refit":
+                    table.append({"candidate": label, "cv_r2": score,
+                                  **{k: v for k, v in info.items() if k != "candidate"}})
+            top = max(score for _, score, _, _ in ranked if np.isfinite(score))
+            # the simplest candidate within TIE_R2 of the best cross-validated R²: a denser one
+            # must earn its terms (and the main effects alone, first in line, are never beaten
+            # by less than that)
+            label, score, cand, info = next(r for r in ranked if np.isfinite(r[1]) and r[1] >= top - TIE_R2)
+            if cand is not None:
+                cv_r2, coefs = score, cand
+                sizes = cand.orders()
+                refit_info = {**refit_info, "k": len(cand) - 1, "alpha": info.get("alpha"),
+                              "refit_cv_r2": score, "refit": label,
+                              "interactions": int(np.count_nonzero(sizes >= 2)),
+                              "mains_in_basis": int(np.count_nonzero(sizes == 1))}
         coefs = _unscale(coefs, offset, scale)
 
         t = time.perf_counter()
         before = ev.calls
         r2, _ = measure_faithfulness(ev, lambda m: indices.evaluate(coefs, m), n, self.holdout,
-                                     self.seed, what="ProxySPEX")
+                                     self.seed, what="ProxySPEX", keep=self.holdout_keep)
         holdout_calls = ev.calls - before
         model_time += time.perf_counter() - t
 
@@ -295,8 +421,13 @@ class ProxySPEX:
         settings = {
             "budget": self.budget,
             "seed": self.seed,
-            "design": self.design if isinstance(self.design, str) else getattr(
-                self.design, "__name__", "callable"),
+            "fit_masks": len(y),
+            "cv_r2": cv_r2,
+            "candidates": table,
+            "design": design_label(self.design, self.keep or 0.5) if isinstance(self.design, str)
+            else getattr(self.design, "__name__", "callable"),
+            "design_reason": self.design_reason(),
+            "keep": self.keep,
             "num_ablated": list(self.num_ablated) if isinstance(self.num_ablated, tuple)
             else self.num_ablated,
             "antithetic": self.antithetic,
@@ -324,7 +455,25 @@ class ProxySPEX:
             baseline=float(y[0]),
             timings=timings,
             settings=settings,
+            diagnostics={"training": TrainingMasks(train, y)},
         )
+
+    @property
+    def holdout_keep(self) -> float:
+        """The keep probability of the held-out masks: the Bernoulli design's, else ½."""
+        return self.keep if self.design == "bernoulli" and self.keep is not None else 0.5
+
+    def design_reason(self) -> str:
+        """One sentence: why the masks were drawn the way they were."""
+        if self.design_given:
+            return "the design the caller asked for"
+        if self.design == "bernoulli":
+            return f"keep={self.keep:g} was given: each component kept with that probability"
+        if self.design == "shapley":
+            return (f"index {self.index!r} weights coalitions by the Shapley kernel, which puts its "
+                    "weight on the small and large ones")
+        return ("uniform masks weight every coalition equally, as the Banzhaf and Fourier "
+                "indices do" + ("" if self.index is None else f" (index {self.index!r})"))
 
     def memory_estimate(self, n: int) -> int:
         """A conservative estimate of the bytes :meth:`fit` allocates for ``n`` components.
@@ -440,9 +589,10 @@ _SEQUENTIAL_GRID_CELLS = 20_000_000
 def _cross_validate(
     x: np.ndarray, y: np.ndarray, *, grid: list[dict[str, Any]], base: dict[str, Any],
     folds: int, max_rounds: int, early_stopping: int, seed: int, workers: int,
-    user_params: dict[str, Any] | None = None,
+    user_params: dict[str, Any] | None = None, fold_of: np.ndarray | None = None,
 ) -> tuple[list[tuple[dict[str, Any], list[str]]], list[dict[str, Any]]]:
-    """k-fold CV with early stopping per grid point.
+    """k-fold CV with early stopping per grid point (``fold_of[i]``: the fold of mask ``i``;
+    fold booster ``k`` never saw fold ``k``).
 
     Returns, for each grid point, its settings (with the best round and CV R²) and the fold
     boosters' model text up to that round, best CV error first; and the CV table."""
@@ -461,9 +611,11 @@ def _cross_validate(
         # one Dataset per grid point: lightgbm.cv on a Dataset constructed beforehand builds
         # its folds in a way that trains about ten times slower
         data = lgb.Dataset(xb, label=y, params=dataset_params, free_raw_data=False)
+        split = None if fold_of is None else [
+            (np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(folds)]
         out = lgb.cv(
             params, data, num_boost_round=max_rounds, nfold=folds, stratified=False,
-            shuffle=True, seed=seed, return_cvbooster=True,
+            shuffle=True, seed=seed, return_cvbooster=True, folds=split,
             callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
         )
         curve = np.asarray(out["valid l2-mean"])
@@ -497,6 +649,49 @@ def _cross_validate(
         candidates.append((mse, row, models))
     candidates.sort(key=lambda c: c[0])
     return [(dict(row), models) for _, row, models in candidates], table
+
+
+def _lgb_folds(m: int, folds: int, seed: int) -> np.ndarray:
+    """The fold of each mask as ``lightgbm.cv(nfold=folds, shuffle=True, seed=seed)`` would
+    split them (given explicitly, so which booster never saw which masks is known)."""
+    fold_of = np.empty(m, np.int64)
+    for k, rows in enumerate(np.array_split(np.random.RandomState(seed).permutation(m), folds)):
+        fold_of[rows] = k
+    return fold_of
+
+
+def _train_full(x: np.ndarray, z: np.ndarray, row: dict[str, Any], base: dict[str, Any],
+                rounds: int) -> str:
+    """The model text of one booster with a grid point's settings trained on all masks."""
+    import lightgbm as lgb
+
+    point = {k: v for k, v in row.items() if k not in ("rounds", "cv_r2", "slow_grid")}
+    params = {**base, **point}
+    depth = int(params.get("max_depth", -1))
+    if "num_leaves" not in point and depth > 0:
+        params["num_leaves"] = max(2, min(2**depth, 131072))
+    xb = x.view(np.uint8) if x.dtype == np.bool_ else x.astype(np.uint8)
+    data = lgb.Dataset(xb, label=z, params={"max_bin": base.get("max_bin", 255), "verbosity": -1,
+                                            "feature_pre_filter": False})
+    return lgb.train(params, data, num_boost_round=max(1, rounds)).model_to_string()
+
+
+def _refit_fold_r2(
+    boosters: list[str], fold_of: np.ndarray, x: np.ndarray, z: np.ndarray, how: str,
+    max_k: int, n: int, folds: int, n_threads: int | None,
+) -> float:
+    """Cross-validated R² of the refit: fold booster ``k``'s terms refit on the other folds,
+    predicting fold ``k`` (which that booster never saw)."""
+    sse = 0.0
+    for k, model in enumerate(boosters):
+        tr, va = fold_of != k, fold_of == k
+        raw = trees.booster_fourier(trees.tree_arrays(model, n=n), top_k=max_k, n_threads=n_threads)
+        with _blas_threads(1):
+            coefs, _ = _refit(raw, x[tr], z[tr], how, folds=folds, max_k=max_k)
+        resid = z[va] - indices.evaluate(coefs, x[va])
+        sse += float(resid @ resid)
+    var = float(np.var(z))
+    return 1.0 - sse / len(z) / var if var > 0 else float("nan")
 
 
 def _weighted_problem(

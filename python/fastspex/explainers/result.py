@@ -20,7 +20,10 @@ from ..indices import InteractionIndex
 from ..masks import MaskLike, PackedMasks
 from ..names import IndexName
 
-__all__ = ["Explainer", "Explanation", "check_options", "measure_faithfulness", "r_squared"]
+__all__ = [
+    "Explainer", "Explanation", "check_keep", "check_options", "design_label",
+    "measure_faithfulness", "r_squared",
+]
 
 
 @dataclass
@@ -103,6 +106,24 @@ def check_options(function: Callable[..., Any], options: dict[str, Any], method:
         raise TypeError(msg)
 
 
+def check_keep(keep: object) -> float:
+    """The keep probability of the Bernoulli design, checked: a number strictly in (0, 1)."""
+    if isinstance(keep, bool) or not isinstance(keep, (int, float, np.floating, np.integer)):
+        msg = f"keep must be a probability in (0, 1), e.g. keep=0.9; got {keep!r}"
+        raise TypeError(msg)
+    value = float(keep)
+    if not 0.0 < value < 1.0:
+        msg = (f"keep must lie strictly between 0 and 1 (each component is kept with that "
+               f"probability), got {value}")
+        raise ValueError(msg)
+    return value
+
+
+def design_label(design: str, keep: float) -> str:
+    """How a design is written in ``settings["design"]`` ("uniform", "bernoulli(keep=0.9)")."""
+    return f"bernoulli(keep={keep:g})" if design == "bernoulli" else design
+
+
 def r_squared(truth: np.ndarray, prediction: np.ndarray) -> float | None:
     """``1 − SSE/SST`` of ``prediction`` against ``truth``; ``None`` when ``truth`` is constant
     (no variance to explain: any number would be made up)."""
@@ -118,17 +139,18 @@ def r_squared(truth: np.ndarray, prediction: np.ndarray) -> float | None:
 
 def measure_faithfulness(
     evaluator: Callable[[PackedMasks], np.ndarray], predict: Callable[[PackedMasks], np.ndarray],
-    n: int, holdout: int, seed: int, *, what: str = "the explanation",
+    n: int, holdout: int, seed: int, *, what: str = "the explanation", keep: float = 0.5,
 ) -> tuple[float | None, int]:
-    """R² of ``predict`` on ``holdout`` fresh uniform masks, and the masks drawn.
+    """R² of ``predict`` on ``holdout`` fresh masks of the training design, and the masks drawn.
 
-    The masks come from their own seed stream, so they are not the training masks of any
-    method seeded with ``seed``.
+    Each component is kept with probability ``keep`` (½: the uniform design), so a run on the
+    Bernoulli design is judged where it was fitted. The masks come from their own seed stream,
+    so they are not the training masks of any method seeded with ``seed``.
     """
     if holdout <= 0:
         return None, 0
     stream = int(np.random.SeedSequence([seed, 0x686F6C64]).generate_state(1, dtype=np.uint64)[0])
-    test = masks.bernoulli(holdout, n, 0.5, seed=stream)
+    test = masks.bernoulli(holdout, n, keep, seed=stream)
     truth = np.asarray(evaluator(test), dtype=np.float64)
     if truth.ndim != 1:
         msg = f"{what} needs one scalar output per mask; the value function returned shape {truth.shape}"

@@ -209,6 +209,11 @@ class SPEX:
         progress: show a progress bar for the model calls (``None``: when on a terminal).
     """
 
+    @staticmethod
+    def default_budget(n: int) -> int:
+        """100 calls per component, 1,000 to 20,000."""
+        return int(np.clip(100 * n, 1000, 20000))
+
     def __init__(
         self,
         budget: int | None = None,
