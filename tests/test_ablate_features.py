@@ -278,3 +278,15 @@ def test_text_longer_than_the_model_accepts_is_refused_before_any_forward(name, 
     with pytest.raises(ValueError, match=rf"tokens; this model accepts {limit}"):
         FeatureAblation(text, lm, unit="sentence", max_new_tokens=4)
     assert not calls
+
+
+@pytest.mark.parametrize(("unit", "kind"), [("sentence", "sentences"), ("word", "words")])
+def test_the_result_names_the_unit_explained(unit: str, kind: str) -> None:
+    from fastspex import explain
+    from fastspex.results.describe import components_text
+
+    fa = FeatureAblation(TEXT, text_fn=lambda texts: [len(t) for t in texts], unit=unit)
+    assert fa.metadata["unit"] == unit
+    res = explain(fa, method="exact", store=None, progress=False)  # 11 words: 2^11 masks
+    assert res.metadata["unit"] == unit
+    assert components_text(res) == f"{fa.n:,} {kind}"

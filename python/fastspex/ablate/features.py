@@ -127,7 +127,8 @@ class FeatureAblation(AblationBase):
         self.labels = [u.text for u in self.units]
         self._replacement_text = self._replacements(baseline, unit, tok if tok is not None else tokenizer)
         self.metadata: dict[str, Any] = {"prompt": self.prompt.user, "system": self.prompt.system,
-                                         "context": context}
+                                         "context": context,
+                                         "unit": unit if isinstance(unit, str) else "span"}
         settings = {
             "text": self.prompt.text,
             "units": [(u.start, u.end) for u in self.units],
