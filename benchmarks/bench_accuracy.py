@@ -47,6 +47,7 @@ TEXTS = [
     "Not a great movie, yet the acting was good and never boring.",                   # n = 12
     "The room was spotless and the staff were friendly, but breakfast was cold.",     # n = 13
     "The hotel was not bad, though the noisy bar downstairs kept us up late.",        # n = 14
+    "The hotel was clean and quiet, but the breakfast was poor and the staff rude.",  # n = 15
 ]
 PLANTED = [  # (n, k, max_order, noise, seed)
     (14, 20, 3, 0.05, 1),
@@ -229,11 +230,27 @@ def shapiq_estimators(n: int) -> dict[str, list[tuple[str, Callable[[int], Any]]
     return out
 
 
-def run_fastspex(method: str, game: TableGame, n: int, budget: int, seed: int) -> Any:
+#: The Shapley-family keys: ProxySPEX serves them from one run of its Shapley-kernel design
+#: (``index="fsii"``); the others from one run of its default uniform design.
+SHAPLEY_KEYS = ("SV", "SII", "k-SII", "FSII")
+
+
+def fastspex_runs(method: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The runs of one fastspex method per (budget, seed): ``[(index passed to explain, keys it
+    serves)]``. An index-aware method (ProxySPEX) runs its design once per index family; one
+    fitted surrogate serves every index of the family."""
+    if method == "proxyspex":
+        return [("fsii", SHAPLEY_KEYS), ("fourier", tuple(k for k in INDICES if k not in SHAPLEY_KEYS))]
+    return [("fourier", tuple(INDICES))]
+
+
+def run_fastspex(method: str, game: TableGame, n: int, budget: int, seed: int,
+                 index: str = "fourier") -> Any:
     import fastspex
 
-    inter = fastspex.explain(game, n=n, method=method, budget=budget, index="fourier", seed=seed,
-                             store=None, progress=False, holdout=0)
+    order = {"fsii": 2}.get(index)
+    inter = fastspex.explain(game, n=n, method=method, budget=budget, index=index, order=order,
+                             seed=seed, store=None, progress=False, holdout=0)
     return inter.surrogate
 
 
@@ -261,7 +278,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
     ap.add_argument("--games", nargs="+", default=None,
-                    help="subset of game names (minilm0..2, planted0..1)")
+                    help="subset of game names (minilm0..3, planted0..1)")
     ap.add_argument("--no-shapiq", action="store_true", help="fastspex estimators only")
     ap.add_argument("--skip", nargs="*", default=[],
                     help="estimator names to leave out (e.g. shapiq.ProxySPEX)")
@@ -299,7 +316,7 @@ def main() -> None:
         doc["overall"] = overall(doc["medians"], doc["games"])
         print_tables(doc["medians"], doc["settings"]["budgets"])
         print_overall(doc["overall"], doc["settings"]["budgets"])
-        path = C.write_json(NAME, doc, args.out or args.summarise)
+        path = write_compact(doc, args.out or args.summarise)
         print(f"\nwrote {path}")
         return
     if args.quick:
@@ -360,21 +377,23 @@ def main() -> None:
         est_shapiq = {} if args.no_shapiq else shapiq_estimators(n)
         for budget in args.budgets:
             for seed in range(args.seeds):
-                for method in FASTSPEX_METHODS:
+                for method, run_index, keys in [(m, i, k) for m in FASTSPEX_METHODS
+                                                for i, k in fastspex_runs(m)]:
                     name = f"fastspex.{method}"
                     if name in args.skip:
                         continue
                     game = TableGame(table, n)
                     t0 = time.perf_counter()
                     try:
-                        coefs = run_fastspex(method, game, n, budget, seed)
+                        coefs = run_fastspex(method, game, n, budget, seed, run_index)
                         err = None
                     except Exception as e:  # noqa: BLE001 - recorded, not fatal
                         coefs, err = None, f"{type(e).__name__}: {e}"[:200]
                     secs = time.perf_counter() - t0
-                    for key in INDICES:
+                    for key in keys:
                         row = {"game": g["name"], "n": n, "index": key, "estimator": name,
-                               "budget": budget, "seed": seed, "calls": game.calls, "seconds": secs}
+                               "budget": budget, "seed": seed, "calls": game.calls, "seconds": secs,
+                               "run_index": run_index}
                         if coefs is None:
                             row["error"] = err
                         else:
@@ -405,7 +424,7 @@ def main() -> None:
     overall_rows = overall(medians, game_facts)
     print_tables(medians, args.budgets)
     print_overall(overall_rows, args.budgets)
-    path = C.write_json(NAME, {
+    path = write_compact({
         "shapiq": shapiq_version,
         "settings": {"budgets": args.budgets, "seeds": args.seeds, "indices": INDICES,
                      "metrics": "MSE, precision@10, Kendall tau-b over all sets of order 1..2 "
@@ -415,6 +434,24 @@ def main() -> None:
         "total_seconds": time.perf_counter() - t_start,
     }, C.out_path(NAME, args))
     log(f"\nwrote {path}")
+
+
+def write_compact(payload: dict[str, Any], out: Any = None) -> Any:
+    """``C.write_json``'s document, with every list of records one record per line (the
+    per-seed rows run to tens of thousands: an indented dump is unreadable in a diff)."""
+    import json
+
+    path = C.write_json(NAME, payload, out)
+    doc = json.loads(path.read_text())
+    parts = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            body = ",\n".join("  " + json.dumps(v, default=str) for v in value)
+            parts.append(f"{json.dumps(key)}: [\n{body}\n]")
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value, default=str)}")
+    path.write_text("{\n" + ",\n".join(parts) + "\n}\n")
+    return path
 
 
 def C_missing(module: str) -> str | None:

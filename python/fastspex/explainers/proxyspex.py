@@ -36,7 +36,7 @@ from ..errors import check_memory
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
 from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
-from . import shapley_design, trees
+from . import shapley_design, shapley_refit, trees
 from .shapley_design import SHAPLEY_INDICES
 from .result import Explanation, measure_faithfulness
 
@@ -280,6 +280,14 @@ class ProxySPEX:
                 best = (score, chosen, coefs, refit_info)
         assert best is not None
         _, chosen, coefs, refit_info = best
+        if plan is not None and self.refit != "none":  # Shapley design: the index's own correction
+            t = time.perf_counter()
+            with _blas_threads(1):
+                coefs, correction = shapley_refit.correct(
+                    coefs, x, z, plan.weights, plan.constraint,
+                    proxy_loo_r2=refit_info.get("refit_cv_r2"))
+            timings["refit"] += time.perf_counter() - t
+            refit_info = {**refit_info, "shapley_correction": correction}
         coefs = _unscale(coefs, offset, scale)
 
         t = time.perf_counter()

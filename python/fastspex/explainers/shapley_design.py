@@ -17,9 +17,9 @@ almost never drawn.
 :func:`sample` draws a design in the way KernelSHAP does:
 
 1. the all-kept and the empty masks are always evaluated (they are the constraints);
-2. sizes are taken in complementary pairs (s, n − s) from the border inwards; a pair is
-   enumerated exactly (every coalition of both sizes) while the budget left would, in
-   expectation, draw at least as many coalitions of those sizes as exist, and they fit;
+2. sizes are taken in complementary pairs (s, n − s) from the border inwards; sizes 1 and
+   n − 1 are enumerated whenever they fit (2n masks), the next pairs while the budget left
+   would, in expectation, draw at least as many coalitions of those sizes as exist, and they fit;
 3. the rest of the budget is spent on coalitions drawn with sizes ∝ μ over the sizes not
    enumerated, uniformly within a size, each together with its complement (paired sampling),
    without repeats.
@@ -120,7 +120,9 @@ def sample(budget: int, n: int, *, seed: int | None = 0, paired: bool = True) ->
         count = sum(math.comb(n, t) for t in pair)
         mass_left = sum(mu[t] for t in left)
         expected = remaining * sum(mu[t] for t in pair) / mass_left if mass_left > 0 else 0.0
-        if count > remaining or expected < count:
+        # sizes 1 and n - 1 whenever they fit: with them an additive game is identified exactly
+        # (f({i}) − f(∅) and f(N) − f(N∖{i})), at any budget >= 2n + 2
+        if count > remaining or (expected < count and s > 1):
             break
         for t in pair:
             block = _enumerate_size(n, t)
