@@ -230,7 +230,8 @@ class ProxySPEX:
 
         t = time.perf_counter()
         train, plan = self._design(n, int(seeds[0]))
-        weights = None if plan is None else plan.weights
+        weights = None if plan is None else (
+            plan.weights if plan.refit_weights is None else plan.refit_weights)
         constraint = None if plan is None else plan.constraint
         timings["sampling"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -32,6 +32,8 @@ corrected surrogate's SV and FSII are exact whatever the proxy.
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -39,21 +41,27 @@ import numpy as np
 from .. import indices
 from ..coefficients import Coefficients
 
-__all__ = ["MAX_PAIRS", "correct", "pair_features"]
+__all__ = ["MAX_ORDER", "MAX_TERMS", "correct"]
 
-#: Most pair unknowns corrected (the pair features are masks x C(n, 2) dense).
-MAX_PAIRS = 2000
+#: Most unknowns of one system (its features are dense masks x unknowns).
+MAX_TERMS = 2000
+#: Highest order corrected (1 and 2 always, when the masks allow; 3 and 4 are experiments).
+MAX_ORDER = 2
 
 #: Ridge penalties tried, relative to the kernel mass of the scored masks; the last is "no
 #: correction" in all but name.
 _ALPHAS = np.concatenate([[0.0], np.logspace(-6, 2, 17), [1e8]])
 
 
-def pair_features(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``s_i s_j`` for every pair ``i < j`` of the ±1 features ``s`` (``(m, n)``), and the pairs."""
+def _features(s: np.ndarray, orders: list[int]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """The Fourier features ``Π_{i∈T} s_i`` of every set ``T`` of the given orders, and the sets."""
     n = s.shape[1]
-    iu, ju = np.triu_indices(n, k=1)
-    return s[:, iu] * s[:, ju], np.stack([iu, ju], axis=1)
+    sets = [t for k in orders for t in itertools.combinations(range(n), k)]
+    cols = np.ones((s.shape[0], len(sets)))
+    for j, t in enumerate(sets):
+        for i in t:
+            cols[:, j] *= s[:, i]
+    return cols, sets
 
 
 def _ridge_loo(
@@ -94,6 +102,7 @@ def _ridge_loo(
 def correct(
     coefs: Coefficients, x: np.ndarray, y: np.ndarray, weights: np.ndarray,
     constraint: np.ndarray, *, pairs: bool = True, proxy_loo_r2: float | None = None,
+    max_order: int | None = None,
 ) -> tuple[Coefficients, dict[str, Any]]:
     """The Fourier surrogate ``coefs`` plus its kernel-weighted order-≤2 residual correction.
 
@@ -118,6 +127,7 @@ def correct(
     s = 1.0 - 2.0 * x
     scale = float(w[scored].sum()) or 1.0
     rows = int(scored.sum())
+    max_order = MAX_ORDER if max_order is None else max_order
     complete = n <= 20 and m >= 1 << n and len(np.unique(np.packbits(x, axis=1), axis=0)) == 1 << n
     info: dict[str, Any] = {"masks": int(m), "scored_masks": rows, "complete_design": complete,
                             "skipped": []}
@@ -132,30 +142,36 @@ def correct(
             coefs = Coefficients.from_dict({(): 0.0}, n, "fourier")
             r = y.copy()
             info["proxy_dropped"] = True
-    main = np.zeros(n)
-    c1 = c2 = 0.0
-    # 1. main effects (odd)
-    if n + 1 < rows:
-        main, c1, alpha1, errs1 = _ridge_loo(s, r, w, scored, alphas)
-        info.update({"main_alpha": alpha1 / scale, "main_loo_gain": _gain(errs1)})
-    else:
-        info["skipped"].append(f"main effects: {n + 1} unknowns from {rows} masks")
-    r1 = r - c1 - s @ main
-    # 2. pairs (even)
-    pair_coef = np.zeros(0)
-    pair_sets = np.zeros((0, 2), np.int64)
-    unknowns = n * (n - 1) // 2 + 1
-    if pairs and n >= 2 and unknowns < rows and unknowns <= MAX_PAIRS:
-        feats, pair_sets = pair_features(s)
-        pair_coef, c2, alpha2, errs2 = _ridge_loo(feats, r1, w, scored, alphas)
-        info.update({"pair_alpha": alpha2 / scale, "pair_loo_gain": _gain(errs2)})
-    elif pairs and n >= 2:
-        info["skipped"].append(f"pairs: {unknowns} unknowns from {rows} masks"
-                               + (f" (at most {MAX_PAIRS})" if unknowns > MAX_PAIRS else ""))
-    # 3. merge: constant, main effects, pairs added to the proxy's Fourier terms
-    extra: dict[tuple[int, ...], float] = {(): c1 + c2}
-    extra.update({(i,): float(v) for i, v in enumerate(main) if v != 0.0})
-    extra.update({(int(i), int(j)): float(v) for (i, j), v in zip(pair_sets, pair_coef)})
+    extra: dict[tuple[int, ...], float] = {}
+    c_total = 0.0
+    # 1. the odd system (main effects [+ triples]), 2. the even system (pairs [+ quadruples]):
+    # decoupled on a paired design; each takes its orders while they have fewer unknowns than
+    # masks (and at most MAX_TERMS columns).
+    for label, orders in (("main", (1, 3)), ("pair", (2, 4))):
+        take: list[int] = []
+        count = 1
+        for k in orders:
+            if k > n or (k > 2 and k > max_order):
+                break
+            c = math.comb(n, k)
+            if count + c >= rows or count + c > MAX_TERMS:
+                break
+            take.append(k)
+            count += c
+        if not take or (label == "pair" and not pairs):
+            if not take:
+                info["skipped"].append(f"{label}s: {math.comb(n, orders[0]) + 1} unknowns "
+                                       f"from {rows} masks")
+            continue
+        feats, sets = _features(s, take)
+        coef, c0, alpha, errs = _ridge_loo(feats, r, w, scored, alphas)
+        r = r - c0 - feats @ coef
+        c_total += c0
+        extra.update({tuple(int(i) for i in t): float(v) for t, v in zip(sets, coef) if v != 0.0})
+        info.update({f"{label}_orders": take, f"{label}_unknowns": count,
+                     f"{label}_alpha": alpha / scale, f"{label}_loo_gain": _gain(errs)})
+    # 3. merge: constant and the corrections added to the proxy's Fourier terms
+    extra[()] = extra.get((), 0.0) + c_total
     merged = _add(coefs, extra)
     # 4. interpolate f(∅) and f(N) exactly
     merged, shift = _interpolate_ends(merged, x, y)
