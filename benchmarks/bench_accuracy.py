@@ -280,6 +280,10 @@ def main() -> None:
     ap.add_argument("--games", nargs="+", default=None,
                     help="subset of game names (minilm0..3, planted0..1)")
     ap.add_argument("--no-shapiq", action="store_true", help="fastspex estimators only")
+    ap.add_argument("--indices", nargs="+", default=None, choices=list(INDICES),
+                    help="indices to measure (default all); runs serving none of them are skipped")
+    ap.add_argument("--no-cross-check", action="store_true",
+                    help="skip the shapiq.ExactComputer cross-check (slow from n = 15)")
     ap.add_argument("--skip", nargs="*", default=[],
                     help="estimator names to leave out (e.g. shapiq.ProxySPEX)")
     ap.add_argument("--summarise", type=C.Path, default=None, metavar="JSON",
@@ -365,7 +369,7 @@ def main() -> None:
         t0 = time.perf_counter()
         coefs_true, truth = truth_for(table, n)
         t_truth = time.perf_counter() - t0
-        if cross is None and not args.no_shapiq:
+        if cross is None and not args.no_shapiq and not args.no_cross_check:
             cross = {"game": g["name"], "max_abs_diff": cross_check(table, n, truth, log)}
         sets = {key: all_sets(n, INDICES[key][1]) for key in INDICES}
         facts = {k: v for k, v in g.items() if k != "table"}
@@ -375,10 +379,15 @@ def main() -> None:
         game_facts.append(facts)
         log(f"\n== {g['name']} (n={n}, var {np.var(table):.3g}); exact indices in {t_truth:.2f} s")
         est_shapiq = {} if args.no_shapiq else shapiq_estimators(n)
+        wanted = tuple(args.indices or INDICES)
+        est_shapiq = {k: v for k, v in est_shapiq.items() if k in wanted}
         for budget in args.budgets:
             for seed in range(args.seeds):
-                for method, run_index, keys in [(m, i, k) for m in FASTSPEX_METHODS
+                for method, run_index, keys in [(m, i, tuple(x for x in k if x in wanted))
+                                                for m in FASTSPEX_METHODS
                                                 for i, k in fastspex_runs(m)]:
+                    if not keys:
+                        continue
                     name = f"fastspex.{method}"
                     if name in args.skip:
                         continue
@@ -415,25 +424,35 @@ def main() -> None:
                             row["error"] = f"{type(e).__name__}: {e}"[:200]
                         row["calls"], row["seconds"] = game.calls, time.perf_counter() - t0
                         rows.append(row)
+                save(rows, [*game_facts], args, shapiq_version, cross, t_start, final=False)
                 done = [r for r in rows if r["game"] == g["name"] and r["budget"] == budget and r["seed"] == seed]
                 log(f"  budget {budget} seed {seed}: {len(done)} rows, "
                     f"{sum(r['seconds'] for r in done if r['index'] == 'SV' or not r['estimator'].startswith('fastspex')):.1f} s, "
                     f"elapsed {time.perf_counter() - t_start:.0f} s")
 
+    path = save(rows, game_facts, args, shapiq_version, cross, t_start, final=True)
+    log(f"\nwrote {path}")
+
+
+def save(rows: list[dict[str, Any]], game_facts: list[dict[str, Any]], args: Any,
+         shapiq_version: str | None, cross: Any, t_start: float, *, final: bool) -> Any:
+    """Summarise ``rows`` and write the results file (also after every budget: a long run that
+    is stopped keeps what it measured; ``settings.complete`` says whether it ran to the end)."""
     medians = summarise(rows)
     overall_rows = overall(medians, game_facts)
-    print_tables(medians, args.budgets)
-    print_overall(overall_rows, args.budgets)
-    path = write_compact({
+    if final:
+        print_tables(medians, args.budgets)
+        print_overall(overall_rows, args.budgets)
+    return write_compact({
         "shapiq": shapiq_version,
         "settings": {"budgets": args.budgets, "seeds": args.seeds, "indices": INDICES,
+                     "complete": final, "measured": list(args.indices or INDICES),
                      "metrics": "MSE, precision@10, Kendall tau-b over all sets of order 1..2 "
                                 "(order 1 for SV), empty set left out; medians over seeds"},
         "games": game_facts, "exact_cross_check": cross, "overall": overall_rows,
         "medians": medians, "rows": rows,
         "total_seconds": time.perf_counter() - t_start,
     }, C.out_path(NAME, args))
-    log(f"\nwrote {path}")
 
 
 def write_compact(payload: dict[str, Any], out: Any = None) -> Any:
