@@ -47,6 +47,7 @@ TEXTS = [
     "Not a great movie, yet the acting was good and never boring.",                   # n = 12
     "The room was spotless and the staff were friendly, but breakfast was cold.",     # n = 13
     "The hotel was not bad, though the noisy bar downstairs kept us up late.",        # n = 14
+    "The hotel was clean and quiet, but the breakfast was poor and the staff rude.",  # n = 15
 ]
 PLANTED = [  # (n, k, max_order, noise, seed)
     (14, 20, 3, 0.05, 1),
@@ -229,11 +230,27 @@ def shapiq_estimators(n: int) -> dict[str, list[tuple[str, Callable[[int], Any]]
     return out
 
 
-def run_fastspex(method: str, game: TableGame, n: int, budget: int, seed: int) -> Any:
+#: The Shapley-family keys: ProxySPEX serves them from one run of its Shapley-kernel design
+#: (``index="fsii"``); the others from one run of its default uniform design.
+SHAPLEY_KEYS = ("SV", "SII", "k-SII", "FSII")
+
+
+def fastspex_runs(method: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The runs of one fastspex method per (budget, seed): ``[(index passed to explain, keys it
+    serves)]``. An index-aware method (ProxySPEX) runs its design once per index family; one
+    fitted surrogate serves every index of the family."""
+    if method == "proxyspex":
+        return [("fsii", SHAPLEY_KEYS), ("fourier", tuple(k for k in INDICES if k not in SHAPLEY_KEYS))]
+    return [("fourier", tuple(INDICES))]
+
+
+def run_fastspex(method: str, game: TableGame, n: int, budget: int, seed: int,
+                 index: str = "fourier") -> Any:
     import fastspex
 
-    inter = fastspex.explain(game, n=n, method=method, budget=budget, index="fourier", seed=seed,
-                             store=None, progress=False, holdout=0)
+    order = {"fsii": 2}.get(index)
+    inter = fastspex.explain(game, n=n, method=method, budget=budget, index=index, order=order,
+                             seed=seed, store=None, progress=False, holdout=0)
     return inter.surrogate
 
 
@@ -261,8 +278,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
     ap.add_argument("--games", nargs="+", default=None,
-                    help="subset of game names (minilm0..2, planted0..1)")
+                    help="subset of game names (minilm0..3, planted0..1)")
     ap.add_argument("--no-shapiq", action="store_true", help="fastspex estimators only")
+    ap.add_argument("--indices", nargs="+", default=None, choices=list(INDICES),
+                    help="indices to measure (default all); runs serving none of them are skipped")
+    ap.add_argument("--no-cross-check", action="store_true",
+                    help="skip the shapiq.ExactComputer cross-check (slow from n = 15)")
     ap.add_argument("--skip", nargs="*", default=[],
                     help="estimator names to leave out (e.g. shapiq.ProxySPEX)")
     ap.add_argument("--summarise", type=C.Path, default=None, metavar="JSON",
@@ -299,7 +320,7 @@ def main() -> None:
         doc["overall"] = overall(doc["medians"], doc["games"])
         print_tables(doc["medians"], doc["settings"]["budgets"])
         print_overall(doc["overall"], doc["settings"]["budgets"])
-        path = C.write_json(NAME, doc, args.out or args.summarise)
+        path = write_compact(doc, args.out or args.summarise)
         print(f"\nwrote {path}")
         return
     if args.quick:
@@ -348,7 +369,7 @@ def main() -> None:
         t0 = time.perf_counter()
         coefs_true, truth = truth_for(table, n)
         t_truth = time.perf_counter() - t0
-        if cross is None and not args.no_shapiq:
+        if cross is None and not args.no_shapiq and not args.no_cross_check:
             cross = {"game": g["name"], "max_abs_diff": cross_check(table, n, truth, log)}
         sets = {key: all_sets(n, INDICES[key][1]) for key in INDICES}
         facts = {k: v for k, v in g.items() if k != "table"}
@@ -358,23 +379,30 @@ def main() -> None:
         game_facts.append(facts)
         log(f"\n== {g['name']} (n={n}, var {np.var(table):.3g}); exact indices in {t_truth:.2f} s")
         est_shapiq = {} if args.no_shapiq else shapiq_estimators(n)
+        wanted = tuple(args.indices or INDICES)
+        est_shapiq = {k: v for k, v in est_shapiq.items() if k in wanted}
         for budget in args.budgets:
             for seed in range(args.seeds):
-                for method in FASTSPEX_METHODS:
+                for method, run_index, keys in [(m, i, tuple(x for x in k if x in wanted))
+                                                for m in FASTSPEX_METHODS
+                                                for i, k in fastspex_runs(m)]:
+                    if not keys:
+                        continue
                     name = f"fastspex.{method}"
                     if name in args.skip:
                         continue
                     game = TableGame(table, n)
                     t0 = time.perf_counter()
                     try:
-                        coefs = run_fastspex(method, game, n, budget, seed)
+                        coefs = run_fastspex(method, game, n, budget, seed, run_index)
                         err = None
                     except Exception as e:  # noqa: BLE001 - recorded, not fatal
                         coefs, err = None, f"{type(e).__name__}: {e}"[:200]
                     secs = time.perf_counter() - t0
-                    for key in INDICES:
+                    for key in keys:
                         row = {"game": g["name"], "n": n, "index": key, "estimator": name,
-                               "budget": budget, "seed": seed, "calls": game.calls, "seconds": secs}
+                               "budget": budget, "seed": seed, "calls": game.calls, "seconds": secs,
+                               "run_index": run_index}
                         if coefs is None:
                             row["error"] = err
                         else:
@@ -396,25 +424,53 @@ def main() -> None:
                             row["error"] = f"{type(e).__name__}: {e}"[:200]
                         row["calls"], row["seconds"] = game.calls, time.perf_counter() - t0
                         rows.append(row)
+                save(rows, [*game_facts], args, shapiq_version, cross, t_start, final=False)
                 done = [r for r in rows if r["game"] == g["name"] and r["budget"] == budget and r["seed"] == seed]
                 log(f"  budget {budget} seed {seed}: {len(done)} rows, "
                     f"{sum(r['seconds'] for r in done if r['index'] == 'SV' or not r['estimator'].startswith('fastspex')):.1f} s, "
                     f"elapsed {time.perf_counter() - t_start:.0f} s")
 
+    path = save(rows, game_facts, args, shapiq_version, cross, t_start, final=True)
+    log(f"\nwrote {path}")
+
+
+def save(rows: list[dict[str, Any]], game_facts: list[dict[str, Any]], args: Any,
+         shapiq_version: str | None, cross: Any, t_start: float, *, final: bool) -> Any:
+    """Summarise ``rows`` and write the results file (also after every budget: a long run that
+    is stopped keeps what it measured; ``settings.complete`` says whether it ran to the end)."""
     medians = summarise(rows)
     overall_rows = overall(medians, game_facts)
-    print_tables(medians, args.budgets)
-    print_overall(overall_rows, args.budgets)
-    path = C.write_json(NAME, {
+    if final:
+        print_tables(medians, args.budgets)
+        print_overall(overall_rows, args.budgets)
+    return write_compact({
         "shapiq": shapiq_version,
         "settings": {"budgets": args.budgets, "seeds": args.seeds, "indices": INDICES,
+                     "complete": final, "measured": list(args.indices or INDICES),
                      "metrics": "MSE, precision@10, Kendall tau-b over all sets of order 1..2 "
                                 "(order 1 for SV), empty set left out; medians over seeds"},
         "games": game_facts, "exact_cross_check": cross, "overall": overall_rows,
         "medians": medians, "rows": rows,
         "total_seconds": time.perf_counter() - t_start,
     }, C.out_path(NAME, args))
-    log(f"\nwrote {path}")
+
+
+def write_compact(payload: dict[str, Any], out: Any = None) -> Any:
+    """``C.write_json``'s document, with every list of records one record per line (the
+    per-seed rows run to tens of thousands: an indented dump is unreadable in a diff)."""
+    import json
+
+    path = C.write_json(NAME, payload, out)
+    doc = json.loads(path.read_text())
+    parts = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            body = ",\n".join("  " + json.dumps(v, default=str) for v in value)
+            parts.append(f"{json.dumps(key)}: [\n{body}\n]")
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value, default=str)}")
+    path.write_text("{\n" + ",\n".join(parts) + "\n}\n")
+    return path
 
 
 def C_missing(module: str) -> str | None:

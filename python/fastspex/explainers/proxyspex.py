@@ -44,7 +44,7 @@ from ..errors import check_memory
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
 from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
-from . import residual_trees, shapley_design, trees
+from . import residual_trees, shapley_design, shapley_refit, trees
 from .result import Explanation, check_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
 
@@ -289,7 +289,8 @@ class ProxySPEX:
 
         t = time.perf_counter()
         train, plan = self._design(n, int(seeds[0]))
-        weights = None if plan is None else plan.weights
+        weights = None if plan is None else (
+            plan.weights if plan.refit_weights is None else plan.refit_weights)
         constraint = None if plan is None else plan.constraint
         timings["sampling"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -406,6 +407,14 @@ class ProxySPEX:
                               "refit_cv_r2": score, "refit": label,
                               "interactions": int(np.count_nonzero(sizes >= 2)),
                               "mains_in_basis": int(np.count_nonzero(sizes == 1))}
+        if plan is not None and self.refit != "none":  # Shapley design: the index's own correction
+            t = time.perf_counter()
+            with _blas_threads(1):
+                coefs, correction = shapley_refit.correct(
+                    coefs, x, z, plan.weights, plan.constraint,
+                    proxy_loo_r2=refit_info.get("refit_cv_r2"))
+            timings["refit"] += time.perf_counter() - t
+            refit_info = {**refit_info, "shapley_correction": correction}
         coefs = _unscale(coefs, offset, scale)
 
         t = time.perf_counter()
