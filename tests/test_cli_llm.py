@@ -44,7 +44,7 @@ def test_the_models_answer_is_printed_and_stored(chat_folder: Path, tmp_path: Pa
     assert meta["answer"] and "target" not in meta
     from fastspex.results.describe import one_line
 
-    assert f"answer explained  {one_line(meta['answer'])}" in printed
+    assert f"answer explained {one_line(meta['answer'])}" in " ".join(printed.split())
     assert meta["quantity"].startswith("log p(")
 
 

@@ -62,32 +62,9 @@ def _print_outputs(res: Any, k: int) -> None:
 def _print_top(res: Any, k: int) -> None:
     """Print what was explained (model, quantity, answer, design, budget, calls), the top ``k``
     interactions with unique labels, and greedy's outcome when greedy ran."""
-    from ..results.describe import (
-        PAIR_SIGN,
-        facts,
-        faithfulness_verdict,
-        greedy_facts,
-        headline,
-        index_meaning,
-    )
-    from ..results.tables import top_table
+    from ..results.tables import summary
 
-    print(headline(res))
-    rows = facts(res)
-    verdict, advice = faithfulness_verdict(res.faithfulness, res.method)
-    rows.append(("faithfulness R²", verdict))
-    width = max(len(c) for c, _ in rows)
-    for caption, value in rows:
-        print(f"  {caption:<{width}}  {value}")
-    if res.faithfulness is not None and res.faithfulness < 0.7:
-        print(f"  note: {advice}")
-    for caption, value in greedy_facts(res):  # the set greedy found and why it stopped
-        print(f"greedy: {caption}: {value}")
-    top = res.top(k)
-    print(index_meaning(res.index, res.order))
-    print(top_table(top, index=res.index))
-    if any(t.order >= 2 for t in top):
-        print(PAIR_SIGN)
+    print(summary(res, k))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -183,7 +183,7 @@ class ProxyExplainer:
                  progress: bool | None = None, holdout: int = 0, design: str | None = None,
                  keep: float | None = None, **options: Any) -> None:
         from .._validate import as_int, as_seed
-        from .result import check_keep
+        from .result import check_design_keep
 
         self.budget = as_int(budget, "budget", minimum=3)
         self.seed = as_seed(seed)
@@ -197,14 +197,9 @@ class ProxyExplainer:
         if design not in ("uniform", "bernoulli"):
             msg = f"method {self.method!r} samples design='uniform' or 'bernoulli' only, got {design!r}"
             raise ValueError(msg)
-        if design == "bernoulli" and keep is None:
-            msg = "design='bernoulli' needs keep=P, the probability of keeping each component (e.g. 0.9)"
-            raise ValueError(msg)
-        if keep is not None and design != "bernoulli":
-            msg = f"keep={keep!r} applies to design='bernoulli' only (got design={design!r})"
-            raise ValueError(msg)
+        checked = check_design_keep(design, keep)
         self.design = design
-        self.keep = 0.5 if keep is None else check_keep(keep)
+        self.keep = 0.5 if checked is None else checked
         from .result import check_options
 
         check_options(self._fit_function(), options, self.method, ("masks", "y", "seed", "n_threads"))

@@ -45,7 +45,7 @@ from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
 from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
 from . import residual_trees, shapley_design, shapley_refit, trees
-from .result import Explanation, check_keep, design_label, measure_faithfulness
+from .result import Explanation, check_design_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
 
 __all__ = [
@@ -200,13 +200,7 @@ class ProxySPEX:
             msg = (f"design must be 'uniform', 'bernoulli', 'shapley', 'ablate' or a callable, "
                    f"got {design!r}")
             raise ValueError(msg)
-        if design == "bernoulli" and keep is None:
-            msg = "design='bernoulli' needs keep=P, the probability of keeping each component (e.g. 0.9)"
-            raise ValueError(msg)
-        if keep is not None and design != "bernoulli":
-            msg = f"keep={keep!r} applies to design='bernoulli' only (got design={design!r})"
-            raise ValueError(msg)
-        self.keep = None if keep is None else check_keep(keep)
+        self.keep = check_design_keep(design, keep)
         self.design = design
         self.num_ablated = num_ablated
         self.antithetic = bool(antithetic)

@@ -21,6 +21,7 @@ from ..masks import MaskLike, PackedMasks
 from ..names import IndexName
 
 __all__ = [
+    "check_design_keep",
     "Explainer", "Explanation", "check_keep", "check_options", "design_label",
     "measure_faithfulness", "r_squared",
 ]
@@ -117,6 +118,17 @@ def check_keep(keep: object) -> float:
                f"probability), got {value}")
         raise ValueError(msg)
     return value
+
+
+def check_design_keep(design: object, keep: object) -> float | None:
+    """``keep`` checked against the design: required by (and only by) ``design="bernoulli"``."""
+    if design == "bernoulli" and keep is None:
+        msg = "design='bernoulli' needs keep=P, the probability of keeping each component (e.g. 0.9)"
+        raise ValueError(msg)
+    if keep is not None and design != "bernoulli":
+        msg = f"keep={keep!r} applies to design='bernoulli' only (got design={design!r})"
+        raise ValueError(msg)
+    return None if keep is None else check_keep(keep)
 
 
 def design_label(design: str, keep: float) -> str:

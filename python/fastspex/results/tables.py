@@ -65,11 +65,14 @@ class Top(list):
 def summary(res: Any, k: int = 10) -> str:
     """What was explained, how faithful it is, and the top ``k`` interactions, as text."""
     lines = [headline(res)]
-    rows = [*facts(res), ("faithfulness R²", faithfulness_verdict(res.faithfulness, res.method)[0])]
+    verdict, advice = faithfulness_verdict(res.faithfulness, res.method)
+    rows = [*facts(res), ("faithfulness R²", verdict)]
     rows += [(f"greedy: {c}", v) for c, v in greedy_facts(res)]
     caption_width = max(len(c) for c, _ in rows)
     for caption, value in rows:
         lines.append(f"  {caption:<{caption_width}}  {value}")
+    if res.faithfulness is not None and res.faithfulness < 0.7:
+        lines.append(f"  note: {advice}")
     lines.append("")
     lines.append(index_meaning(res.index, res.order))
     top = res.top(k)
