@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import argparse
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,39 @@ def test_cli_and_explain_take_their_index_names_from_one_list(capsys) -> None:
         cli.main(["explain", "text", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "{" + ",".join(names.INDICES) + "}" in help_text
+
+
+def test_every_option_has_help_and_shows_its_default() -> None:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    explain = next(a for a in sub.choices["explain"]._actions if isinstance(a, argparse._SubParsersAction))
+    for name, p in [*explain.choices.items(), ("report", sub.choices["report"])]:
+        for action in p._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings[0]} has no help"
+        text = " ".join(p.format_help().split())
+        if name != "report":
+            assert "--holdout" in text and "--batch-size" in text and "(default: 0)" in text, name
+            assert "indices (--index):" in text and "redundancy" in text
+
+
+def test_holdout_and_batch_size_reach_explain_and_the_ablation(tmp_path: Path, monkeypatch) -> None:
+    from fastspex import api
+    from fastspex.cli import explain_command
+
+    seen: dict = {}
+
+    def fake_ablation(args):
+        seen["batch_size"] = args.batch_size
+        return lambda masks: masks.sum(axis=1).astype(float)
+
+    def fake_explain(target, **kwargs):
+        seen.update(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(explain_command, "_ablation", fake_ablation)
+    monkeypatch.setattr(api, "explain", fake_explain)
+    with pytest.raises(SystemExit):
+        cli.main(["explain", "text", TEXT, "--holdout", "0", "--batch-size", "7",
+                  "--out", str(tmp_path / "o")])
+    assert seen["holdout"] == 0 and seen["batch_size"] == 7

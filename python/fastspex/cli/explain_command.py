@@ -20,6 +20,10 @@ def _ablation(args: argparse.Namespace) -> Any:
         raise fail(f"explaining a model needs the model extras: pip install "
                     f"'fastspex[models]' ({err})") from err
     placing = {k: v for k, v in (("dtype", args.dtype), ("device_map", args.device_map)) if v}
+    if args.batch_size is not None:  # masks per forward pass (default: from the token count)
+        aim_batch: dict[str, Any] = {"batch_size": args.batch_size}
+    else:
+        aim_batch = {}
     lm = ablate.load_model(args.model, device=args.device, **placing)
     # The same option means "reference text" for an encoder and "continuation" for an LM.
     aim: dict[str, Any] = {"query": args.target} if lm.kind == "encoder" else {"target": args.target}
@@ -37,12 +41,13 @@ def _ablation(args: argparse.Namespace) -> Any:
                         f"this model is a {lm.kind}")
         if args.context_text is not None:
             aim["context"] = args.context_text
-        return ablate.FeatureAblation(args.text, lm, unit=args.unit, ablation=args.ablation, **aim)
+        return ablate.FeatureAblation(args.text, lm, unit=args.unit, ablation=args.ablation,
+                                      **aim_batch, **aim)
     if args.what == "neurons":
         return ablate.ComponentAblation(args.text, lm, components=args.components, layers=args.layers,
-                                        method=args.ablation, **aim)
+                                        method=args.ablation, **aim_batch, **aim)
     return ablate.ComponentAblation(args.text, lm, components=args.components,
-                                    method=args.ablation, **aim)
+                                    method=args.ablation, **aim_batch, **aim)
 
 
 def _print_outputs(res: Any, k: int) -> None:
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.threshold is not None:
         options["threshold"] = args.threshold
-    for name in ("design", "keep"):  # explain's own arguments; None: the method's default
+    for name in ("design", "keep", "holdout"):  # explain's own arguments; None: its default
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
     import warnings

@@ -92,7 +92,13 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "(default grows with the number of components)")
     p.add_argument("--threshold", type=float, default=None,
                    help="greedy: stop once the output crosses this value")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument("--holdout", type=_int, default=None,
+                   help="fresh masks of the run's design for the faithfulness R², spent on top of "
+                        "--budget (default: a tenth of the budget, 64 to 1,000; 0 skips it)")
+    p.add_argument("--batch-size", dest="batch_size", type=_positive_int, default=None,
+                   help="masks per forward pass (default: about 8k tokens per batch; lower it if "
+                        "memory runs out)")
     p.add_argument("--out", default="fastspex-out",
                    help="output folder (result.json, report.html are written inside)")
     p.add_argument("--store", default="default",
@@ -140,29 +146,56 @@ def _debug(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None
                    help="show the full traceback of an unexpected error (or set FASTSPEX_DEBUG=1)")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default (unless its text already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        hidden = default is None or isinstance(default, bool) or default == argparse.SUPPRESS
+        shown = not hidden and action.option_strings
+        if shown and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _index_epilog() -> str:
+    from ..names import INDEX_MEANINGS
+
+    import textwrap
+
+    lines = ["indices (--index):"]
+    for name, meaning in INDEX_MEANINGS.items():
+        lines += textwrap.wrap(meaning, 92, initial_indent=f"  {name:<9} ", subsequent_indent=" " * 12)
+    lines += textwrap.wrap("A pair's negative value means redundancy (the two do part of the same "
+                           "job), not that they lower the output.", 92)
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fastspex`` command."""
     parser = OneLineParser(
         prog="fastspex", description="Find the interactions behind a model's output.",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        formatter_class=HelpFormatter, epilog=EPILOG,
     )
     _debug(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    explain = sub.add_parser("explain", help="explain an output")
+    explain = sub.add_parser("explain", formatter_class=HelpFormatter, help="explain an output")
     what = explain.add_subparsers(dest="what", required=True)
-    text = what.add_parser("text", help="interactions among the words (units) of a text")
+    text = what.add_parser("text", formatter_class=HelpFormatter, help="interactions among the words (units) of a text")
     _common(text)
     text.add_argument("--unit", default=None, choices=("word", "sentence", "paragraph", "token"),
                       help="what a component is (default: word; sentence with --context)")
     _chat_options(text)
     text.add_argument("--ablation", default="remove", choices=("remove", "pad", "mask", "unk"),
                       help="how a unit is ablated")
-    heads = what.add_parser("heads", help="interactions among attention heads (and MLP blocks)")
+    heads = what.add_parser("heads", formatter_class=HelpFormatter, help="interactions among attention heads (and MLP blocks)")
     _common(heads)
-    heads.add_argument("--components", default="heads", choices=("heads", "mlp", "all"))
+    heads.add_argument("--components", default="heads", choices=("heads", "mlp", "all"),
+                       help="attention heads, MLP blocks, or both")
     heads.add_argument("--ablation", default="zero", choices=("zero", "mean"),
                        help="zero- or mean-ablate a component")
-    neurons = what.add_parser("neurons", help="interactions among MLP neurons (L3.N100: hidden units "
+    neurons = what.add_parser("neurons", formatter_class=HelpFormatter, help="interactions among MLP neurons (L3.N100: hidden units "
                                               "entering each MLP's down projection)")
     _common(neurons)
     neurons.add_argument("--layers", type=_layers, default=None,
@@ -172,13 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: neurons)")
     neurons.add_argument("--ablation", default="zero", choices=("zero", "mean"),
                          help="zero- or mean-ablate a neuron")
-    models = sub.add_parser("models", help="list the built-in model names and what each explains")
+    models = sub.add_parser("models", formatter_class=HelpFormatter, help="list the built-in model names and what each explains")
     _debug(models)
-    report = sub.add_parser("report", help="write the HTML report of a saved result")
+    report = sub.add_parser("report", formatter_class=HelpFormatter, help="write the HTML report of a saved result")
     report.add_argument("result", help="a result JSON written by `fastspex explain`")
     report.add_argument("--out", default=None,
                         help="HTML file or folder (default: report.html beside the result)")
     _debug(report)
+    for explained in (text, heads, neurons):
+        explained.epilog = _index_epilog()
     return parser
 
 
