@@ -510,8 +510,12 @@ class ComponentAblation(AblationBase):
             different sites) whose features are components.
         method: ``"zero"`` or ``"mean"`` ablation.
         mean_texts: texts whose token positions define the means (default: ``text``).
-        output, target, query, class_index, max_new_tokens, reduce: as in
-            :func:`~fastspex.ablate.outputs.make_scorer`, computed by the unablated model.
+        output: what is explained, as in :func:`~fastspex.ablate.outputs.make_scorer`.
+        target: causal LM: the continuation scored (default: the unablated model's greedy answer).
+        query: encoder: the reference text compared with.
+        class_index: classifier: the class explained (default: the unablated prediction).
+        max_new_tokens: causal LM: the longest greedy answer generated.
+        reduce: ``"sum"`` or ``"mean"`` of the continuation's token log-probabilities.
         batch_size: forward-pass rows per call (masks x texts); default about 8k tokens.
         device: move the model there first.
         reuse_prefix: for one text, run the layers before the first ablated site once per call

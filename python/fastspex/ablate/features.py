@@ -51,8 +51,13 @@ class FeatureAblation(AblationBase):
         baseline: a text splitting into the same number of units, or one string per unit.
         output: ``"auto"``, ``"logprob"``, ``"logit"``, ``"log_odds"``, ``"prob"``,
             ``"similarity"`` or ``fn(model_outputs, batch) -> (B,)`` (see :func:`make_scorer`).
-        target, query, class_index, max_new_tokens, reduce, contrast: output options (see
-            make_scorer); ``contrast`` gives two outputs, log p(target) and log p(contrast).
+        target: causal LM: the continuation scored (default: the model's own greedy answer).
+        query: encoder: the reference text compared with (default: the full text).
+        class_index: classifier: the class explained (default: the predicted class).
+        max_new_tokens: causal LM: the longest greedy answer generated.
+        reduce: ``"sum"`` or ``"mean"`` of the continuation's token log-probabilities.
+        contrast: causal LM: a second continuation; the outputs are log p(target) and
+            log p(contrast), combined as their difference.
         chat: causal LMs: put the text in the tokenizer's chat template as the user message
             (``None``: whenever the tokenizer has one; ``False``: the raw text).
         system: a system prompt (chat only), never ablated.
