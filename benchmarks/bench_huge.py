@@ -111,7 +111,7 @@ def explain_screened(fn: Any, n: int, budget: int, holdout: int, design: str, ke
             return out
 
     t = time.perf_counter()
-    ex = Screened(budget, design=design, keep_p=keep_p, holdout=holdout, seed=0).fit(Recording(), n, store=None)
+    ex = Screened(budget, design=design, keep=keep_p if design == "bernoulli" else None, holdout=holdout, seed=0).fit(Recording(), n, store=None)
     wall = time.perf_counter() - t
     x_all = np.concatenate([m for m, _ in seen])
     y_all = np.concatenate([o for _, o in seen])
@@ -142,7 +142,7 @@ def child_planted(n: int, method: str, design: str) -> None:
     base = peak_rss_mib()
     t = time.perf_counter()
     if method == "screened":
-        ex = Screened(2000, design=design, keep_p=0.98, holdout=500, seed=0).fit(f, n, store=None)
+        ex = Screened(2000, design=design, keep=0.98 if design == "bernoulli" else None, holdout=500, seed=0).fit(f, n, store=None)
     else:
         from fastspex.explainers.proxyspex import ProxySPEX
 

@@ -39,7 +39,7 @@ def test_recovers_a_known_function_exactly(design: str) -> None:
     n = 1000
     f = _known(n)
     # local designs that co-ablate each planted pair in >= 3 of the masks (else it is not identifiable)
-    opts = {"keep_p": 0.9} if design == "bernoulli" else {"num_ablated": (50, 150)} if design == "ablate" else {}
+    opts = {"keep": 0.9} if design == "bernoulli" else {"num_ablated": (50, 150)} if design == "ablate" else {}
     ex = Screened(1500, design=design, holdout=200, seed=1, **opts).fit(f, n, store=None)
     got = ex.coefficients.to_dict()
     truth = f.coefficients.to_dict()
@@ -62,8 +62,8 @@ def test_noise_components_are_not_kept_and_bad_options_are_refused() -> None:
     assert big == set(f.coefficients.to_dict())
     with pytest.raises(ValueError, match="design must be"):
         Screened(100, design="halves")
-    with pytest.raises(ValueError, match="keep_p"):
-        Screened(100, design="bernoulli", keep_p=1.0)
+    with pytest.raises(ValueError, match="keep must lie strictly between 0 and 1"):
+        Screened(100, design="bernoulli", keep=1.0)
 
 
 def test_explain_runs_the_screened_method_and_records_the_design() -> None:
@@ -77,3 +77,15 @@ def test_explain_runs_the_screened_method_and_records_the_design() -> None:
     assert res.method == "screened" and chosen["design"] == "uniform"
     assert chosen["design_reason"].startswith("uniform design") and chosen["fit_masks"] == 600
     assert res["3", "10"] == pytest.approx(0.7, abs=1e-4) and res["777"] == pytest.approx(0.9, abs=1e-4)
+
+
+def test_explain_keep_means_the_bernoulli_keep_probability_for_screened_too() -> None:
+    from fastspex import explain
+
+    n = 1000
+    f = _known(n)
+    res = explain(f, method="screened", budget=600, store=None, progress=False, keep=0.9, seed=3,
+                  index="fourier")
+    assert res.settings["design"] == "bernoulli(keep=0.9)"
+    with pytest.raises(ValueError, match="keep=0.9 applies to design='bernoulli' only"):
+        Screened(100, design="ablate", keep=0.9)

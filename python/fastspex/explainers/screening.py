@@ -11,7 +11,7 @@ with ``|t| < min_t`` dropped. Memory: the packed masks (n·m/8 bytes), one unpac
 kept columns and the kept terms.
 
 Under a local design (``design="ablate"``: 1–5 components ablated at a time, or
-``design="bernoulli"`` with ``keep_p`` near 1) a component's ablation score measures every term
+``design="bernoulli"`` with ``keep`` near 1) a component's ablation score measures every term
 that contains it, pure interactions included, so screening loses nothing a local fit could find.
 Under the uniform design a Fourier pair without main effects has no marginal signal and is only
 found when its members pass the screen on their own.
@@ -28,7 +28,7 @@ from .. import indices
 from .._validate import as_int, as_seed, as_threads
 from ..coefficients import Coefficients
 from ..masks import PackedMasks, bernoulli, pack, random_subsets
-from .result import Explanation, r_squared
+from .result import Explanation, check_keep, r_squared
 
 __all__ = ["Screened", "ablation_scores", "screen"]
 
@@ -92,9 +92,11 @@ class Screened:
     Args:
         budget: model calls for the fit (the all-kept mask included).
         holdout: fresh masks from the same design for the held-out R² (``faithfulness``).
-        keep: components kept by the screen (default ``min(n, max(32, budget // 8))``).
-        design: ``"ablate"`` (default: ``num_ablated`` components ablated per mask),
-            ``"bernoulli"`` (each kept with ``keep_p``) or ``"uniform"`` (``keep_p = 1/2``).
+        screen_size: components kept by the screen (default ``min(n, max(32, budget // 8))``).
+        design: ``"ablate"`` (the default unless ``keep`` is given: ``num_ablated`` components
+            ablated per mask), ``"bernoulli"`` (each kept with probability ``keep``, default
+            0.999) or ``"uniform"`` (kept with probability 1/2).
+        keep: the keep probability of the Bernoulli design (as for every method of ``explain``).
         pair_pool: pairs are searched among this many best-screened components (default 128).
         pair_t, min_t: t thresholds for adding a pair and for keeping a term.
     """
@@ -102,9 +104,9 @@ class Screened:
     method = "screened"
 
     def __init__(self, budget: int = 2000, *, seed: int | None = 0, n_threads: int | None = None,
-                 progress: bool | None = None, holdout: int = 0, keep: int | None = None,
-                 design: Design = "ablate", num_ablated: int | tuple[int, int] = (1, 5),
-                 keep_p: float = 0.999, pair_pool: int = 128, pair_t: float = 5.0,
+                 progress: bool | None = None, holdout: int = 0, screen_size: int | None = None,
+                 design: Design | None = None, num_ablated: int | tuple[int, int] = (1, 5),
+                 keep: float | None = None, pair_pool: int = 128, pair_t: float = 5.0,
                  min_t: float = 3.0) -> None:
         self.budget = as_int(budget, "budget", minimum=8)
         self.seed = as_seed(seed)
@@ -112,16 +114,18 @@ class Screened:
         as_threads(n_threads)
         self.progress = progress
         self.holdout = as_int(holdout, "holdout", minimum=0)
-        self.keep = None if keep is None else as_int(keep, "keep", minimum=1)
+        self.screen_size = None if screen_size is None else as_int(screen_size, "screen_size", minimum=1)
+        if design is None:
+            design = "bernoulli" if keep is not None else "ablate"
         if design not in _REASONS:
             msg = f"design must be 'ablate', 'bernoulli' or 'uniform', got {design!r}"
             raise ValueError(msg)
         self.design = design
         self.num_ablated = num_ablated
-        if not 0.0 < float(keep_p) < 1.0:
-            msg = f"keep_p must lie strictly between 0 and 1, got {keep_p}"
+        if keep is not None and design != "bernoulli":
+            msg = f"keep={keep!r} applies to design='bernoulli' only (got design={design!r})"
             raise ValueError(msg)
-        self.keep_p = 0.5 if design == "uniform" else float(keep_p)
+        self.keep_p = 0.5 if design == "uniform" else 0.999 if keep is None else check_keep(keep)
         self.pair_pool = as_int(pair_pool, "pair_pool", minimum=0)
         self.pair_t, self.min_t = float(pair_t), float(min_t)
 
@@ -158,7 +162,7 @@ class Screened:
             msg = f"method='screened' explains one scalar output per mask; the value function returned shape {y.shape}"
             raise ValueError(msg)
         t = time.perf_counter()
-        keep = self.keep if self.keep is not None else min(n, max(32, self.budget // 8))
+        keep = self.screen_size if self.screen_size is not None else min(n, max(32, self.budget // 8))
         order = screen(train, y, keep)  # best first
         kept = np.sort(order)
         pool = order[: self.pair_pool]  # pairs are searched among the best screened
