@@ -222,7 +222,7 @@ def test_cli_and_explain_take_their_index_names_from_one_list(capsys) -> None:
     with pytest.raises(SystemExit):
         cli.main(["explain", "text", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "{" + ",".join(names.INDICES) + "}" in help_text
+    assert "{" + ",".join(names.INDICES + names.VALUE_ALIASES) + "}" in help_text
 
 
 def test_every_option_has_help_and_shows_its_default() -> None:

@@ -171,3 +171,40 @@ def test_real_proxies_find_a_planted_pair(method: str) -> None:
     assert res.top(1, order=2)[0].ids == (2, 5)
     assert res[2, 5] == pytest.approx(2.0, abs=0.05)
     assert res.faithfulness > 0.99
+
+
+def _brute_shapley(f, n: int) -> np.ndarray:
+    """Shapley values from their definition, over every coalition."""
+    from itertools import combinations
+    from math import comb
+
+    phi = np.zeros(n)
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        for size in range(n):
+            for rest in combinations(others, size):
+                with_i = np.zeros((1, n), dtype=bool)
+                with_i[0, list(rest)] = True
+                without = with_i.copy()
+                with_i[0, i] = True
+                phi[i] += (f(with_i)[0] - f(without)[0]) / (n * comb(n - 1, size))
+    return phi
+
+
+def test_sv_and_shapiq_spellings_name_the_shapley_values() -> None:
+    def game(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return x[:, 0] * x[:, 1] * 3.0 + np.maximum(x[:, 2], x[:, 3]) - x[:, 4] + x.sum(1) ** 2 / 7
+
+    truth = _brute_shapley(game, 5)
+    for name in ("sv", "SV"):
+        res = fastspex.explain(game, n=5, budget=32, index=name, store=None, progress=False)
+        assert res.index == "ksii" and res.order == 1
+        got = np.array([res[(i,)] for i in range(5)])
+        np.testing.assert_allclose(got, truth, atol=1e-12)
+    assert fastspex.explain(game, n=5, budget=32, index="k-SII", store=None,
+                            progress=False).order == 2
+    with pytest.raises(ValueError, match="of order 1"):
+        fastspex.explain(game, n=5, budget=32, index="sv", order=2, store=None, progress=False)
+    with pytest.raises(ValueError, match="index must be one of"):
+        fastspex.explain(game, n=5, budget=32, index="shap", store=None, progress=False)

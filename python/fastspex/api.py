@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, Union, overload
 
 import numpy as np
 
@@ -20,13 +20,13 @@ from ._validate import as_int, as_seed
 from .evaluation.evaluator import Evaluator, as_evaluator
 from .explainers.exact import MAX_EXACT_N, covers_all_masks
 from .explainers.result import check_options
-from .names import BUILTIN_METHODS, INDICES, NEEDS_ORDER, IndexName
+from .names import BUILTIN_METHODS, INDICES, NEEDS_ORDER, IndexName, resolve_index
 from .results.interactions import Interactions
 
 __all__ = ["INDICES", "METHODS", "default_budget", "explain"]
 
 Method = Literal["auto", "proxyspex", "spex", "fm", "lasso", "greedy", "exact"]  # or a registered name
-Index = IndexName
+Index = Union[IndexName, Literal["sv", "bv"]]
 METHODS = BUILTIN_METHODS
 # What explain() hands every explainer itself (the contract), never as a user option.
 _CONTRACT = ("budget", "seed", "progress", "holdout", "n_threads")
@@ -146,7 +146,8 @@ def explain(
             faithfulness hold-out is spent on top.
         index: "fbii", "fsii", "stii", "sii", "ksii" (shapiq's k-SII), "bii", "fourier",
             "mobius" or "ablation" (default: "fbii"; "ablation" for greedy, the only index it
-            measures). A sequence of names (``index=("sii", "fbii")``) computes each from the
+            measures); "sv" (Shapley values: k-SII of order 1) and "bv" (Banzhaf values: BII
+            of order 1); shapiq's spellings ("SV", "k-SII", "FSII", …) are accepted too. A sequence of names (``index=("sii", "fbii")``) computes each from the
             one fit on one set of masks and returns ``{name: Interactions}``.
         design: how masks are drawn: "uniform", "bernoulli" (each component kept with
             probability ``keep``), "shapley", "ablate" (ProxySPEX); default: by the index
@@ -179,7 +180,7 @@ def explain(
     if index is None:
         index = allowed_indices[0] if allowed_indices else "fbii"
     many = not isinstance(index, str)
-    wanted = _index_list(index)
+    wanted, implied = _index_list(index)
     for name in wanted:
         if allowed_indices and name not in allowed_indices:
             msg = (f"{method} measures {', '.join(allowed_indices)} only; got index={name!r} "
@@ -189,6 +190,12 @@ def explain(
     order_given = order is not None
     if order is not None:
         order = as_int(order, "order", minimum=1)
+        if implied is not None and order != implied:
+            msg = (f"index {index!r} is of order {implied}; got order={order} (leave order out, "
+                   "or ask for 'ksii'/'bii' of that order)")
+            raise ValueError(msg)
+    elif implied is not None:
+        order, order_given = implied, True
     elif any(name in NEEDS_ORDER for name in wanted):
         order = 2
     seed_value = as_seed(seed)
@@ -282,7 +289,8 @@ def explain(
     ran = str(method_settings.get("method", method)) if method == "auto" else method
     new_calls = int(getattr(ev, "calls", 0)) - calls_before
     from_store = int(getattr(ev, "hits", 0)) - hits_before
-    held = holdout  # masks drawn for the hold-out (repeats of paid-for masks cost no call)
+    # masks drawn for the hold-out (repeats of paid-for masks cost no call); an exact run draws none
+    held = int(method_settings.get("holdout_masks", holdout))
     notes.extend(str(x) for x in method_settings.get("notes", []) or [])
     settings = {
         "method": ran, "requested_method": requested, "notes": notes, "budget": budget,
@@ -319,20 +327,30 @@ def explain(
     return out if many else out[wanted[0]]
 
 
-def _index_list(index: object) -> list[str]:
-    """The index names asked for (one name or a non-empty sequence of distinct names), checked."""
-    names = [index] if isinstance(index, str) else list(index) if isinstance(index, (list, tuple)) else None
-    if not names:
+def _index_list(index: object) -> tuple[list[str], int | None]:
+    """The index names asked for (one name or a non-empty sequence of distinct names), checked
+    and resolved (``"SV"`` -> ``"ksii"``), with the order an alias implies (``None``: none)."""
+    given = [index] if isinstance(index, str) else list(index) if isinstance(index, (list, tuple)) else None
+    if not given:
         msg = f"index must be one of {', '.join(INDICES)} or a non-empty tuple of them; got {index!r}"
         raise ValueError(msg)
-    for name in names:
-        if name not in INDICES:
-            msg = f"index must be one of {', '.join(INDICES)}; got {name!r}"
+    names: list[str] = []
+    implied: set[int | None] = set()
+    for name in given:
+        resolved, order = resolve_index(name) if isinstance(name, str) else (name, None)
+        if resolved not in INDICES:
+            msg = (f"index must be one of {', '.join(INDICES)} (or sv, bv: Shapley and Banzhaf "
+                   f"values); got {name!r}")
             raise ValueError(msg)
+        names.append(str(resolved))
+        implied.add(order)
     if len(set(names)) != len(names):
-        msg = f"index lists a name twice: {names}"
+        msg = f"index lists a name twice: {list(given)}"
         raise ValueError(msg)
-    return [str(x) for x in names]
+    if len(implied) > 1:
+        msg = f"index mixes order-1 values (sv, bv) with other indices: {list(given)}; ask for them apart"
+        raise ValueError(msg)
+    return names, implied.pop()
 
 
 def _check_design(factory: object, method: str, design: str | None, keep: float | None) -> None:

@@ -10,13 +10,16 @@ from typing import Literal
 
 __all__ = [
     "BUILTIN_METHODS",
+    "INDEX_ALIASES",
     "INDEX_LABELS",
     "INDEX_MEANINGS",
     "INDICES",
     "NEEDS_ORDER",
     "SHAPIQ_NAMES",
+    "VALUE_ALIASES",
     "IndexName",
     "index_label",
+    "resolve_index",
 ]
 
 IndexName = Literal["fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "ksii", "ablation"]
@@ -24,6 +27,27 @@ IndexName = Literal["fourier", "mobius", "bii", "sii", "fbii", "fsii", "stii", "
 INDICES: tuple[str, ...] = ("fbii", "fsii", "stii", "ksii", "sii", "bii", "fourier", "mobius", "ablation")
 #: Indices defined for a chosen order k (a k-truncated approximation of the function).
 NEEDS_ORDER: tuple[str, ...] = ("fbii", "fsii", "stii", "ksii")
+
+#: Names accepted for an index besides ``INDICES`` -> (the index, the order it implies or None):
+#: order-1 values under their usual names, and shapiq's spellings.
+INDEX_ALIASES: dict[str, tuple[str, int | None]] = {
+    "sv": ("ksii", 1), "bv": ("bii", 1), "k-sii": ("ksii", None), "moebius": ("mobius", None),
+}
+
+
+#: The order-1 aliases the command line offers beside ``INDICES``.
+VALUE_ALIASES: tuple[str, ...] = ("sv", "bv")
+
+
+def resolve_index(name: str) -> tuple[str, int | None]:
+    """``(index, implied order or None)`` for an index name or alias, case-insensitively
+    (``"SV"`` -> ``("ksii", 1)``: Shapley values are k-SII of order 1). Unknown names come back
+    unchanged, for the caller's own error."""
+    key = name.strip().lower() if isinstance(name, str) else name
+    if key in INDICES:
+        return key, None
+    return INDEX_ALIASES.get(key, (name, None))
+
 
 #: The methods that ship with fastspex (``fastspex.explainers.register`` adds more).
 BUILTIN_METHODS: tuple[str, ...] = ("auto", "proxyspex", "spex", "fm", "lasso", "greedy", "exact", "screened")

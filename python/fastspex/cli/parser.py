@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..names import BUILTIN_METHODS, INDICES
+from ..names import BUILTIN_METHODS, INDICES, VALUE_ALIASES
 from .errors import OneLineParser
 
 __all__ = ["BUDGET_RANGE", "EPILOG", "METHODS", "build_parser"]
@@ -79,8 +79,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=METHODS, default="auto",
                    help="explainer (default auto: chosen by n, budget, index and cross-validated "
                         "error on the masks already paid for)")
-    p.add_argument("--index", choices=INDICES, default=None,
-                   help="interaction index (default: fbii; ablation for greedy)")
+    p.add_argument("--index", choices=INDICES + VALUE_ALIASES, default=None,
+                   help="interaction index (default: fbii; ablation for greedy); sv and bv are "
+                        "the Shapley and Banzhaf values (order 1)")
     p.add_argument("--order", type=_positive_int, default=None,
                    help="index order for fbii/fsii/stii/ksii (default 2)")
     p.add_argument("--design", choices=("uniform", "bernoulli", "shapley", "ablate"), default=None,

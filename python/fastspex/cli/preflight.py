@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..names import INDICES
+from ..names import INDICES, resolve_index
 from .errors import fail
 from .parser import BUDGET_RANGE
 
@@ -50,8 +50,10 @@ def _check_budget_and_index(args: argparse.Namespace) -> None:
     if args.method == "greedy" and args.index not in (None, "ablation"):
         raise fail(f"--method greedy measures ablation interactions only, not --index "
                     f"{args.index}; use --index ablation or another --method")
-    if args.index is not None and args.index not in INDICES:
-        raise fail(f"--index {args.index} is not one of {', '.join(INDICES)}")
+    if args.index is not None and resolve_index(args.index)[0] not in INDICES:
+        raise fail(f"--index {args.index} is not one of {', '.join(INDICES)}, sv, bv")
+    if args.index is not None and resolve_index(args.index)[1] not in (None, args.order or 1):
+        raise fail(f"--index {args.index} is of order 1; leave --order out")
     if args.threshold is not None and args.method != "greedy":
         raise fail("--threshold applies to --method greedy only")
 

@@ -109,6 +109,7 @@ class Auto:
             raise
         # ProxySPEX without its hold-out first: the hold-out is spent once, on the winner.
         res = self._proxy(0).fit(ev)
+        paid = res.calls  # before the hold-out below adds to the winner's count
         scores = [{"method": "proxyspex", "cv_r2": res.settings.get("cv_r2"),
                    "score": "cross-validated R² of the chosen expansion on the training masks"}]
         winner, name = res, "proxyspex"
@@ -141,7 +142,7 @@ class Auto:
         winner.timings["total"] = time.perf_counter() - t0
         best_score = max((s["cv_r2"] for s in scores
                           if s["cv_r2"] is not None and s.get("eligible", True)), default=None)
-        reason = (f"highest cross-validated R² ({best_score:.3f}) on the {res.calls:,} masks paid for"
+        reason = (f"highest cross-validated R² ({best_score:.3f}) on the {paid:,} masks paid for"
                   if best_score is not None else "the only candidate scored")
         return _chosen(winner, name, reason, scores, skipped)
 

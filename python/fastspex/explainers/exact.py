@@ -107,6 +107,7 @@ class Exact:
             coefficients=coefs, n=n, calls=ev.calls - calls0, faithfulness=r2, baseline=float(table[-1]),
             timings={"model": t_model, "algorithm": time.perf_counter() - t,
                      "total": time.perf_counter() - t0},
-            settings={"exact": True, "budget": self.budget, "masks": 1 << n,
+            settings={"exact": True, "budget": self.budget, "masks": 1 << n, "fit_masks": 1 << n,
+                      "holdout_masks": 0,
                       "faithfulness_on": f"all 2^{n} masks"},
         )

@@ -14,10 +14,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..names import INDEX_LABELS, INDEX_MEANINGS, index_label
+from ..names import INDEX_MEANINGS, index_label
 
 __all__ = [
     "PAIR_SIGN",
+    "auto_text",
     "budget_text",
     "calls_text",
     "component_kind",
@@ -26,6 +27,7 @@ __all__ = [
     "greedy_facts",
     "headline",
     "index_meaning",
+    "index_text",
     "one_line",
     "short_labels",
     "unique_labels",
@@ -143,6 +145,10 @@ def index_meaning(index: str, order: int | None = None) -> str:
 def budget_text(res: Any) -> str | None:
     """The budget split: ``"500 fit masks + 50 hold-out masks = 550"`` (``None`` if unknown)."""
     s = res.settings
+    if res.method == "exact":
+        n = int(s.get("n", res.n))
+        return (f"all 2^{n} = {1 << n:,} masks (exact; the budget given was "
+                f"{s.get('budget', res.budget)})") if n <= 62 else None
     fit = s.get("fit_masks", s.get("budget", res.budget))
     hold = s.get("holdout_masks", s.get("holdout"))
     if not isinstance(fit, (int, float)) or isinstance(fit, bool):
@@ -213,10 +219,22 @@ def faithfulness_verdict(r2: float | None, method: str | None = None) -> tuple[s
         "larger units."))
 
 
+def index_text(index: str, order: int | None, *, short: bool = False) -> str:
+    """``"FBII of order 2"`` (``short``: ``"FBII (order 2)"``); order-1 k-SII and BII by their
+    usual names (``"Shapley values (k-SII of order 1)"``)."""
+    usual = {"ksii": "Shapley values", "bii": "Banzhaf values"}.get(index) if order == 1 else None
+    if order is None:
+        label = index_label(index)
+    elif short:
+        label = f"{index_label(index)}, order {order}" if usual else f"{index_label(index)} (order {order})"
+    else:
+        label = f"{index_label(index)} of order {order}"
+    return f"{usual} ({label})" if usual else label
+
+
 def headline(res: Any) -> str:
     """One line naming what was explained: ``"FBII of 15 words — cosine similarity … (model)"``."""
-    order = f" (order {res.order})" if res.order is not None else ""
-    what = f"{INDEX_LABELS.get(res.index, index_label(res.index))}{order} of {components_text(res)}"
+    what = f"{index_text(res.index, res.order, short=True)} of {components_text(res)}"
     quantity = res.metadata.get("quantity")
     model = res.metadata.get("model") or res.metadata.get("model_name")
     parts = [what]
@@ -242,8 +260,7 @@ def facts(res: Any) -> list[tuple[str, str]]:
         value = meta.get(key)
         if value is not None and value != "":
             rows.append((caption, one_line(str(value))))
-    order = f" of order {res.order}" if res.order is not None else ""
-    rows.append(("index", f"{index_label(res.index)}{order}"))
+    rows.append(("index", index_text(res.index, res.order)))
     rows.append(("method", method_text(res)))
     design = design_text(res)
     if design:
@@ -255,8 +272,35 @@ def facts(res: Any) -> list[tuple[str, str]]:
     rows.append(("f(all kept)", f"{res.baseline:.4g}"))
     auto = res.settings.get("auto")
     if isinstance(auto, dict) and auto:
-        rows.append(("auto choice", ", ".join(f"{k}: {_num(v)}" for k, v in auto.items())))
+        rows.append(("auto choice", auto_text(auto)))
     return rows
+
+
+def auto_text(auto: dict[str, Any]) -> str:
+    """``method="auto"``'s choice in words: ``"proxyspex — highest cross-validated R² (0.873)
+    …; candidates: proxyspex 0.873, lasso 0.853 (not eligible)"``.
+
+    ``auto`` is ``settings["auto"]``: ``chosen``, ``reason``, ``candidates`` (each ``method``,
+    ``cv_r2`` and optionally ``eligible``) and ``not_tried`` (each ``method`` and ``why``).
+    """
+    text = str(auto.get("chosen", "?"))
+    if auto.get("reason"):
+        text += f" — {auto['reason']}"
+    scored = []
+    for cand in auto.get("candidates") or []:
+        if not isinstance(cand, dict):
+            continue
+        r2 = cand.get("cv_r2")
+        score = f"{r2:.3f}" if isinstance(r2, (int, float)) else "not scored"
+        note = "" if cand.get("eligible", True) else " (not eligible)"
+        scored.append(f"{cand.get('method', '?')} {score}{note}")
+    if scored:
+        text += "; candidates (cross-validated R²): " + ", ".join(scored)
+    missed = [f"{c.get('method', '?')} ({c.get('why', 'no reason given')})"
+              for c in auto.get("not_tried") or [] if isinstance(c, dict)]
+    if missed:
+        text += "; not tried: " + ", ".join(missed)
+    return one_line(text)
 
 
 def value_format(values: Sequence[float], digits: int = 4) -> str:
@@ -295,9 +339,3 @@ def greedy_facts(res: Any) -> list[tuple[str, str]]:
         rows.append(("direction", str(g["direction"])))
     rows.append(("stopped because", str(g.get("stop_reason") or "—")))
     return rows
-
-
-def _num(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    return str(v)
