@@ -27,6 +27,7 @@ from .describe import (
 )
 from .html_views import facts_html, top_html
 from .interactions import Interactions, index_label
+from .outputs_html import outputs_section
 
 __all__ = ["render", "save"]
 
@@ -46,6 +47,7 @@ img{max-width:100%;height:auto;border:1px solid #eee;margin:.5rem 0}.pos{color:#
 .warn{background:#fbf4f4;border-left:4px solid #b2182b;padding:.5rem 1rem;margin:1rem 0}
 pre{background:#f6f6f6;padding:.7rem;overflow:auto;font-size:.8rem;white-space:pre-wrap}
 details summary{cursor:pointer;color:#2166ac}
+table.matrix td{padding:.1rem .4rem;font-size:.8rem}table.matrix th{font-size:.8rem}
 """
 
 
@@ -215,6 +217,7 @@ def render(res: Interactions, *, k: int = 20, title: str | None = None) -> str:
         parts.append(f"<h2>{html.escape(heading)}</h2><p class='sub'>{html.escape(caption)}</p>"
                      f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")
     parts.append(f"<h2>Top {len(top)} interactions</h2>{top_html(top, res.index, full=res.labels)}")
+    parts.append(outputs_section(res, _colour, _ink))
     parts.append(_greedy_section(res))
     settings = json.dumps(res.settings, indent=1, sort_keys=True, default=str)
     rows = "".join(f"<tr><th>{html.escape(key)}</th><td>{html.escape(val)}</td></tr>"
