@@ -157,11 +157,17 @@ def output_result() -> Interactions:
     n = len(words)
     fn = table_fn(n, 6, {(0, 1): 1.5})
     text = " ".join(words)
-    return exact(fn, n, index="ksii", labels=words, kind="features", metadata={
-        "model": "a sentiment classifier", "unit": "word", "text": text,
-        "units": _spans(text, words), "class": "positive", "contrast": "negative",
-        "output_name": "logit[positive] − logit[negative]",
-        "quantity": "log-odds of 'positive' vs 'negative'"})
+    meta = {"model": "a sentiment classifier", "unit": "word", "text": text,
+            "units": _spans(text, words)}
+    names = ["logit[positive]", "logit[negative]", "logit[neutral]"]
+    per = [exact(table_fn(n, 7 + j, {(0, 1): 1.5 * (-1) ** j}), n, index="ksii", labels=words,
+                 kind="features", metadata=dict(meta, output_name=name))
+           for j, name in enumerate(names)]
+    return exact(fn, n, index="ksii", labels=words, kind="features", metadata=dict(
+        meta, **{"class": "positive", "contrast": "negative",
+                 "output_name": "logit[positive] − logit[negative]",
+                 "quantity": "log-odds of 'positive' vs 'negative'", "output_names": names,
+                 "outputs": [{"name": x, "result": r.to_json_dict()} for x, r in zip(names, per)]}))
 
 
 def long_text_result(n: int = 60) -> Interactions:
