@@ -221,11 +221,10 @@ class Evaluator:
     ) -> None:
         if len(todo) == 0:
             return
-        from tqdm.auto import tqdm
+        from ..progress import counter
 
         show = self.progress if self.progress is not None else len(todo) > self.batch_size
-        bar = tqdm(total=len(todo), disable=None if show else True, unit="mask", desc="model calls")
-        try:
+        with counter(len(todo), bool(show)) as tick:
             start = 0
             while start < len(todo):
                 batch = todo[start : start + self._chunk]
@@ -239,9 +238,7 @@ class Evaluator:
                 for u, r, o in zip(batch, batch_masks.row_bytes(), outputs):
                     results[u] = o
                     self._remember(r, o)
-                bar.update(len(batch))
-        finally:
-            bar.close()
+                tick(len(batch))
 
     def _adapt_chunk(self, m: int, seconds: float) -> None:
         """Size the next call to take about ``commit_every`` seconds at the speed just seen;

@@ -17,6 +17,8 @@ Install with ``pip install "fastspex[ray]"``.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import statistics
 import time
@@ -334,7 +336,7 @@ class RayEvaluator(Evaluator):
             msg = "this RayEvaluator was shut down"
             raise RuntimeError(msg)
         ray = _import_ray()
-        from tqdm.auto import tqdm
+        from ..progress import counter
 
         batches = [todo[s : s + self.batch_size] for s in range(0, len(todo), self.batch_size)]
         pending: deque[int] = deque(range(len(batches)))
@@ -342,7 +344,8 @@ class RayEvaluator(Evaluator):
         in_flight: dict[Any, tuple[int, int, int]] = {}  # object ref -> (batch, slot, generation)
         error: BaseException | None = None
         show = self.progress if self.progress is not None else len(batches) > 1
-        bar = tqdm(total=len(todo), disable=None if show else True, unit="mask", desc="model calls")
+        bar = contextlib.ExitStack()  # the counter closes (final line) however the loop ends
+        tick = bar.enter_context(counter(len(todo), bool(show)))
         try:
             while pending or in_flight:
                 while pending and error is None:
@@ -406,7 +409,7 @@ class RayEvaluator(Evaluator):
                         self.store.put(self.key, distinct[batch], outputs)
                     for u, o in zip(batch, outputs):
                         results[u] = o
-                    bar.update(len(batch))
+                    tick(len(batch))
         finally:
             bar.close()
         if error is not None:

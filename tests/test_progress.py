@@ -1,0 +1,58 @@
+"""Progress off a terminal: plain throttled lines with counts, no carriage returns; silence
+when progress is off; stage lines for a fit."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from fastspex import progress
+from fastspex.evaluation.evaluator import Evaluator
+
+
+class Clock:
+    """A fake monotonic clock, advanced by hand."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_counter_off_terminal_prints_throttled_plain_lines(monkeypatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(progress, "_now", clock)
+    out = io.StringIO()  # not a TTY
+    with progress.counter(2000, True, stream=out) as tick:
+        for _ in range(20):
+            clock.t += 1.0
+            tick(100)  # 20 updates 1 s apart: one line per ~12 s, then the final one
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert lines[-1].startswith("model calls: 2,000/2,000 (100%)") and "done" in lines[-1]
+    assert len(lines) == 2 and lines[0].startswith("model calls: 1,200/2,000 (60%)")
+    assert "masks/s" in lines[0] and "left" in lines[0]
+
+
+def test_no_progress_prints_nothing_and_evaluator_off_terminal_prints_lines(capfd) -> None:
+    with progress.counter(10, False, stream=io.StringIO()) as tick:
+        tick(10)
+    ev = Evaluator(lambda m: m.sum(axis=1).astype(float), 4, batch_size=2, progress=False)
+    ev(np.eye(4, dtype=bool))
+    assert capfd.readouterr().err == ""
+    ev = Evaluator(lambda m: m.sum(axis=1).astype(float), 4, batch_size=2, progress=True)
+    ev(np.eye(4, dtype=bool) | np.eye(4, k=1, dtype=bool))
+    err = capfd.readouterr().err
+    assert "model calls: 4/4 (100%)" in err and "\r" not in err
+
+
+def test_stage_lines(monkeypatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(progress, "_now", clock)
+    out = io.StringIO()
+    with progress.stage("tree proxy", True, stream=out):
+        clock.t += 3.2
+    with progress.stage("quiet", False, stream=out):
+        clock.t += 5
+    assert out.getvalue().splitlines() == ["fitting: tree proxy …", "fitting: tree proxy done in 3.2 s"]
