@@ -56,3 +56,17 @@ def test_stage_lines(monkeypatch) -> None:
     with progress.stage("quiet", False, stream=out):
         clock.t += 5
     assert out.getvalue().splitlines() == ["fitting: tree proxy …", "fitting: tree proxy done in 3.2 s"]
+
+
+def test_proxyspex_fit_with_progress_prints_its_stage(capfd) -> None:
+    from fastspex.explainers.proxyspex import ProxySPEX
+
+    def fn(m: np.ndarray) -> np.ndarray:
+        return m.astype(float) @ np.arange(1.0, 7.0) + 2.0 * m[:, 0] * m[:, 1]
+
+    ProxySPEX(200, seed=0).fit(fn, 6, store=None, progress=True)
+    err = capfd.readouterr().err
+    assert "fitting: tree proxy (200 masks, cross-validated) …" in err
+    assert "fitting: tree proxy (200 masks, cross-validated) done in" in err and "\r" not in err
+    ProxySPEX(200, seed=0).fit(fn, 6, store=None, progress=False)
+    assert capfd.readouterr().err == ""

@@ -44,6 +44,7 @@ from ..errors import check_memory
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
 from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
+from ..progress import stage
 from . import residual_trees, shapley_design, shapley_refit, trees
 from .result import Explanation, check_design_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
@@ -299,24 +300,26 @@ class ProxySPEX:
         offset, scale = _centre_scale(y)
         z = (y - offset) / scale
 
-        t = time.perf_counter()
-        fold_of = _lgb_folds(len(y), self.folds, int(seeds[1]))
-        candidates, cv_table = _cross_validate(
-            x, z, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
-            folds=self.folds, max_rounds=self.max_rounds, early_stopping=self.early_stopping,
-            seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params,
-            fold_of=fold_of,
-        )
-        if (not self.grid_given and plan is None
-                and max(row["cv_r2"] for row in cv_table) < NOISY_CV_R2):
-            slow, slow_table = _cross_validate(
-                x, z, grid=[dict(g) for g in NOISY_GRID],
-                base=self._base_params(int(seeds[1]), len(y)), folds=self.folds,
-                max_rounds=self.max_rounds, early_stopping=max(self.early_stopping, NOISY_PATIENCE),
-                seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params, fold_of=fold_of,
+        show = self.progress if progress is None else progress
+        with stage(f"tree proxy ({len(y):,} masks, cross-validated)", show):
+            t = time.perf_counter()
+            fold_of = _lgb_folds(len(y), self.folds, int(seeds[1]))
+            candidates, cv_table = _cross_validate(
+                x, z, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
+                folds=self.folds, max_rounds=self.max_rounds, early_stopping=self.early_stopping,
+                seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params,
+                fold_of=fold_of,
             )
-            cv_table += [{**row, "slow_grid": True} for row in slow_table]
-            candidates = sorted(candidates + slow, key=lambda c: -float(c[0]["cv_r2"]))
+            if (not self.grid_given and plan is None
+                    and max(row["cv_r2"] for row in cv_table) < NOISY_CV_R2):
+                slow, slow_table = _cross_validate(
+                    x, z, grid=[dict(g) for g in NOISY_GRID],
+                    base=self._base_params(int(seeds[1]), len(y)), folds=self.folds,
+                    max_rounds=self.max_rounds, early_stopping=max(self.early_stopping, NOISY_PATIENCE),
+                    seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params, fold_of=fold_of,
+                )
+                cv_table += [{**row, "slow_grid": True} for row in slow_table]
+                candidates = sorted(candidates + slow, key=lambda c: -float(c[0]["cv_r2"]))
         timings["proxy"] = time.perf_counter() - t
 
         # Every grid point's averaged fold ensemble is extracted and refit; the explanation is
