@@ -70,3 +70,16 @@ def test_proxyspex_fit_with_progress_prints_its_stage(capfd) -> None:
     assert "fitting: tree proxy (200 masks, cross-validated) done in" in err and "\r" not in err
     ProxySPEX(200, seed=0).fit(fn, 6, store=None, progress=False)
     assert capfd.readouterr().err == ""
+
+
+def test_spex_and_screened_fits_print_their_stages(capfd) -> None:
+    from fastspex.explainers.screening import Screened
+    from fastspex.explainers.spex import SPEX
+
+    def fn(m: np.ndarray) -> np.ndarray:
+        return m.astype(float) @ np.arange(1.0, 9.0)
+
+    SPEX(400, seed=0).fit(fn, 8, store=None, progress=True)
+    assert "fitting: SPEX decoding (" in capfd.readouterr().err
+    Screened(200, seed=0).fit(fn, 8, store=None, progress=True)
+    assert "fitting: screened fit (8 kept components) done in" in capfd.readouterr().err

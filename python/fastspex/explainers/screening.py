@@ -28,6 +28,7 @@ from .. import indices
 from .._validate import as_int, as_seed, as_threads
 from ..coefficients import Coefficients
 from ..masks import PackedMasks, bernoulli, pack, random_subsets
+from ..progress import stage
 from .result import Explanation, check_keep, r_squared
 
 __all__ = ["Screened", "ablation_scores", "screen"]
@@ -171,7 +172,9 @@ class Screened:
         # Fit features: Walsh signs 1 - 2x under the uniform design (orthogonal there), ablation
         # indicators 1 - x under a local one (the expansion around the all-kept input).
         beta = -2.0 if self.design == "uniform" else -1.0
-        with _one_blas_thread():  # small dense solves: more BLAS threads only contend
+        with (stage(f"screened fit ({len(kept)} kept components)",
+                    self.progress if progress is None else progress),
+              _one_blas_thread()):  # small dense solves: more BLAS threads only contend
             mobius, fit_settings = _fit_kept(_columns(train, kept).to_bool(), y, kept, n, beta,
                                              pool=np.searchsorted(kept, pool), pair_t=self.pair_t, min_t=self.min_t)
         coefs = indices.to_fourier(mobius)

@@ -37,6 +37,7 @@ from .._validate import as_int, as_seed, as_threads
 from ..coefficients import Coefficients
 from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
 from ..masks import PackedMasks, bernoulli, gf2_subsample
+from ..progress import stage
 from .result import Explanation, measure_faithfulness
 
 __all__ = ["SPEX", "SPEXPlan", "SPEXResult", "plan", "run"]
@@ -327,11 +328,13 @@ class SPEX:
         H = np.ascontiguousarray(np.concatenate([h.words for h in hashes], axis=0))
 
         t0 = time.perf_counter()
-        indptr, idx, vals, stats = _core.spex_recover(
-            values, H, n, p.b, p.groups, p.t, p.max_order, self.residual_ratio,
-            -1.0 if self.noise is None else self.noise, _DEFAULTS.noise_z, self.chase_bits,
-            self.max_candidates, self.max_iter, self.ridge, self.prune_z, True, threads,
-        )
+        with stage(f"SPEX decoding ({len(values):,} masks)",
+                   self.progress if progress is None else progress):
+            indptr, idx, vals, stats = _core.spex_recover(
+                values, H, n, p.b, p.groups, p.t, p.max_order, self.residual_ratio,
+                -1.0 if self.noise is None else self.noise, _DEFAULTS.noise_z, self.chase_bits,
+                self.max_candidates, self.max_iter, self.ridge, self.prune_z, True, threads,
+            )
         recover_time = time.perf_counter() - t0
         coefs = Coefficients(n, indptr, idx, vals, "fourier")
 
