@@ -311,6 +311,7 @@ def explain(
     out: dict[str, Interactions] = {}
     for name in wanted:
         values = indices.compute_index(result.coefficients, name, order)  # type: ignore[arg-type]  # checked by _index_list
+        values, correction = _residual_sii(values, result)
         inter = Interactions.from_index(
             values, order=order, baseline=result.baseline, surrogate=result.coefficients,
             labels=names, kind=kind, metadata=dict(meta), method=ran, budget=budget,
@@ -322,9 +323,26 @@ def explain(
         inter.faithfulness = result.faithfulness
         inter.calls = new_calls
         inter.settings = {**settings, "index": name}
+        if correction is not None:
+            inter.settings["sii_correction"] = correction
         inter.timings = {**timings, "total": time.perf_counter() - t0}
         out[name] = inter
     return out if many else out[wanted[0]]
+
+
+def _residual_sii(values: Any, result: Any) -> tuple[Any, dict[str, Any] | None]:
+    """SII / k-SII pairs read from a surrogate fitted on the Shapley-kernel design, plus the
+    residual's estimated pair SII on the same masks (:mod:`.explainers.sii_residual`): the
+    surrogate is fitted to FSII's objective, and the SII of a pair weights the higher-order terms
+    it truncated differently. ``(values, None)`` when it does not apply."""
+    training = result.diagnostics.get("training")
+    if (getattr(values, "index", None) not in ("sii", "ksii") or training is None
+            or result.settings.get("design") != "shapley"):
+        return values, None
+    from .explainers.sii_residual import corrected_index
+
+    x = training.masks.to_bool() if hasattr(training.masks, "to_bool") else training.masks
+    return corrected_index(values, result.coefficients, x, training.outputs)
 
 
 def _index_list(index: object) -> tuple[list[str], int | None]:
