@@ -83,3 +83,18 @@ def test_spex_and_screened_fits_print_their_stages(capfd) -> None:
     assert "fitting: SPEX decoding (" in capfd.readouterr().err
     Screened(200, seed=0).fit(fn, 8, store=None, progress=True)
     assert "fitting: screened fit (8 kept components) done in" in capfd.readouterr().err
+
+
+def test_lasso_and_fm_fits_print_their_stage(capfd) -> None:
+    from fastspex.explainers.factorization_machine import FactorizationMachine
+    from fastspex.explainers.sparse_polynomial import SparsePolynomial
+
+    def fn(m: np.ndarray) -> np.ndarray:
+        return m.astype(float) @ np.arange(1.0, 7.0) + 2.0 * m[:, 0] * m[:, 1]
+
+    for cls, name in ((SparsePolynomial, "lasso"), (FactorizationMachine, "fm")):
+        cls(150, seed=0).fit(fn, 6, store=None, progress=True)
+        err = capfd.readouterr().err
+        assert f"fitting: {name} fit (" in err and "done in" in err and "\r" not in err
+        cls(150, seed=0).fit(fn, 6, store=None, progress=False)
+        assert capfd.readouterr().err == ""

@@ -228,7 +228,12 @@ class ProxyExplainer:
                                                  f"method={self.method!r}", keep=self.keep)
         t_model = time.perf_counter() - t0
         t = time.perf_counter()
-        fit = self._fit_function()(train, y, seed=self.seed, n_threads=self.n_threads, **self.options)
+        from ..progress import stage
+
+        show = bool(self.progress if progress is None else progress)
+        with stage(f"{self.method} fit ({len(y):,} masks, {n:,} components)", show):
+            fit = self._fit_function()(train, y, seed=self.seed, n_threads=self.n_threads,
+                                       **self.options)
         mobius, details = self._expansion(fit)
         surrogate = indices.to_fourier(mobius)
         t_fit = time.perf_counter() - t

@@ -121,8 +121,12 @@ class Auto:
             skipped.append({"method": "lasso", "why": f"{pairs:,} pairs to scan (more than "
                                                       f"{LASSO_MAX_PAIRS:,})"})
         else:
-            lasso, lasso_r2 = _lasso_on(training.masks, training.outputs, self.seed, self.n_threads,
-                                        res.baseline, n)
+            from ..progress import stage
+
+            with stage(f"auto: scoring the sparse polynomial on the same {res.calls:,} masks",
+                       bool(self.progress if progress is None else progress)):
+                lasso, lasso_r2 = _lasso_on(training.masks, training.outputs, self.seed,
+                                            self.n_threads, res.baseline, n)
             scores.append({"method": "lasso", "cv_r2": lasso_r2, "eligible": LASSO_ELIGIBLE,
                            "score": "cross-validated R² of the relaxed lasso on the same masks "
                                     "(its pairs are screened on all masks: optimistic)"})
