@@ -203,3 +203,23 @@ def test_sii_pairs_on_the_shapley_design_beat_the_surrogates_own_readout() -> No
         ksii = fastspex.explain(game, n=n, method="proxyspex", index="ksii", budget=300, seed=seed,
                                 store=None, progress=False, holdout=0)
         assert ksii[(0, 1)] == pytest.approx(res[(0, 1)])  # k-SII of order 2: its pairs are SII's
+
+
+def test_the_residual_pair_estimate_takes_wide_sets_and_the_correction_is_bounded() -> None:
+    from fastspex.explainers import sii_residual
+
+    # C(n - 2, l) overflows a float from n ≈ 1,030: the weights must not convert it
+    n = 1100
+    rng = np.random.default_rng(0)
+    x = rng.random((6, n)) < 0.5
+    est, _ = sii_residual.sii_pairs_of_residual(x, rng.normal(size=6))
+    assert est.shape == (n, n) and np.isfinite(est).all()
+    # the correction fills every pair: above MAX_PAIRS it is refused with its reason, not applied
+    wide = indices.compute_index(indices.Coefficients.from_dict({(0, 1): 1.0}, 400, "fourier"), "sii", 2)
+    assert 400 * 399 // 2 > sii_residual.MAX_PAIRS
+    why = sii_residual.why_not(wide)
+    assert why is not None and f"{sii_residual.MAX_PAIRS:,}" in why
+    narrow = indices.compute_index(indices.Coefficients.from_dict({(0, 1): 1.0}, 12, "fourier"), "sii", 2)
+    assert sii_residual.why_not(narrow) is None
+    assert sii_residual.why_not(indices.compute_index(
+        indices.Coefficients.from_dict({(0, 1): 1.0}, 12, "fourier"), "fbii", 2)) is not None

@@ -309,9 +309,10 @@ def explain(
         settings["index_accuracy"] = _index_accuracy(wanted, result.faithfulness, method)
     timings = {**{f"{ran}.{k}": float(v) for k, v in result.timings.items()}}
     out: dict[str, Interactions] = {}
+    shared: dict[str, Any] = {}  # what the indices of this one fit share (the residual's pairs)
     for name in wanted:
         values = indices.compute_index(result.coefficients, name, order)  # type: ignore[arg-type]  # checked by _index_list
-        values, correction = _residual_sii(values, result)
+        values, correction = _residual_sii(values, result, shared)
         inter = Interactions.from_index(
             values, order=order, baseline=result.baseline, surrogate=result.coefficients,
             labels=names, kind=kind, metadata=dict(meta), method=ran, budget=budget,
@@ -330,19 +331,26 @@ def explain(
     return out if many else out[wanted[0]]
 
 
-def _residual_sii(values: Any, result: Any) -> tuple[Any, dict[str, Any] | None]:
+def _residual_sii(values: Any, result: Any, cache: dict[str, Any]
+                  ) -> tuple[Any, dict[str, Any] | None]:
     """SII / k-SII pairs read from a surrogate fitted on the Shapley-kernel design, plus the
     residual's estimated pair SII on the same masks (:mod:`.explainers.sii_residual`): the
     surrogate is fitted to FSII's objective, and the SII of a pair weights the higher-order terms
-    it truncated differently. ``(values, None)`` when it does not apply."""
+    it truncated differently. ``(values, None)`` when it does not apply; ``cache`` keeps the one
+    estimate that SII and k-SII of the same fit share."""
     training = result.diagnostics.get("training")
     if (getattr(values, "index", None) not in ("sii", "ksii") or training is None
             or result.settings.get("design") != "shapley"):
         return values, None
-    from .explainers.sii_residual import corrected_index
+    from .explainers import sii_residual
 
-    x = training.masks.to_bool() if hasattr(training.masks, "to_bool") else training.masks
-    return corrected_index(values, result.coefficients, x, training.outputs)
+    why = sii_residual.why_not(values)
+    if why is not None:
+        return values, {"applied": False, "why": why}
+    if "pairs" not in cache:
+        x = training.masks.to_bool() if hasattr(training.masks, "to_bool") else training.masks
+        cache["pairs"] = sii_residual.residual_pairs(result.coefficients, x, training.outputs)
+    return sii_residual.corrected_index(values, *cache["pairs"])
 
 
 def _index_list(index: object) -> tuple[list[str], int | None]:

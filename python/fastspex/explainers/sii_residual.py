@@ -26,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["corrected_index", "sii_pairs_of_residual"]
+__all__ = ["MAX_PAIRS", "corrected_index", "residual_pairs", "sii_pairs_of_residual", "why_not"]
+
+#: Most pairs corrected: the correction gives every pair a value (an ``n × n`` estimate), so
+#: above this the index is left as the surrogate gives it and the result says why.
+MAX_PAIRS = 50_000
+
+
+def _log_comb(a: int, b: int) -> float:
+    return math.lgamma(a + 1) - math.lgamma(b + 1) - math.lgamma(a - b + 1)
 
 
 def sii_pairs_of_residual(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -42,7 +50,9 @@ def sii_pairs_of_residual(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, dic
     if n < 2:
         return np.zeros((n, n)), {"sizes_missing": [], "sizes_complete": []}
     sizes = x.sum(axis=1)
-    weight = np.zeros(m)
+    # Logarithms throughout: C(n, k)/m_k and 1/C(n − 2, l) overflow a float from n ≈ 1,030,
+    # their product does not.
+    log_weight = np.full(m, -np.inf)  # a duplicate in a complete size counts once
     complete, missing = [], []
     packed = np.packbits(x, axis=1)
     for k in range(n + 1):
@@ -51,21 +61,22 @@ def sii_pairs_of_residual(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, dic
             missing.append(k)
             continue
         _, first = np.unique(packed[rows], axis=0, return_index=True)
-        total = math.comb(n, k)
-        if len(first) == total:  # every set of this size: the exact sum, duplicates dropped
-            weight[rows[first]] = 1.0
+        if len(first) == math.comb(n, k):  # every set of this size: the exact sum
+            log_weight[rows[first]] = 0.0
             complete.append(k)
         else:
-            weight[rows] = total / len(rows)
+            log_weight[rows] = _log_comb(n, k) - math.log(len(rows))
+    # log of 1 / ((n − 1)·C(n − 2, l)) per context size l
+    log_per_size = np.array([-math.log(n - 1) - _log_comb(n - 2, l) for l in range(n - 1)])
     out = np.zeros((n, n))
     xf = x.astype(np.float64)
     off = 1.0 - xf
     for w in (0, 1, 2):
         l = sizes - w
         ok = (l >= 0) & (l <= n - 2)
-        c = np.zeros(m)
-        c[ok] = (-1.0) ** (2 - w) / ((n - 1) * np.array([math.comb(n - 2, int(v)) for v in l[ok]], dtype=np.float64))
-        beta = weight * r * c
+        log_c = np.full(m, -np.inf)
+        log_c[ok] = log_per_size[l[ok]]
+        beta = (-1.0) ** (2 - w) * r * np.exp(log_weight + log_c)
         if w == 2:
             out += xf.T @ (xf * beta[:, None])
         elif w == 1:
@@ -77,23 +88,40 @@ def sii_pairs_of_residual(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, dic
     return out, {"sizes_complete": complete, "sizes_missing": missing}
 
 
-def corrected_index(values: Any, coefs: Any, x: np.ndarray, y: np.ndarray
-                    ) -> tuple[Any, dict[str, Any]]:
-    """SII or k-SII ``values`` (an ``InteractionIndex`` read from the surrogate ``coefs``) with
-    the residual's estimated pair SII added: to every pair, and for k-SII of order 2 also to the
-    singletons as ``−½ Σ_j ΔSII(ij)`` (k-SII's Bernoulli aggregation). Other indices and orders
-    come back unchanged (the diagnostics say why)."""
+def why_not(values: Any) -> str | None:
+    """Why the residual correction does not apply to ``values`` (an ``InteractionIndex``), or
+    ``None`` when it does."""
+    if values.index not in ("sii", "ksii") or values.n < 2:
+        return f"index {values.index!r} has no SII pairs"
+    if values.index == "ksii" and values.order != 2:
+        return "k-SII of an order other than 2"
+    if values.index == "sii" and values.order is not None and values.order < 2:
+        return "SII of order 1 (Shapley values) has no pairs"
+    pairs = values.n * (values.n - 1) // 2
+    if pairs > MAX_PAIRS:
+        return f"{pairs:,} pairs (more than {MAX_PAIRS:,})"
+    return None
+
+
+def residual_pairs(coefs: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """The estimated pair SII of the residual ``y − coefs(x)`` on masks ``x`` (one estimate serves
+    SII and k-SII of the same fit)."""
     from .. import indices
 
-    if values.index not in ("sii", "ksii") or values.n < 2:
-        return values, {"applied": False, "why": f"index {values.index!r} has no SII pairs"}
-    if values.index == "ksii" and values.order != 2:
-        return values, {"applied": False, "why": "k-SII of an order other than 2"}
-    if values.index == "sii" and values.order is not None and values.order < 2:
-        return values, {"applied": False, "why": "SII of order 1 (Shapley values) has no pairs"}
     x = np.asarray(x, dtype=bool)
     r = np.asarray(y, dtype=np.float64).ravel() - indices.evaluate(coefs, x)
     delta, info = sii_pairs_of_residual(x, r)
+    return delta, {"masks": int(len(r)), **info}
+
+
+def corrected_index(values: Any, delta: np.ndarray, info: dict[str, Any]
+                    ) -> tuple[Any, dict[str, Any]]:
+    """SII or k-SII ``values`` (an ``InteractionIndex`` that :func:`why_not` accepts) with the
+    residual's pair SII ``delta`` (from :func:`residual_pairs`) added: to every pair, and for
+    k-SII of order 2 also to the singletons as ``−½ Σ_j ΔSII(ij)`` (k-SII's Bernoulli
+    aggregation)."""
+    from ..coefficients import Coefficients
+
     terms = values.to_dict()
     n = values.n
     iu, ju = np.triu_indices(n, 1)
@@ -103,11 +131,8 @@ def corrected_index(values: Any, coefs: Any, x: np.ndarray, y: np.ndarray
     if values.index == "ksii":
         for i, s in enumerate(delta.sum(axis=1).tolist()):
             terms[(i,)] = terms.get((i,), 0.0) - 0.5 * s
-    sets = sorted(terms, key=lambda t: (len(t), t))
-    sizes = np.array([len(t) for t in sets], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    flat = np.array([i for t in sets for i in t], dtype=values.indices.dtype)
-    out = type(values)(n, indptr, flat, np.array([terms[t] for t in sets], dtype=np.float64),
-                       values.index, values.order)
-    return out, {"applied": True, "masks": int(len(r)),
-                 "largest_pair_correction": float(np.abs(delta).max(initial=0.0)), **info}
+    csr = Coefficients.from_dict({t: terms[t] for t in sorted(terms, key=lambda t: (len(t), t))}, n)
+    out = type(values)(n, csr.indptr, csr.indices.astype(values.indices.dtype, copy=False),
+                       csr.values, values.index, values.order)
+    return out, {"applied": True, **info,
+                 "largest_pair_correction": float(np.abs(delta).max(initial=0.0))}
