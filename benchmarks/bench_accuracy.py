@@ -249,9 +249,8 @@ def run_fastspex(method: str, game: TableGame, n: int, budget: int, seed: int,
     import fastspex
 
     if index == "fsii":  # the Shapley family from one run, as a user asks for several indices
-        both = fastspex.explain(game, n=n, method=method, budget=budget, index=("fsii", "sii", "ksii"),
+        return fastspex.explain(game, n=n, method=method, budget=budget, index=("fsii", "sii", "ksii"),
                                 order=2, seed=seed, store=None, progress=False, holdout=0)
-        return both
     inter = fastspex.explain(game, n=n, method=method, budget=budget, index=index,
                              seed=seed, store=None, progress=False, holdout=0)
     return inter.surrogate

@@ -71,8 +71,8 @@ def counter(total: int, enabled: bool, *, desc: str = "model calls",
 
 @contextlib.contextmanager
 def stage(name: str, enabled: bool | None, *, stream: TextIO | None = None) -> Iterator[None]:
-    """``fitting: <name> …`` on entry and ``fitting: <name> done in 3.2 s`` on exit (only the
-    second for a stage under a second), when ``enabled``."""
+    """``fitting: <name> …`` on entry and ``fitting: <name> done in 3.2 s`` on exit, when
+    ``enabled`` (nothing on exit by an exception: the error says what happened)."""
     if not enabled:
         yield
         return

@@ -18,7 +18,6 @@ Install with ``pip install "fastspex[ray]"``.
 from __future__ import annotations
 
 import contextlib
-
 import os
 import statistics
 import time
@@ -344,8 +343,8 @@ class RayEvaluator(Evaluator):
         in_flight: dict[Any, tuple[int, int, int]] = {}  # object ref -> (batch, slot, generation)
         error: BaseException | None = None
         show = self.progress if self.progress is not None else len(batches) > 1
-        bar = contextlib.ExitStack()  # the counter closes (final line) however the loop ends
-        tick = bar.enter_context(counter(len(todo), bool(show)))
+        lines = contextlib.ExitStack()  # the counter closes (final line) however the loop ends
+        tick = lines.enter_context(counter(len(todo), bool(show)))
         try:
             while pending or in_flight:
                 while pending and error is None:
@@ -411,7 +410,7 @@ class RayEvaluator(Evaluator):
                         results[u] = o
                     tick(len(batch))
         finally:
-            bar.close()
+            lines.close()
         if error is not None:
             raise error
 

@@ -13,6 +13,7 @@ from .. import _core
 from .._validate import as_threads
 from ..coefficients import Coefficients
 from ..masks import MaskLike, PackedMasks, as_packed, bernoulli, pack
+from ..progress import stage
 
 
 def _threads(n_threads: int | None) -> int:
@@ -228,8 +229,6 @@ class ProxyExplainer:
                                                  f"method={self.method!r}", keep=self.keep)
         t_model = time.perf_counter() - t0
         t = time.perf_counter()
-        from ..progress import stage
-
         show = bool(self.progress if progress is None else progress)
         with stage(f"{self.method} fit ({len(y):,} masks, {n:,} components)", show):
             fit = self._fit_function()(train, y, seed=self.seed, n_threads=self.n_threads,

@@ -26,6 +26,7 @@ from .. import explainers, indices
 from .._validate import as_int, as_seed
 from ..errors import MemoryLimitError, check_memory
 from ..evaluation.evaluator import as_evaluator
+from ..progress import stage
 from .exact import covers_all_masks
 from .proxyspex import ProxySPEX
 from .result import Explanation, measure_faithfulness
@@ -121,9 +122,7 @@ class Auto:
             skipped.append({"method": "lasso", "why": f"{pairs:,} pairs to scan (more than "
                                                       f"{LASSO_MAX_PAIRS:,})"})
         else:
-            from ..progress import stage
-
-            with stage(f"auto: scoring the sparse polynomial on the same {res.calls:,} masks",
+            with stage(f"auto: scoring the sparse polynomial on the same {paid:,} masks",
                        bool(self.progress if progress is None else progress)):
                 lasso, lasso_r2 = _lasso_on(training.masks, training.outputs, self.seed,
                                             self.n_threads, res.baseline, n)
