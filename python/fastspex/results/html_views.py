@@ -9,6 +9,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..names import index_label
 from .describe import (
     PAIR_SIGN,
@@ -19,7 +21,7 @@ from .describe import (
     value_format,
 )
 
-__all__ = ["facts_html", "result_html", "top_html"]
+__all__ = ["facts_html", "highlight", "ink", "result_html", "strip_html", "top_html"]
 
 POSITIVE = "#2166ac"
 NEGATIVE = "#b2182b"
@@ -27,6 +29,44 @@ NEGATIVE = "#b2182b"
 
 def _e(text: object) -> str:
     return html.escape(str(text))
+
+
+def _rgb(value: float, lim: float) -> tuple[int, int, int]:
+    """RdBu-like background: blue for positive, red for negative, white near zero."""
+    t = max(-1.0, min(1.0, value / lim)) if lim else 0.0
+    if t >= 0:
+        r, g, b = (int(255 - t * (255 - c)) for c in (33, 102, 172))
+    else:
+        r, g, b = (int(255 + t * (255 - c)) for c in (178, 24, 43))
+    return r, g, b
+
+
+def highlight(value: float, lim: float) -> str:
+    """The background of a value in ``[−lim, lim]`` (blue +, red −, white near zero)."""
+    r, g, b = _rgb(value, lim)
+    return f"rgb({r},{g},{b})"
+
+
+def ink(value: float, lim: float) -> str:
+    """Black or white text, whichever contrasts more with the highlight (WCAG luminance)."""
+    def lin(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = _rgb(value, lim)
+    lum = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+    return "#000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#fff"
+
+
+def strip_html(values: Sequence[float] | np.ndarray, shown: Sequence[str], names: Sequence[str]) -> str:
+    """The components as a line of text, each ``shown[i]`` highlighted by ``values[i]`` (its
+    main effect) and titled ``names[i]: value``."""
+    lim = float(max((abs(float(v)) for v in values), default=0.0)) or 1.0
+    spans = "".join(
+        f'<span style="background:{highlight(float(v), lim)};color:{ink(float(v), lim)}" '
+        f'title="{html.escape(names[i])}: {float(v):+.4g}">{html.escape(shown[i])}</span> '
+        for i, v in enumerate(values))
+    return f"<p class='text'>{spans}</p>"
 
 
 def top_html(rows: Sequence[Any], index: str | None, *, full: Sequence[str] | None = None) -> str:

@@ -5,11 +5,10 @@ token"), for results of :func:`fastspex.multi_output.explain_each`."""
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import numpy as np
 
-from .html_views import top_html
+from .html_views import highlight, ink, strip_html, top_html
 from .interactions import Interactions
 
 __all__ = ["outputs_section"]
@@ -27,25 +26,14 @@ def _per_output(res: Interactions) -> list[tuple[str, Interactions]]:
             for j, item in enumerate(items)]
 
 
-def _strip(res: Interactions, colour: Any, ink: Any) -> str:
-    """The components as a strip of text coloured by their main effect."""
-    main = res.main_effects()
-    lim = float(np.abs(main).max()) or 1.0
-    names = res.unique_labels
-    return "<p class='text'>" + "".join(
-        f"<span style='background:{colour(float(v), lim)};color:{ink(float(v), lim)}' "
-        f"title='{_e(names[i])}: {v:+.4g}'>{_e(names[i])}</span> " for i, v in enumerate(main)
-    ) + "</p>"
-
-
-def _matrix(per: list[tuple[str, Interactions]], labels: list[str], colour: Any, ink: Any) -> str:
+def _matrix(per: list[tuple[str, Interactions]], labels: list[str]) -> str:
     """Components (rows) × outputs (columns) of main effects, in a box that scrolls."""
     main = np.array([r.main_effects() for _, r in per]).T  # (n, d)
     lim = float(np.abs(main).max()) or 1.0
     head = "".join(f"<th title='{_e(h)}'>{j + 1}</th>" for j, (h, _) in enumerate(per))
     rows = "".join(
         f"<tr><th>{_e(name)}</th>" + "".join(
-            f"<td class='num' style='background:{colour(float(v), lim)};color:{ink(float(v), lim)}'>"
+            f"<td class='num' style='background:{highlight(float(v), lim)};color:{ink(float(v), lim)}'>"
             f"{v:+.2g}</td>" for v in main[i]) + "</tr>"
         for i, name in enumerate(labels))
     key = "; ".join(f"{j + 1} = {_e(h.split(': ', 1)[1])}" for j, (h, _) in enumerate(per))
@@ -53,9 +41,8 @@ def _matrix(per: list[tuple[str, Interactions]], labels: list[str], colour: Any,
             f"<table class='matrix'><tr><th>component</th>{head}</tr>{rows}</table></div>")
 
 
-def outputs_section(res: Interactions, colour: Any, ink: Any, k: int = 5) -> str:
-    """The section, or ``""`` for a one-output result; ``colour`` / ``ink`` are the report's
-    background and text colour rules (passed in so one module owns them)."""
+def outputs_section(res: Interactions, k: int = 5) -> str:
+    """The section, or ``""`` for a one-output result."""
     per = _per_output(res)
     if not per:
         return ""
@@ -64,7 +51,8 @@ def outputs_section(res: Interactions, colour: Any, ink: Any, k: int = 5) -> str
         pairs = r.top(3, order=2)
         listing = "; ".join(f"{' × '.join(p.names)} {p.value:+.3g}" for p in pairs)
         panels.append(
-            f"<details open><summary><b>{_e(heading)}</b></summary>{_strip(r, colour, ink)}"
+            f"<details open><summary><b>{_e(heading)}</b></summary>"
+            f"{strip_html(r.main_effects(), r.unique_labels, r.unique_labels)}"
             f"{top_html(r.top(k), r.index, full=r.labels)}"
             + (f"<p>Top pairs: {_e(listing)}</p>" if pairs else "") + "</details>")
     return (f"<h2>Every output ({len(per)})</h2><p class='sub'>Each output was explained on the "
@@ -72,4 +60,4 @@ def outputs_section(res: Interactions, colour: Any, ink: Any, k: int = 5) -> str
             + "".join(panels)
             + "<h2>Which components drive which output</h2><p class='sub'>Main effect of each "
             "component (row) on each output (column).</p>"
-            + _matrix(per, res.unique_labels, colour, ink))
+            + _matrix(per, res.unique_labels))

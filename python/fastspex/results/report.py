@@ -25,7 +25,7 @@ from .describe import (
     short_labels,
     was_shortened,
 )
-from .html_views import facts_html, top_html
+from .html_views import facts_html, strip_html, top_html
 from .interactions import Interactions, index_label
 from .outputs_html import outputs_section
 
@@ -74,44 +74,13 @@ def _faith_text(res: Interactions) -> str:
     return faithfulness_verdict(res.faithfulness, res.method)[0]
 
 
-def _rgb(value: float, lim: float) -> tuple[int, int, int]:
-    """RdBu-like background: blue for positive, red for negative, white near zero."""
-    t = max(-1.0, min(1.0, value / lim)) if lim else 0.0
-    if t >= 0:
-        r, g, b = (int(255 - t * (255 - c)) for c in (33, 102, 172))
-    else:
-        r, g, b = (int(255 + t * (255 - c)) for c in (178, 24, 43))
-    return r, g, b
-
-
-def _colour(value: float, lim: float) -> str:
-    r, g, b = _rgb(value, lim)
-    return f"rgb({r},{g},{b})"
-
-
-def _ink(value: float, lim: float) -> str:
-    """Black or white text, whichever contrasts more with the highlight (WCAG luminance)."""
-    def lin(c: float) -> float:
-        c /= 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = _rgb(value, lim)
-    lum = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
-    return "#000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#fff"
-
-
 def _text_section(res: Interactions) -> str:
     from .plot import _units_text
 
     words = _units_text(res)
     names = res.unique_labels
     main = res.main_effects()
-    lim = float(abs(main).max()) or 1.0
-    spans = "".join(
-        f'<span style="background:{_colour(float(main[i]), lim)};color:{_ink(float(main[i]), lim)}" '
-        f'title="{html.escape(names[i])}: {main[i]:+.4g}">{html.escape(" ".join(w.split()) or "␣")}</span> '
-        for i, w in enumerate(words)
-    )
+    strip = strip_html(main, [" ".join(w.split()) or "␣" for w in words], names)
     pairs = res.top(5, order=2)
     listing = "; ".join(
         f"<span class='{'pos' if p.value >= 0 else 'neg'}'>{html.escape(' × '.join(p.names))} "
@@ -120,7 +89,7 @@ def _text_section(res: Interactions) -> str:
     strongest = f"<p>Strongest pairs: {listing}</p>" if pairs else ""
     return (f"<h2>{_HEADINGS['text'][0]}</h2><p class='sub'>Blue: keeping the unit raises the "
             "output; red: lowers it; hover for its value.</p>"
-            f"<p class='text'>{spans}</p>{strongest}")
+            f"{strip}{strongest}")
 
 
 def _legend(res: Interactions, limit: int = 24) -> str:
@@ -217,7 +186,7 @@ def render(res: Interactions, *, k: int = 20, title: str | None = None) -> str:
         parts.append(f"<h2>{html.escape(heading)}</h2><p class='sub'>{html.escape(caption)}</p>"
                      f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")
     parts.append(f"<h2>Top {len(top)} interactions</h2>{top_html(top, res.index, full=res.labels)}")
-    parts.append(outputs_section(res, _colour, _ink))
+    parts.append(outputs_section(res))
     parts.append(_greedy_section(res))
     settings = json.dumps(res.settings, indent=1, sort_keys=True, default=str)
     rows = "".join(f"<tr><th>{html.escape(key)}</th><td>{html.escape(val)}</td></tr>"
