@@ -140,3 +140,24 @@ def test_a_plain_vector_value_function_is_explained_output_by_output_on_the_same
     assert calls_vector == single // 3  # the three outputs cost one output's model calls
     assert res.metadata["output_name"] == "output 0"  # no combination: the first output
     assert res.method == "proxyspex" and res.faithfulness is not None
+
+
+def test_outputs_that_share_a_name_are_all_returned_told_apart_by_position() -> None:
+    n = 6
+    w = np.random.default_rng(5).normal(size=(n, 3))
+
+    class Repeated:
+        """A value function whose outputs 0 and 2 carry the same name (a repeated token)."""
+
+        def __init__(self) -> None:
+            self.n = n
+            self.output_names = ["the", "cat", "the"]
+
+        def __call__(self, masks: np.ndarray) -> np.ndarray:
+            return masks.astype(float) @ w
+
+    res = explain(Repeated(), n=n, budget=64, store=None, progress=False, seed=1)
+    per = outputs(res)
+    assert list(per) == ["the@0", "cat", "the@2"]
+    for j, r in enumerate(per.values()):
+        np.testing.assert_allclose(r.main_effects(), w[:, j], atol=1e-9)  # exact: 64 = 2^6 masks

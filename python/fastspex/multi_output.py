@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .results.describe import unique_labels
 from .results.interactions import Interactions
 
 __all__ = ["SeveralOutputs", "detecting", "explain_each", "outputs"]
@@ -77,9 +78,11 @@ class _Column:
 
 
 def _names(inner: Any, d: int) -> list[str]:
+    """The outputs' names, unique (a repeated name gets its position, as labels do), so
+    :func:`outputs` keeps every output."""
     names = getattr(inner, "output_names", None)
     if isinstance(names, (list, tuple)) and len(names) == d:
-        return [str(x) for x in names]
+        return unique_labels([str(x) for x in names])
     return [f"output {j}" for j in range(d)]
 
 
