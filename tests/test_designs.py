@@ -90,8 +90,10 @@ def test_explain_records_the_design_and_the_calls() -> None:
     s = res.settings
     assert s["design"] == "bernoulli(keep=0.9)" and "keep=0.9" in s["design_reason"]
     assert s["fit_masks"] == 200 and s["holdout_masks"] == 100
-    assert s["calls"]["total"] == s["calls"]["new"] + s["calls"]["from_store"]
-    assert s["calls"]["new"] == res.calls
+    c = s["calls"]
+    assert c["total"] == c["new"] + c["from_store"] + c.get("reused", 0)
+    assert c["from_store"] == 0  # store=None: nothing can come from a store
+    assert c["new"] == res.calls
 
 
 def test_spex_and_bad_keep_are_refused_in_one_line() -> None:

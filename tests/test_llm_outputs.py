@@ -139,6 +139,10 @@ def test_a_plain_vector_value_function_is_explained_output_by_output_on_the_same
     single = sum(seen) - calls_vector
     assert calls_vector == single // 3  # the three outputs cost one output's model calls
     assert res.metadata["output_name"] == "output 0"  # no combination: the first output
+    c = res.settings["calls"]
+    assert c["from_store"] == 0  # store=None: the other outputs' masks came from this run
+    assert c["new"] == calls_vector and c["reused"] >= 2 * c["new"]  # outputs 1 and 2 re-ask them
+    assert c["total"] == c["new"] + c["reused"]
     assert res.method == "proxyspex" and res.faithfulness is not None
 
 

@@ -68,6 +68,11 @@ def test_store_hits_skip_the_model(tmp_path) -> None:
     assert ev.calls == len(set(masks.row_bytes()) - seen)
     assert ev.hits >= 1
     np.testing.assert_allclose(out, masks.to_bool() @ again.weights)
+    distinct_stored = len(set(masks.row_bytes()) & seen)
+    assert ev.store_hits == distinct_stored  # answered by the store
+    ev(masks)  # asked again: the memo answers, not the store
+    assert ev.store_hits == distinct_stored and ev.calls == len(set(masks.row_bytes()) - seen)
+    assert ev.hits == distinct_stored + len(set(masks.row_bytes()))
 
 
 def test_anonymous_function_is_not_stored(tmp_path) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import explainers, indices, multi_output
 from ._validate import as_int, as_seed
-from .evaluation.evaluator import Evaluator, as_evaluator
+from .evaluation.evaluator import Evaluator, as_evaluator, calls_since, counts
 from .explainers.exact import MAX_EXACT_N, covers_all_masks
 from .explainers.result import check_options
 from .names import BUILTIN_METHODS, INDICES, NEEDS_ORDER, IndexName, resolve_index
@@ -266,8 +266,7 @@ def explain(
             msg = "backend_options apply to backend='ray' only"
             raise ValueError(msg)
         ev = as_evaluator(target, n, store=store, progress=progress)
-    calls_before = int(getattr(ev, "calls", 0))
-    hits_before = int(getattr(ev, "hits", 0))
+    before = counts(ev)
 
     given = {"index": primary, **({"design": design} if design is not None else {}),
              **({"keep": keep} if keep is not None else {})}
@@ -284,11 +283,10 @@ def explain(
         return multi_output.explain_each(several, explain, ev, _describe(target)[0], dict(
             method=requested, budget=budget, index=primary, design=design, keep=keep, order=order,
             seed=seed, progress=progress, holdout=holdout, labels=names, **method_options),
-            calls_before)
+            before)
     method_settings = dict(result.settings)
     ran = str(method_settings.get("method", method)) if method == "auto" else method
-    new_calls = int(getattr(ev, "calls", 0)) - calls_before
-    from_store = int(getattr(ev, "hits", 0)) - hits_before
+    calls = calls_since(ev, before)
     # masks drawn for the hold-out (repeats of paid-for masks cost no call); an exact run draws none
     held = int(method_settings.get("holdout_masks", holdout))
     notes.extend(str(x) for x in method_settings.get("notes", []) or [])
@@ -298,9 +296,9 @@ def explain(
         "n": n, "options": dict(method_options), "method_settings": method_settings,
         "design": method_settings.get("design", _own_design(method)),
         "design_reason": method_settings.get("design_reason", "the method samples its own masks"),
-        "fit_masks": int(method_settings.get("fit_masks", max(0, new_calls + from_store - held))),
+        "fit_masks": int(method_settings.get("fit_masks", max(0, calls["total"] - held))),
         "holdout_masks": held,
-        "calls": {"new": new_calls, "from_store": from_store, "total": new_calls + from_store},
+        "calls": calls,
     }
     if "auto" in method_settings:
         settings["auto"] = method_settings["auto"]
@@ -322,7 +320,7 @@ def explain(
             if callable(summary):
                 inter.metadata[what] = summary()
         inter.faithfulness = result.faithfulness
-        inter.calls = new_calls
+        inter.calls = calls["new"]
         inter.settings = {**settings, "index": name}
         if correction is not None:
             inter.settings["sii_correction"] = correction

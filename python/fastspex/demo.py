@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     mobius = dense.mobius_from_table(table)
     order = np.argsort(-np.abs(mobius))[: args.top]
     print(f"planted function over n = {n} components; {ev.calls} model calls "
-          f"({ev.hits} answered by the evaluation store)")
+          f"({ev.store_hits} answered by the evaluation store)")
     print(f"{'interaction':<16}{'Möbius':>10}{'planted':>10}{'Banzhaf':>10}")
     fourier = dense.fourier_from_table(table)
     for s in order:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .evaluation.evaluator import calls_since
 from .results.describe import unique_labels
 from .results.interactions import Interactions
 
@@ -88,13 +89,12 @@ def _names(inner: Any, d: int) -> list[str]:
 
 def explain_each(
     found: SeveralOutputs, explain: Callable[..., Interactions], ev: Any, inner: Any,
-    arguments: dict[str, Any], calls_before: int,
+    arguments: dict[str, Any], before: tuple[int, int, int],
 ) -> Interactions:
     """One result per output of ``ev`` (and their combination), each fitted by ``explain``
     with ``arguments`` on the same masks; ``inner`` is the explained object (names, weights)."""
     d = found.d
     names = _names(inner, d)
-    hits_before = int(getattr(ev, "hits", 0))
     per: list[tuple[str, Interactions]] = []
     for j, name in enumerate(names):
         res = explain(_Column(ev, np.eye(d)[j], inner, name), store=None, **arguments)
@@ -112,9 +112,8 @@ def explain_each(
         j = int(getattr(inner, "metadata", {}).get("primary", 0) or 0)
         primary = per[j][1]
         primary = copy.deepcopy(primary)  # its own copy: it also lists every output
-    new = int(getattr(ev, "calls", 0)) - calls_before
-    total_calls = {"new": new, "from_store": int(getattr(ev, "hits", 0)) - hits_before,
-                   "total": new + int(getattr(ev, "hits", 0)) - hits_before}
+    total_calls = calls_since(ev, before)
+    new = total_calls["new"]
     for _, res in per + [("", primary)]:
         res.calls = new
         res.settings["calls"] = dict(total_calls)

@@ -28,6 +28,8 @@ __all__ = [
     "ValueFunction",
     "ValueFunctionError",
     "as_evaluator",
+    "calls_since",
+    "counts",
     "to_float_array",
 ]
 
@@ -80,7 +82,8 @@ class Evaluator:
             value function with whole batches.
 
     ``calls`` counts masks the model actually evaluated (store/memo hits and duplicates
-    excluded); ``hits`` counts distinct masks answered by the memo or the store.
+    excluded); ``hits`` counts distinct masks answered by the memo or the store, and
+    ``store_hits`` those of them the store answered (the rest were asked again in this run).
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class Evaluator:
         self.progress = progress
         self.calls = 0
         self.hits = 0
+        self.store_hits = 0
         self.batches = 0
         self.output_dim: int | None = None
         #: ``"raise"``: a vector output raises :class:`~fastspex.multi_output.SeveralOutputs`
@@ -168,6 +172,7 @@ class Evaluator:
                 results[j] = r
                 self._remember(rows[j], r)
             hit[missing[s_hit]] = True
+            self.store_hits += int(np.count_nonzero(s_hit))
         self.hits += int(hit.sum())
         todo = np.flatnonzero(~hit)
         self._run(distinct, first, todo, results)
@@ -332,3 +337,18 @@ def as_evaluator(fn: ValueFunction | Evaluator, n: int | None = None, **options:
             raise ValueError(msg)
         return fn
     return Evaluator(fn, n, **options)
+
+
+def counts(ev: Any) -> tuple[int, int, int]:
+    """``(calls, hits, store_hits)`` of an evaluator now (0 for what it does not count)."""
+    return (int(getattr(ev, "calls", 0)), int(getattr(ev, "hits", 0)),
+            int(getattr(ev, "store_hits", 0)))
+
+
+def calls_since(ev: Any, before: tuple[int, int, int]) -> dict[str, int]:
+    """The masks ``ev`` answered since ``before`` (a :func:`counts` snapshot): ``new`` model
+    calls, ``from_store`` (the persistent store), ``reused`` (asked again within this run: by
+    another output's fit on the same masks, or twice by one method) and their ``total``."""
+    calls, hits, stored = (a - b for a, b in zip(counts(ev), before))
+    return {"new": calls, "from_store": stored, "reused": hits - stored,
+            "total": calls + hits}

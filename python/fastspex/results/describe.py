@@ -161,7 +161,9 @@ def budget_text(res: Any) -> str | None:
 
 
 def calls_text(res: Any) -> str:
-    """Model calls as ``"44 new / 500 from the store / 544 total"``.
+    """Model calls as ``"44 new / 500 from the store / 544 total"``, with
+    ``"… / 900 reused in this run / …"`` when masks were asked again (several outputs fitted
+    on the same masks, or a method asking a mask twice).
 
     Without ``settings["calls"]`` (results of older runs) only the new calls are known.
     """
@@ -169,8 +171,10 @@ def calls_text(res: Any) -> str:
     if isinstance(calls, dict) and isinstance(calls.get("total"), (int, float)):
         new = int(calls.get("new", res.calls) or 0)
         stored = int(calls.get("from_store", 0) or 0)
+        reused = int(calls.get("reused", 0) or 0)
         total = int(calls["total"])
-        return f"{new:,} new / {stored:,} from the store / {total:,} total"
+        again = f" / {reused:,} reused in this run" if reused else ""
+        return f"{new:,} new / {stored:,} from the store{again} / {total:,} total"
     return f"{int(res.calls):,} new (store hits not recorded)"
 
 
