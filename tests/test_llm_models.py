@@ -114,3 +114,31 @@ def test_the_first_smollm2_load_announces_what_it_writes(tmp_path: Path,
     M._announce_export(gguf, tmp_path / "copy")
     said = capsys.readouterr().err
     assert "3 MB GGUF" in said and "517 MiB" in said and str(tmp_path / "copy") in said
+
+
+def test_a_model_loaded_by_device_map_gives_the_outputs_of_one_loaded_whole(tmp_path: Path) -> None:
+    """A module-by-module ``device_map`` load (every module on the CPU here: with one device
+    transformers places the modules without accelerate's dispatch hooks, so those hooks run
+    only on a machine with several devices) ablates features, heads and neurons alike."""
+    pytest.importorskip("accelerate")
+    from fastspex.ablate import ComponentAblation
+
+    model, tok = tiny.llama()
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    whole = load_model(tmp_path, device="cpu")
+    layers = {f"model.layers.{i}": "cpu" for i in range(model.config.num_hidden_layers)}
+    spread = load_model(tmp_path, device_map={"model.embed_tokens": "cpu", **layers,
+                                              "model.norm": "cpu", "model.rotary_emb": "cpu",
+                                              "lm_head": "cpu"})
+    rng = np.random.default_rng(0)
+    words = FeatureAblation(TEXT, whole, target=" dog")
+    masks = rng.random((12, words.n)) < 0.5
+    np.testing.assert_allclose(FeatureAblation(TEXT, spread, target=" dog")(masks), words(masks),
+                               atol=1e-5)
+    for what in ("heads", "neurons"):
+        parts = ComponentAblation(TEXT, whole, components=what, target=" dog")
+        masks = rng.random((8, parts.n)) < 0.7
+        np.testing.assert_allclose(
+            ComponentAblation(TEXT, spread, components=what, target=" dog")(masks), parts(masks),
+            atol=1e-5)
