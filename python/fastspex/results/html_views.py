@@ -6,6 +6,7 @@ Every string from a result (labels, texts, metadata) is escaped; no scripts, no 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from .describe import (
     value_format,
 )
 
-__all__ = ["facts_html", "highlight", "ink", "result_html", "strip_html", "top_html"]
+__all__ = ["bars_html", "facts_html", "highlight", "ink", "result_html", "strip_html", "top_html"]
 
 POSITIVE = "#2166ac"
 NEGATIVE = "#b2182b"
@@ -92,6 +93,58 @@ def top_html(rows: Sequence[Any], index: str | None, *, full: Sequence[str] | No
         )
     return ("<table class='top'><thead><tr><th>#</th><th>order</th><th>components</th>"
             f"<th>{head}</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _bar_cell(value: float, lim: float, side: str, line: bool) -> str:
+    """One half of a bar's track (``side`` "neg": bars end at the zero line, "pos": they start
+    there), holding a bar ``|value| / lim`` of its width when ``value`` has that sign; ``line``:
+    this half draws the zero line (on its inner edge)."""
+    sign = "pos" if value >= 0 else "neg"
+    bar = ""
+    if sign == side:
+        width = 100 * abs(value) / lim if math.isfinite(value) else 0.0
+        bar = (f"<div class='bar {sign}' style='width:{width:.2f}%;height:.9rem;"
+               f"background:{POSITIVE if sign == 'pos' else NEGATIVE}'></div>")
+    justify = "flex-end" if side == "neg" else "flex-start"
+    edge = (f";border-{'right' if side == 'neg' else 'left'}:1px solid #888") if line else ""
+    return (f"<div style='display:flex;align-items:center;align-self:stretch;"
+            f"justify-content:{justify}{edge}'>{bar}</div>")
+
+
+def bars_html(rows: Sequence[Any], *, full: Sequence[str] | None = None) -> str:
+    """Interactions as horizontal bars (label, bar, value), blue for positive and red for
+    negative, lengths proportional to ``|value|`` (the longest fills its half of the track).
+
+    Plain HTML, no picture: text stays selectable and a long label wraps to two lines, then
+    ends in an ellipsis, its full text (``full[i]`` per component, else its name) a tooltip.
+    """
+    if not rows:
+        return ""
+    values = [float(r.value) for r in rows]
+    lim = max((abs(v) for v in values if math.isfinite(v)), default=0.0) or 1.0
+    # A half of the track per sign shown, so a one-signed panel uses the whole width.
+    sides = [s for s, shown in (("neg", any(v < 0 for v in values)),
+                                ("pos", any(v >= 0 for v in values))) if shown]
+    fmt = value_format(values)
+    cells = []
+    for r, v in zip(rows, values):
+        names = " × ".join(r.names) or "∅"
+        tip = " × ".join(full[i] for i in r.ids) if full is not None and r.ids else names
+        sign = "pos" if v >= 0 else "neg"
+        cells.append(
+            f"<div class='bar-label' title='{_e(tip)}' style='overflow:hidden;display:-webkit-box;"
+            f"-webkit-box-orient:vertical;-webkit-line-clamp:2;padding:.2rem .5rem .2rem 0'>"
+            f"{_e(names)}</div>"
+            + "".join(_bar_cell(v, lim, side, side == "pos" or len(sides) == 1)
+                      for side in sides)
+            + f"<div class='num {sign}' style='color:{POSITIVE if sign == 'pos' else NEGATIVE};"
+            f"white-space:nowrap;font-variant-numeric:tabular-nums;padding-left:.5rem'>"
+            f"{format(v, fmt)}</div>")
+    # No gaps, so the zero line is one unbroken border (the positive half's); labels pad rows.
+    track = " ".join(["minmax(3rem,1fr)"] * len(sides))
+    return (f"<div class='bars' style='display:grid;grid-template-columns:fit-content(40%) "
+            f"{track} max-content;align-items:center;font-size:.85rem;"
+            f"max-width:100%'>{''.join(cells)}</div>")
 
 
 def facts_html(res: Any) -> str:

@@ -8,7 +8,7 @@ import html
 
 import numpy as np
 
-from .html_views import highlight, ink, strip_html, top_html
+from .html_views import bars_html, highlight, ink, strip_html, top_html
 from .interactions import Interactions
 
 __all__ = ["outputs_section"]
@@ -41,23 +41,34 @@ def _matrix(per: list[tuple[str, Interactions]], labels: list[str]) -> str:
             f"<table class='matrix'><tr><th>component</th>{head}</tr>{rows}</table></div>")
 
 
+def _panel(heading: str, r: Interactions, k: int) -> str:
+    """One output: the strip of its main effects, its top ``k`` terms as bars beside the same
+    terms as a table, and its strongest pairs."""
+    top = r.top(k)
+    pairs = r.top(3, order=2)
+    listing = "; ".join(f"{' × '.join(p.names)} {p.value:+.3g}" for p in pairs)
+    # Bars and table side by side while both fit, the table below the bars on a narrow window.
+    terms = (f"<div style='display:flex;flex-wrap:wrap;gap:.5rem 2rem;align-items:flex-start'>"
+             f"<div style='flex:1 1 20rem;min-width:0;margin:.5rem 0'>"
+             f"{bars_html(top, full=r.labels)}</div>"
+             f"<div style='flex:0 1 auto;min-width:0;max-width:100%;overflow-x:auto'>"
+             f"{top_html(top, r.index, full=r.labels)}</div></div>")
+    return (f"<details open><summary><b>{_e(heading)}</b></summary>"
+            f"{strip_html(r.main_effects(), r.unique_labels, r.unique_labels)}{terms}"
+            + (f"<p>Top pairs: {_e(listing)}</p>" if pairs else "") + "</details>")
+
+
 def outputs_section(res: Interactions, k: int = 5) -> str:
     """The section, or ``""`` for a one-output result."""
     per = _per_output(res)
     if not per:
         return ""
-    panels = []
-    for heading, r in per:
-        pairs = r.top(3, order=2)
-        listing = "; ".join(f"{' × '.join(p.names)} {p.value:+.3g}" for p in pairs)
-        panels.append(
-            f"<details open><summary><b>{_e(heading)}</b></summary>"
-            f"{strip_html(r.main_effects(), r.unique_labels, r.unique_labels)}"
-            f"{top_html(r.top(k), r.index, full=r.labels)}"
-            + (f"<p>Top pairs: {_e(listing)}</p>" if pairs else "") + "</details>")
-    return (f"<h2>Every output ({len(per)})</h2><p class='sub'>Each output was explained on the "
-            "same masks; its components are coloured by main effect (blue +, red −).</p>"
+    panels = [_panel(heading, r, k) for heading, r in per]
+    # One <section>, so a reader's browser (or the layout test) can find the part as a whole.
+    return (f"<section class='outputs'><h2>Every output ({len(per)})</h2><p class='sub'>Each "
+            "output was explained on the same masks; its components are coloured by main effect "
+            "(blue +, red −), its strongest terms drawn as bars and listed.</p>"
             + "".join(panels)
             + "<h2>Which components drive which output</h2><p class='sub'>Main effect of each "
             "component (row) on each output (column).</p>"
-            + _matrix(per, res.unique_labels))
+            + _matrix(per, res.unique_labels) + "</section>")
