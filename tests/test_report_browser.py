@@ -2,9 +2,10 @@
 
 A probe script (added to a copy of the page only: the report itself has no scripts) measures
 the laid-out page: nothing may be wider than the window (no horizontal scrolling, no picture
-or table cut off) and every picture must have loaded. Screenshots are kept in
-``$FASTSPEX_SCREENSHOTS`` when it is set, to be looked at. Skipped where Chromium is absent.
-"""
+or table cut off; inside a scrolling box, nothing beyond what scrolling the box reaches) and
+every picture must have loaded. Screenshots are kept in ``$FASTSPEX_SCREENSHOTS`` when it is
+set, to be looked at (the several-output section whole, as tall as it is). Skipped where
+Chromium is absent."""
 
 from __future__ import annotations
 
@@ -25,13 +26,37 @@ from fastspex import report
 
 _PROBE = """<script>
 const W = window.innerWidth, doc = document.documentElement;
-const wide = [...document.querySelectorAll('body *')]
-  .filter(e => e.getBoundingClientRect().right > W + 1)
+// The nearest ancestor that scrolls sideways (overflow auto/scroll), or null: the window.
+function scroller(e) {
+  for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+    if (/auto|scroll/.test(getComputedStyle(p).overflowX)) return p;
+  }
+  return null;
+}
+// Cut off: beyond the window, or, inside a scrolling box, beyond what scrolling that box
+// reaches (its scrollable area: a wide table in a scroll box is fine, the box must fit).
+function clipped(e) {
+  const r = e.getBoundingClientRect(), s = scroller(e);
+  if (!s) return r.right > W + 1 || r.left < -1;
+  const start = s.getBoundingClientRect().left + s.clientLeft - s.scrollLeft;
+  return r.left < start - 1 || r.right > start + s.scrollWidth + 1;
+}
+const wide = [...document.querySelectorAll('body *')].filter(clipped)
   .map(e => e.tagName + ':' + (e.textContent || e.alt || '').slice(0, 40));
 const images = [...document.images];
+const box = e => { const r = e.getBoundingClientRect();
+  return [r.left, r.top + window.scrollY, r.right, r.bottom + window.scrollY]; };
+const matrices = [...document.querySelectorAll('table.matrix')].map(t => {
+  const s = scroller(t);
+  return {box: s ? box(s) : null, scrolls: s ? s.scrollWidth > s.clientWidth : false,
+          table: box(t)};
+});
+const section = document.querySelector('section.outputs');
 document.body.setAttribute('data-probe', JSON.stringify({
-  width: W, scroll: doc.scrollWidth, wide: wide.slice(0, 5),
+  width: W, scroll: doc.scrollWidth, height: doc.scrollHeight, wide: wide.slice(0, 5),
   images: images.length, broken: images.filter(i => !i.complete || i.naturalWidth === 0).length,
+  matrices: matrices, section: section ? box(section) : null,
+  bars: document.querySelectorAll('div.bars').length,
 }));
 </script></body>"""
 
@@ -46,26 +71,96 @@ def _run(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
+def _layout(page: Path, width: int, height: int, tmp: Path) -> dict:
+    """What the probe measured of ``page`` laid out in a ``width`` × ``height`` window."""
+    probe = page.with_name(f"{page.stem}-probe.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE), encoding="utf-8")
+    proc = _run([f"--window-size={width},{height}", "--dump-dom", probe.as_uri()], tmp)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'data-probe="([^"]*)"', proc.stdout)
+    assert found, "the probe did not run"
+    layout = json.loads(unescape(found[1]))
+    assert layout["width"] == width
+    return layout
+
+
+def _fits(layout: dict, what: str) -> None:
+    """Nothing is cut off or scrolls the page sideways; pictures loaded."""
+    assert layout["images"] >= 2 and layout["broken"] == 0, layout
+    assert layout["scroll"] <= layout["width"] and not layout["wide"], (what, layout)
+
+
+def _screenshot(page: Path, shot: Path, width: int, height: int, tmp: Path,
+                rows: tuple[float, float] | None = None) -> None:
+    """A PNG of ``page`` in a ``width`` × ``height`` window, cut to ``rows`` (page pixels,
+    a little margin kept) when given."""
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    proc = _run([f"--window-size={width},{height}", f"--screenshot={shot}", page.as_uri()], tmp)
+    assert proc.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if rows is not None:
+        from PIL import Image
+
+        with Image.open(shot) as full:
+            part = full.crop((0, max(0, int(rows[0]) - 24), width,
+                              min(full.height, int(rows[1]) + 24)))
+        part.save(shot, optimize=True)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(_chromium() is None, reason="no chromium on PATH: cannot check the report in a browser")
 @pytest.mark.parametrize("sample", ["words", "sentences", "heads", "neurons", "chat", "outputs"])
 def test_report_fits_the_window_in_chromium(sample: str, tmp_path: Path) -> None:
     page = report.save(SAMPLES[sample](), tmp_path / f"{sample}.html")
-    probe = tmp_path / f"{sample}-probe.html"
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE), encoding="utf-8")
     keep = os.environ.get("FASTSPEX_SCREENSHOTS")
     for width, height in ((1400, 1000), (900, 1200), (520, 900)):
-        proc = _run([f"--window-size={width},{height}", "--dump-dom", probe.as_uri()], tmp_path)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        found = re.search(r'data-probe="([^"]*)"', proc.stdout)
-        assert found, "the probe did not run"
-        layout = json.loads(unescape(found[1]))
-        assert layout["width"] == width
-        assert layout["images"] >= 2 and layout["broken"] == 0, layout
-        assert layout["scroll"] <= width and not layout["wide"], (sample, width, layout)
-        if keep:
-            shot = Path(keep) / f"{sample}-{width}.png"
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            proc = _run([f"--window-size={width},{height}", f"--screenshot={shot}",
-                         page.as_uri()], tmp_path)
-            assert proc.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        layout = _layout(page, width, height, tmp_path)
+        _fits(layout, f"{sample} at {width} px")
+        if not keep:
+            continue
+        shot = Path(keep) / f"{sample}-{width}.png"
+        if layout["section"]:  # the several-output section, whole: a window as tall as the page
+            _screenshot(page, shot, width, layout["height"], tmp_path,
+                        (layout["section"][1], layout["section"][3]))
+        else:
+            _screenshot(page, shot, width, height, tmp_path)
+
+
+class ThirtyTokens:
+    """A generated answer of 30 tokens over a 60-word prompt: token j is a linear function of
+    the words kept (random weights) plus one pair; a few labels are long or carry markup."""
+
+    n = 60
+    labels = [f"word{i}" for i in range(60)]
+    labels[7] = "an extraordinarily-long-hyphenated-component-label-that-must-wrap-or-ellipsize"
+    labels[11] = "<b>bold?</b>"
+    output_names = [f"tok ' w{j}'" for j in range(30)]
+
+    def __call__(self, masks):
+        import numpy as np
+
+        x = np.asarray(masks, dtype=float)
+        weights = np.random.default_rng(0).normal(0, 1, (30, self.n))
+        return x @ weights.T + 1.5 * (x[:, 7] * x[:, 11])[:, None]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="no chromium on PATH: cannot check the report in a browser")
+def test_thirty_outputs_of_sixty_words_fit_the_window_in_chromium(tmp_path: Path) -> None:
+    import fastspex
+
+    res = fastspex.explain(ThirtyTokens(), n=60, budget=300, method="lasso", store=None,
+                           progress=False)
+    assert len(res.metadata["outputs"]) == 30
+    page = report.save(res, tmp_path / "thirty.html")
+    for width in (1400, 800):
+        layout = _layout(page, width, 1000, tmp_path)
+        _fits(layout, f"30 outputs at {width} px")
+        assert layout["bars"] == 30
+        (matrix,) = layout["matrices"]
+        assert matrix["box"] is not None, "the matrix is not in a scrolling box"
+        left, _, right, _ = matrix["box"]
+        assert 0 <= left and right <= width, (width, matrix)
+        # 30 columns do not fit 800 px: the box scrolls, and the page does not
+        assert matrix["scrolls"] or matrix["table"][2] <= right + 1, (width, matrix)
+        if width == 800:
+            assert matrix["scrolls"], matrix
