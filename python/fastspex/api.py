@@ -331,13 +331,13 @@ def explain(
 
 def _residual_sii(values: Any, result: Any, cache: dict[str, Any]
                   ) -> tuple[Any, dict[str, Any] | None]:
-    """SII / k-SII pairs read from a surrogate fitted on the Shapley-kernel design, plus the
-    residual's estimated pair SII on the same masks (:mod:`.explainers.sii_residual`): the
-    surrogate is fitted to FSII's objective, and the SII of a pair weights the higher-order terms
-    it truncated differently. ``(values, None)`` when it does not apply; ``cache`` keeps the one
-    estimate that SII and k-SII of the same fit share."""
+    """SII / k-SII / STII read from a surrogate fitted on the Shapley-kernel design, plus the
+    residual's estimated pairs on the same masks (:mod:`.explainers.sii_residual`): the
+    surrogate is fitted to FSII's objective, and the SII or STII of a pair weights the
+    higher-order terms it truncated differently. ``(values, None)`` when it does not apply;
+    ``cache`` keeps the one estimate that SII and k-SII of the same fit share."""
     training = result.diagnostics.get("training")
-    if (getattr(values, "index", None) not in ("sii", "ksii") or training is None
+    if (getattr(values, "index", None) not in ("sii", "ksii", "stii") or training is None
             or result.settings.get("design") != "shapley"):
         return values, None
     from .explainers import sii_residual
@@ -345,10 +345,12 @@ def _residual_sii(values: Any, result: Any, cache: dict[str, Any]
     why = sii_residual.why_not(values)
     if why is not None:
         return values, {"applied": False, "why": why}
-    if "pairs" not in cache:
+    family = "stii" if values.index == "stii" else "sii"  # SII's pairs serve k-SII too
+    if family not in cache:
         x = training.masks.to_bool() if hasattr(training.masks, "to_bool") else training.masks
-        cache["pairs"] = sii_residual.residual_pairs(result.coefficients, x, training.outputs)
-    return sii_residual.corrected_index(values, *cache["pairs"])
+        cache[family] = sii_residual.residual_pairs(result.coefficients, x, training.outputs,
+                                                    family)
+    return sii_residual.corrected_index(values, *cache[family])
 
 
 def _index_list(index: object) -> tuple[list[str], int | None]:

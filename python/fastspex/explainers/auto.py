@@ -3,7 +3,7 @@
 Rules first, then evidence that costs no extra model call:
 
 * the budget covers all ``2ⁿ`` masks: the exact expansion;
-* a Shapley index (sv, sii, ksii, fsii) with no design given: ProxySPEX on the Shapley-kernel
+* a Shapley index (sv, sii, ksii, fsii, stii) with no design given: ProxySPEX on the Shapley-kernel
   design (its refit is kernel-weighted);
 * more components than ProxySPEX can hold in memory at this budget: SPEX (coded masks; it adapts
   its degree bound to the budget and says so);

@@ -58,8 +58,10 @@ __all__ = [
     "size_distribution",
 ]
 
-#: Indices whose natural weighting of coalitions is the Shapley kernel ("sv" is k-SII of order 1).
-SHAPLEY_INDICES: tuple[str, ...] = ("sv", "sii", "ksii", "fsii")
+#: Indices whose natural weighting of coalitions is the Shapley kernel ("sv" is k-SII of order 1;
+#: Shapley–Taylor weights a pair's contexts by 1 / C(n − 1, |T|), heaviest at the small and
+#: large coalitions, as the kernel does).
+SHAPLEY_INDICES: tuple[str, ...] = ("sv", "sii", "ksii", "fsii", "stii")
 
 #: Weight of the empty and all-kept masks, relative to the largest kernel weight.
 CONSTRAINT_WEIGHT = 1e8
