@@ -89,3 +89,50 @@ def test_explain_keep_means_the_bernoulli_keep_probability_for_screened_too() ->
     assert res.settings["design"] == "bernoulli(keep=0.9)"
     with pytest.raises(ValueError, match="keep=0.9 applies to design='bernoulli' only"):
         Screened(100, design="ablate", keep=0.9)
+
+
+def _ridge_baseline_r2(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray) -> float:
+    """Held-out R² of ridge on every main effect (ablation indicators), its penalty the best of
+    a grid on the held-out masks themselves: an optimistic baseline, computed independently."""
+    a, at = (~x).astype(float), (~xt).astype(float)
+    am, ym = a.mean(0), y.mean()
+    best = -np.inf
+    for alpha in np.logspace(-3, 3, 13):
+        k = (a - am) @ (a - am).T
+        dual = np.linalg.solve(k + alpha * np.eye(len(y)), y - ym)
+        pred = ym + (at - am) @ ((a - am).T @ dual)
+        best = max(best, 1.0 - float(np.mean((yt - pred) ** 2)) / float(np.var(yt)))
+    return best
+
+
+def test_many_small_main_effects_are_never_fitted_below_a_ridge_of_every_main_effect() -> None:
+    n = 2000  # a dense signal: every component moves the output a little (a real model's neurons)
+    w = np.random.default_rng(2).normal(0, 1, n)
+    f = PlantedFunction(Coefficients.from_dict({(): 0.0, **{(i,): float(v) for i, v in enumerate(w)}}, n=n))
+    seen: list[np.ndarray] = []
+
+    class Recording:
+        """``f``, keeping every mask asked for (the fit's, then the hold-out's)."""
+
+        n = 2000
+
+        def __call__(self, m: np.ndarray) -> np.ndarray:
+            seen.append(np.asarray(m, dtype=bool))
+            return f(m)
+
+    ex = Screened(600, design="bernoulli", keep=0.98, holdout=300, seed=0).fit(Recording(), n, store=None)
+    x = np.concatenate(seen)
+    train, test = x[:600], x[600:]
+    baseline = _ridge_baseline_r2(train, f(train), test, f(test))  # the same masks, best penalty
+    assert ex.settings["chosen"] == "ridge on every main effect"
+    assert ex.faithfulness >= baseline - 0.02, (ex.faithfulness, baseline)
+    names = [c["candidate"] for c in ex.settings["candidates"]]
+    assert names == ["screened", "ridge on every main effect"]
+
+
+def test_a_sparse_function_keeps_the_screened_fit_and_its_pairs() -> None:
+    n = 1000
+    f = _known(n)
+    ex = Screened(1500, design="bernoulli", keep=0.9, holdout=200, seed=1).fit(f, n, store=None)
+    assert ex.settings["chosen"] == "screened"
+    assert ex.coefficients.to_dict().get((3, 10), 0.0) != 0.0

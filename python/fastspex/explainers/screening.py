@@ -10,6 +10,15 @@ the kept columns of the same masks: least squares on their main effects, then th
 with ``|t| < min_t`` dropped. Memory: the packed masks (n·m/8 bytes), one unpacked row block, the
 kept columns and the kept terms.
 
+Never below the baseline: a ridge fit of every main effect (:mod:`.wide_ridge`, dual form, its
+penalty by exact leave-one-out error) competes with the screened fit on the same 5 folds of the
+training masks, and the lower cross-validated error wins (the screened fit on a tie). Where many
+components each move the output a little (MLP neurons of a few layers) screening the few hundred
+best loses the rest and the ridge wins; where a few dominate it keeps the screened fit and its
+pairs. ``settings["candidates"]`` holds both scores, ``settings["chosen"]`` the winner. Memory of
+the ridge: the ``m × m`` Gram matrix and the sparse ablation indicators (a local design) or the
+dense signs (the uniform design, fitted up to ``wide_ridge.MAX_DENSE_CELLS`` mask cells).
+
 Under a local design (``design="ablate"``: 1–5 components ablated at a time, or
 ``design="bernoulli"`` with ``keep`` near 1) a component's ablation score measures every term
 that contains it, pure interactions included, so screening loses nothing a local fit could find.
@@ -35,6 +44,8 @@ __all__ = ["Screened", "ablation_scores", "screen"]
 
 Design = Literal["uniform", "bernoulli", "ablate"]
 _ROWS = 64  # rows unpacked at a time: 64 x 10^5 as float64 = 51 MB
+#: Folds of the cross-validation that picks the screened fit or ridge on every main effect.
+CV_FOLDS = 5
 
 _REASONS = {
     "uniform": "uniform design (each component kept with p = 1/2): the global view; on a real model "
@@ -164,19 +175,21 @@ class Screened:
             raise ValueError(msg)
         t = time.perf_counter()
         keep = self.screen_size if self.screen_size is not None else min(n, max(32, self.budget // 8))
-        order = screen(train, y, keep)  # best first
-        kept = np.sort(order)
-        pool = order[: self.pair_pool]  # pairs are searched among the best screened
-        t_screen = time.perf_counter() - t
-        t = time.perf_counter()
         # Fit features: Walsh signs 1 - 2x under the uniform design (orthogonal there), ablation
         # indicators 1 - x under a local one (the expansion around the all-kept input).
         beta = -2.0 if self.design == "uniform" else -1.0
-        with (stage(f"screened fit ({len(kept)} kept components)",
-                    self.progress if progress is None else progress),
+        show = self.progress if progress is None else progress
+        with (stage(f"screened fit ({min(keep, n)} kept components)", show),
               _one_blas_thread()):  # small dense solves: more BLAS threads only contend
-            mobius, fit_settings = _fit_kept(_columns(train, kept).to_bool(), y, kept, n, beta,
-                                             pool=np.searchsorted(kept, pool), pair_t=self.pair_t, min_t=self.min_t)
+            mobius, kept, fit_settings = self._screened_fit(train, y, keep, n, beta)
+        t_screen = time.perf_counter() - t
+        t = time.perf_counter()
+        # Never below the baseline: ridge on every main effect competes on the same folds (many
+        # small effects, e.g. a real model's neurons, are lost by keeping the few best screened).
+        with stage(f"ridge on all {n:,} main effects (cross-validated against the screened fit)",
+                   show):
+            mobius, choice = self._against_ridge(train, y, keep, n, beta, mobius, int(seeds[1]))
+        fit_settings = {**fit_settings, **choice}
         coefs = indices.to_fourier(mobius)
         t_fit = time.perf_counter() - t
         r2 = None
@@ -198,6 +211,50 @@ class Screened:
             timings={"model": t_model, "algorithm": total - t_model, "screen": t_screen, "fit": t_fit,
                      "total": total},
         )
+
+
+    def _screened_fit(self, masks: PackedMasks, y: np.ndarray, keep: int, n: int, beta: float
+                      ) -> tuple[Coefficients, np.ndarray, dict[str, Any]]:
+        """Screen, then fit the kept components' mains and pairs: the Möbius expansion, the kept
+        ids and the fit's settings."""
+        order = screen(masks, y, keep)  # best first
+        kept = np.sort(order)
+        pool = order[: self.pair_pool]  # pairs are searched among the best screened
+        mobius, info = _fit_kept(_columns(masks, kept).to_bool(), y, kept, n, beta,
+                                 pool=np.searchsorted(kept, pool), pair_t=self.pair_t, min_t=self.min_t)
+        return mobius, kept, info
+
+    def _against_ridge(self, masks: PackedMasks, y: np.ndarray, keep: int, n: int, beta: float,
+                       screened: Coefficients, seed: int) -> tuple[Coefficients, dict[str, Any]]:
+        """The screened fit or ridge on every main effect, whichever has the lower K-fold error
+        on the training masks (the screened fit wins ties), and both scores."""
+        from . import wide_ridge
+
+        m = len(y)
+        folds = min(CV_FOLDS, m)
+        fold_of = np.empty(m, np.int64)
+        fold_of[np.random.default_rng(seed).permutation(m)] = np.arange(m) % folds
+        var = float(np.var(y)) or 1.0
+        err_screen = np.zeros(m)
+        with _one_blas_thread():
+            for f in range(folds):
+                tr, va = np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)
+                fit, _, _ = self._screened_fit(masks[tr], y[tr], keep, n, beta)
+                err_screen[va] = (y[va] - indices.evaluate(indices.to_fourier(fit), masks[va])) ** 2
+        scores: list[dict[str, Any]] = [{"candidate": "screened", "cv_r2": 1.0 - float(err_screen.mean()) / var}]
+        try:
+            k, u = wide_ridge.gram(masks, beta)
+        except ValueError as err:
+            scores.append({"candidate": "ridge on every main effect", "not_fitted": str(err)})
+            return screened, {"candidates": scores, "chosen": "screened"}
+        ridge, info = wide_ridge.ridge_main_effects(masks, y, beta, k=k, u=u)
+        err_ridge = wide_ridge.fold_errors(k, y, fold_of, folds, info["alpha"])
+        scores.append({"candidate": "ridge on every main effect", "cv_r2": 1.0 - float(err_ridge.mean()) / var,
+                       "alpha": info["alpha"]})
+        if err_ridge.mean() < err_screen.mean():
+            return ridge, {"candidates": scores, "chosen": "ridge on every main effect",
+                           "main_terms": n, "pair_terms": 0}
+        return screened, {"candidates": scores, "chosen": "screened"}
 
 
 def _one_blas_thread() -> Any:
