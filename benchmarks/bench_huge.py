@@ -13,7 +13,10 @@ Sections (each in a fresh subprocess, so its peak RSS is its own):
    (each mask ablates ~2% of the neurons: the model stays in distribution), 2,000 masks + 300
    held out on the same design.
 3. ``smollm2``: SmolLM2-135M-Instruct neurons of layers 3-5 (4,608), log p(the model's greedy
-   answer | prompt), 400 masks + 80 held out (about 1 s per masked forward on the shared machine).
+   answer | prompt), bernoulli(keep=0.98), 2,000 masks + 300 held out; ``smollm2_all``: all 30
+   layers' 46,080 neurons, bernoulli(keep=0.995), the same budget. Model time depends on the
+   machine's load far more than linearly (torch's threads wait for each other at every op): the
+   same 480 SmolLM2 masks took 820 s at load ≈ 6 and 11.7 s at load ≈ 2 (2026-12-03).
 4. ``dictionary``: a sparse autoencoder (384 -> 1,536 features, ReLU, L1) trained here on MiniLM's
    layer-3 residual stream over a small corpus, its features ablated (reconstruction error kept)
    on one sentence, 1,000 masks + 200 held out.
@@ -45,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _child import peak_rss_mib, report, run_child
 from _common import add_out_argument, out_path, print_table, write_json
 
-SECTIONS = ("planted", "minilm", "smollm2", "dictionary", "prefix")
+SECTIONS = ("planted", "minilm", "smollm2", "smollm2_all", "dictionary", "prefix")
 SENTENCE = "A man is playing a guitar on stage while the crowd sings along."
 PROMPT = "The capital of France is"
 CORPUS = [
@@ -130,6 +133,7 @@ def explain_screened(fn: Any, n: int, budget: int, holdout: int, design: str, ke
         "r2_screened": ex.faithfulness, "r2_ridge_main_effects": r2(y_test, ridge_pred), "ridge_s": ridge_s,
         "kept": ex.settings["kept"], "main_terms": ex.settings.get("main_terms"),
         "pair_terms": ex.settings.get("pair_terms"), "output_spread": float(np.std(y)), "top": top,
+        "chosen": ex.settings.get("chosen"), "candidates": ex.settings.get("candidates"),
     }
 
 
@@ -189,11 +193,14 @@ def child_model(section: str, quick: bool) -> None:
         lm = load_model(device="cpu")
         fn = ComponentAblation(SENTENCE, lm, components="neurons")
         row = explain_screened(fn, fn.n, budget, 60 if quick else 300, "bernoulli", 0.98, fn.labels)
-    elif section == "smollm2":
+    elif section in ("smollm2", "smollm2_all"):
         lm = load_model("smollm2", device="cpu")
-        fn = ComponentAblation(PROMPT, lm, components="neurons", layers="3-5", max_new_tokens=3)
-        # ~1 s per masked forward on the loaded machine: a smaller budget than MiniLM's
-        row = explain_screened(fn, fn.n, 150 if quick else 400, 40 if quick else 80, "bernoulli", 0.98, fn.labels)
+        every = section == "smollm2_all"  # all 30 layers: 46,080 neurons
+        fn = ComponentAblation(PROMPT, lm, components="neurons", layers=None if every else "3-5",
+                               max_new_tokens=3)
+        # keep p: about 90 (3 layers) / 230 (all layers) neurons ablated per mask
+        row = explain_screened(fn, fn.n, 150 if quick else budget, 40 if quick else 300,
+                               "bernoulli", 0.995 if every else 0.98, fn.labels)
         row["answer"] = fn.target
     else:
         lm = load_model(device="cpu")
@@ -203,7 +210,9 @@ def child_model(section: str, quick: bool) -> None:
         fn = ComponentAblation(SENTENCE, lm, components="features", dictionary=sae)
         row = explain_screened(fn, fn.n, budget // 2, 40 if quick else 200, "bernoulli", 0.95, fn.labels)
         row["sae"] = info
-    row.update(section=section, peak_rss_mib=peak_rss_mib())
+    import torch
+
+    row.update(section=section, peak_rss_mib=peak_rss_mib(), torch_threads=torch.get_num_threads())
     report(row)
 
 
@@ -285,7 +294,7 @@ def main() -> None:
         res = run_child(__file__, ["--child", "prefix", "quick" if args.quick else "full"], timeout=900)
         prefix_rows.append(res.last if res.ok and res.last else {"section": "prefix", "failed": res.status})
         print(json.dumps(prefix_rows[-1]), flush=True)
-    for section in ("minilm", "smollm2", "dictionary"):
+    for section in ("minilm", "smollm2", "smollm2_all", "dictionary"):
         if section not in chosen:
             continue
         res = run_child(__file__, ["--child", section, "quick" if args.quick else "full"], timeout=1800)
