@@ -232,7 +232,7 @@ def shapiq_estimators(n: int) -> dict[str, list[tuple[str, Callable[[int], Any]]
 
 #: The Shapley-family keys: ProxySPEX serves them from one run of its Shapley-kernel design
 #: (``index="fsii"``); the others from one run of its default uniform design.
-SHAPLEY_KEYS = ("SV", "SII", "k-SII", "FSII")
+SHAPLEY_KEYS = ("SV", "SII", "k-SII", "FSII", "STII")
 
 
 def fastspex_runs(method: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -249,7 +249,7 @@ def run_fastspex(method: str, game: TableGame, n: int, budget: int, seed: int,
     import fastspex
 
     if index == "fsii":  # the Shapley family from one run, as a user asks for several indices
-        return fastspex.explain(game, n=n, method=method, budget=budget, index=("fsii", "sii", "ksii"),
+        return fastspex.explain(game, n=n, method=method, budget=budget, index=("fsii", "sii", "ksii", "stii"),
                                 order=2, seed=seed, store=None, progress=False, holdout=0)
     inter = fastspex.explain(game, n=n, method=method, budget=budget, index=index,
                              seed=seed, store=None, progress=False, holdout=0)
@@ -257,10 +257,10 @@ def run_fastspex(method: str, game: TableGame, n: int, budget: int, seed: int,
 
 
 def fastspex_values(run: Any, key: str) -> dict[tuple[int, ...], float]:
-    """What ``explain`` returned for ``key``: SII / k-SII as the results give them (their residual
-    pair correction included), the rest read exactly from the fitted surrogate."""
+    """What ``explain`` returned for ``key``: SII / k-SII / STII as the results give them (their
+    residual correction included), the rest read exactly from the fitted surrogate."""
     if isinstance(run, dict):
-        name = {"SII": "sii", "k-SII": "ksii"}.get(key)
+        name = {"SII": "sii", "k-SII": "ksii", "STII": "stii"}.get(key)
         if name is not None:
             return restrict(run[name].to_dict(), INDICES[key][1])
         run = run["fsii"].surrogate
