@@ -21,7 +21,8 @@ ACCURACY = ROOT / "benchmarks" / "results" / "bench_accuracy.json"
 #: Estimators shown in the choosing page: fastspex's four and shapiq's best per family.
 SHOWN = ("fastspex.proxyspex", "fastspex.fm", "fastspex.lasso", "fastspex.spex",
          "shapiq.KernelSHAPIQ", "shapiq.ProxySHAP", "shapiq.RegressionFBII",
-         "shapiq.RegressionFSII", "shapiq.KernelSHAP")
+         "shapiq.RegressionFSII", "shapiq.KernelSHAP", "shapiq.OddSHAP", "shapiq.SVARMIQ",
+         "shapiq.PermutationSamplingSTII", "shapiq.InconsistentKernelSHAPIQ")
 INDICES_SHOWN = ("SV", "FBII", "FSII", "k-SII", "STII", "SII", "BII")
 BUDGET = 512
 
@@ -73,7 +74,9 @@ def accuracy_figure(path: Path) -> None:
               "fastspex.lasso": ("#053061", "--"), "fastspex.spex": ("#92c5de", ":"),
               "shapiq.KernelSHAPIQ": ("#b2182b", "-"), "shapiq.ProxySHAP": ("#ef8a62", "--"),
               "shapiq.RegressionFBII": ("#67001f", ":"), "shapiq.RegressionFSII": ("#67001f", ":"),
-              "shapiq.KernelSHAP": ("#b2182b", "-")}
+              "shapiq.KernelSHAP": ("#b2182b", "-"), "shapiq.OddSHAP": ("#d6604d", "-."),
+              "shapiq.SVARMIQ": ("#f4a582", ":"), "shapiq.PermutationSamplingSTII": ("#b2182b", "-."),
+              "shapiq.InconsistentKernelSHAPIQ": ("#d6604d", ":")}
     for ax, index in zip(axes, INDICES_SHOWN):
         for est, (colour, line) in styles.items():
             pts = sorted((r["budget"], r["rel_mse"]) for r in rows
