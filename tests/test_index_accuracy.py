@@ -178,20 +178,26 @@ def test_the_residual_pair_estimate_is_the_exact_sii_on_a_complete_design() -> N
     assert info["sizes_complete"] == list(range(n + 1)) and info["sizes_missing"] == []
 
 
-def test_sii_pairs_on_the_shapley_design_beat_the_surrogates_own_readout() -> None:
-    n = 10
-    masks = ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1).astype(bool)
-    xf = masks.astype(float)
-    # pairs, triples and a 4-way term: SII pairs carry the higher orders the surrogate truncates
+def _dense_game(n: int = 10) -> tuple[np.ndarray, object]:
+    """A game dense in every order (pairs, triples, a 4-way term, a max and a sine): its table
+    of all 2^n outputs and the value function reading it. Pair indices that weight higher orders
+    (SII, STII) carry what a surrogate truncates."""
+    xf = ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1).astype(float)
     table = (xf @ np.linspace(-1, 1, n) + 1.5 * xf[:, 0] * xf[:, 1] + 2.0 * xf[:, 2] * xf[:, 3] * xf[:, 4]
              - 1.2 * xf[:, 5] * xf[:, 6] * xf[:, 7] * xf[:, 8] + 0.8 * np.maximum(xf[:, 1], xf[:, 9])
-             + 0.6 * np.sin(3.0 * xf @ np.linspace(0.2, 1.0, n)))  # dense in every order
-    truth = _brute_sii_pairs(table, n)
-    iu = np.triu_indices(n, 1)
+             + 0.6 * np.sin(3.0 * xf @ np.linspace(0.2, 1.0, n)))
 
     def game(x: np.ndarray) -> np.ndarray:
         return table[np.asarray(x, dtype=np.int64) @ (1 << np.arange(n))]
 
+    return table, game
+
+
+def test_sii_pairs_on_the_shapley_design_beat_the_surrogates_own_readout() -> None:
+    n = 10
+    table, game = _dense_game(n)
+    truth = _brute_sii_pairs(table, n)
+    iu = np.triu_indices(n, 1)
     for seed in (0, 1):
         res = fastspex.explain(game, n=n, method="proxyspex", index="sii", budget=300, seed=seed,
                                store=None, progress=False, holdout=0)
@@ -268,17 +274,9 @@ def test_the_residual_stii_estimate_is_exact_on_a_complete_design() -> None:
 
 def test_stii_on_the_shapley_design_beats_the_surrogates_own_readout() -> None:
     n = 10
-    masks = ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1).astype(bool)
-    xf = masks.astype(float)
-    table = (xf @ np.linspace(-1, 1, n) + 1.5 * xf[:, 0] * xf[:, 1] + 2.0 * xf[:, 2] * xf[:, 3] * xf[:, 4]
-             - 1.2 * xf[:, 5] * xf[:, 6] * xf[:, 7] * xf[:, 8] + 0.8 * np.maximum(xf[:, 1], xf[:, 9])
-             + 0.6 * np.sin(3.0 * xf @ np.linspace(0.2, 1.0, n)))  # dense in every order
+    table, game = _dense_game(n)
     single, pairs = _brute_stii2(table, n)
     iu = np.triu_indices(n, 1)
-
-    def game(x: np.ndarray) -> np.ndarray:
-        return table[np.asarray(x, dtype=np.int64) @ (1 << np.arange(n))]
-
     for seed in (0, 1):
         res = fastspex.explain(game, n=n, method="proxyspex", index="stii", budget=300, seed=seed,
                                store=None, progress=False, holdout=0)
