@@ -165,3 +165,25 @@ def test_outputs_that_share_a_name_are_all_returned_told_apart_by_position() -> 
     assert list(per) == ["the@0", "cat", "the@2"]
     for j, r in enumerate(per.values()):
         np.testing.assert_allclose(r.main_effects(), w[:, j], atol=1e-9)  # exact: 64 = 2^6 masks
+
+
+def test_the_cli_flags_an_output_whose_surrogate_does_not_hold_out(capsys: pytest.CaptureFixture[str]) -> None:
+    from fastspex.cli.explain_command import _print_outputs
+
+    n = 10
+    w = np.random.default_rng(6).normal(size=n)
+
+    def fn(masks: np.ndarray) -> np.ndarray:
+        x = np.asarray(masks, dtype=np.int64)
+        key = x @ (1 << np.arange(n))  # a fixed pseudo-random value per mask: nothing to learn
+        noise = np.sin(key * 12.9898) * 43758.5453 % 1.0
+        return np.stack([x @ w, noise], axis=1)
+
+    res = explain(fn, n=n, budget=300, store=None, progress=False, seed=2)
+    r2 = [r.faithfulness for r in outputs(res).values()]
+    assert r2[0] > 0.9 and r2[1] < 0.7
+    _print_outputs(res, 3)
+    printed = capsys.readouterr().out
+    assert f"output 1 (R² {r2[1]:.2f}, low)" in printed
+    assert "low faithfulness (held-out R² below 0.7) for output 1: read its values with care" in printed
+    assert "output 0 (R² 1.00):" in printed

@@ -57,11 +57,19 @@ def _print_outputs(res: Any, k: int) -> None:
     if not per:
         return
     print(f"per output ({len(per)}; each fitted on the same masks):")
+    low = []
     for name, r in per.items():
         best = r.top(min(k, 3))
         shown = "; ".join(f"{' × '.join(t.names)} {t.value:+.3f}" for t in best)
         faith = "n/a" if r.faithfulness is None else f"{r.faithfulness:.2f}"
+        if r.faithfulness is not None and r.faithfulness < 0.7:
+            faith += ", low"
+            low.append(name)
         print(f"  {name} (R² {faith}): {shown}")
+    if low:  # said where the number is, not only in the report
+        print(f"  low faithfulness (held-out R² below 0.7) for {', '.join(low)}: read "
+              f"{'its' if len(low) == 1 else 'their'} values with care; a larger budget, a local "
+              "design or another method usually raises it")
 
 
 def _print_top(res: Any, k: int) -> None:
