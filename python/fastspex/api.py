@@ -335,7 +335,7 @@ def _residual_sii(values: Any, result: Any, cache: dict[str, Any]
     residual's estimated pairs on the same masks (:mod:`.explainers.sii_residual`): the
     surrogate is fitted to FSII's objective, and the SII or STII of a pair weights the
     higher-order terms it truncated differently. ``(values, None)`` when it does not apply;
-    ``cache`` keeps the one estimate that SII and k-SII of the same fit share."""
+    ``cache`` keeps one estimate per family (SII and k-SII of the same fit share theirs)."""
     training = result.diagnostics.get("training")
     if (getattr(values, "index", None) not in ("sii", "ksii", "stii") or training is None
             or result.settings.get("design") != "shapley"):
@@ -345,7 +345,7 @@ def _residual_sii(values: Any, result: Any, cache: dict[str, Any]
     why = sii_residual.why_not(values)
     if why is not None:
         return values, {"applied": False, "why": why}
-    family = "stii" if values.index == "stii" else "sii"  # SII's pairs serve k-SII too
+    family = sii_residual.family(values.index)
     if family not in cache:
         x = training.masks.to_bool() if hasattr(training.masks, "to_bool") else training.masks
         cache[family] = sii_residual.residual_pairs(result.coefficients, x, training.outputs,

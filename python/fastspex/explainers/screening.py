@@ -212,7 +212,6 @@ class Screened:
                      "total": total},
         )
 
-
     def _screened_fit(self, masks: PackedMasks, y: np.ndarray, keep: int, n: int, beta: float
                       ) -> tuple[Coefficients, np.ndarray, dict[str, Any]]:
         """Screen, then fit the kept components' mains and pairs: the Möbius expansion, the kept

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_PAIRS", "corrected_index", "residual_pairs", "sii_pairs_of_residual",
+__all__ = ["MAX_PAIRS", "corrected_index", "family", "residual_pairs", "sii_pairs_of_residual",
            "stii_singletons_of_residual", "why_not"]
 
 #: Most pairs corrected: the correction gives every pair a value (an ``n × n`` estimate), so
@@ -118,8 +118,9 @@ def stii_singletons_of_residual(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarra
     return single - r[empty[0]], True
 
 
-def _family(index: str) -> str:
-    """The residual estimate an index uses: SII's pairs serve SII and k-SII."""
+def family(index: str) -> str:
+    """The residual estimate an index uses (``"sii"`` or ``"stii"``): SII's pairs serve SII
+    and k-SII, so one estimate per family serves every index of a fit."""
     return "stii" if index == "stii" else "sii"
 
 
@@ -147,9 +148,9 @@ def residual_pairs(coefs: Any, x: np.ndarray, y: np.ndarray, index: str = "sii"
 
     x = np.asarray(x, dtype=bool)
     r = np.asarray(y, dtype=np.float64).ravel() - indices.evaluate(coefs, x)
-    delta, info = sii_pairs_of_residual(x, r, _family(index))
+    delta, info = sii_pairs_of_residual(x, r, family(index))
     info = {"masks": int(len(r)), **info}
-    if _family(index) == "stii":
+    if family(index) == "stii":
         single, ok = stii_singletons_of_residual(x, r)
         info["singletons"] = single if ok else None
     return delta, info

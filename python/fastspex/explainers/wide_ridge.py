@@ -6,7 +6,7 @@ solved in its dual form: the ``m × m`` Gram matrix of the features ``u = 1 + be
 −1``: the ablation indicators, sparse under a local design; ``−2``: the Walsh signs of the
 uniform design), so memory is ``O(m²)`` plus the sparse features, never ``O(m·n)`` dense for a
 local design. The penalty is chosen by exact leave-one-out error (one eigendecomposition), and
-:func:`fold_errors` scores the fit by K-fold cross-validation at that penalty (one Cholesky solve
+:func:`fold_errors` scores the fit by K-fold cross-validation at that penalty (one linear solve
 per fold), so it competes with the screened fit on the same folds.
 """
 
@@ -52,10 +52,10 @@ def _centred(k: np.ndarray) -> np.ndarray:
     return k - k.mean(0)[None, :] - k.mean(1)[:, None] + k.mean()
 
 
-def _loo_alpha(k: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """The penalty with the least exact leave-one-out error, and that error (mean square)."""
-    kc = _centred(k)
-    lam, vec = np.linalg.eigh(kc)
+def _loo_fit(k: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """The penalty with the least exact leave-one-out error, that error (mean square) and the
+    dual coefficients at that penalty, all from one eigendecomposition of the centred Gram."""
+    lam, vec = np.linalg.eigh(_centred(k))
     lam = np.maximum(lam, 0.0)
     yc = y - y.mean()
     vy = vec.T @ yc
@@ -69,7 +69,8 @@ def _loo_alpha(k: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         err = float(np.mean(((yc - fitted) / np.maximum(1.0 - hat, 1e-9)) ** 2))
         if err < best[0]:
             best = (err, float(a))
-    return best[1], best[0]
+    err, alpha = best
+    return alpha, err, vec @ (vy / (lam + alpha))
 
 
 def _predict(k_train: np.ndarray, k_cross: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
@@ -102,13 +103,12 @@ def ridge_main_effects(masks: PackedMasks, y: np.ndarray, beta: float, *,
     components; ``k``/``u`` reuse a :func:`gram` already computed. Diagnostics: the penalty and
     the leave-one-out R²."""
     y = np.asarray(y, dtype=np.float64)
-    m, n = masks.shape
+    n = masks.shape[1]
     if k is None or u is None:
         k, u = gram(masks, beta)
-    alpha, loo = _loo_alpha(k, y)
-    kc = _centred(k)
-    dual = np.linalg.solve(kc + alpha * np.eye(m), y - y.mean())
-    # w = (U − ū)ᵀ dual; the dual sums to zero (it lies in the centred space), so ūᵀ-term drops
+    alpha, loo, dual = _loo_fit(k, y)
+    # w = (U − ū)ᵀ dual = Uᵀ dual when the dual sums to zero, as it does in the centred space
+    # (the mean is removed only to drop rounding)
     dual = dual - dual.mean()
     w = np.asarray(u.T @ dual).ravel()
     u_mean = np.asarray(u.mean(axis=0)).ravel()
