@@ -215,3 +215,24 @@ def test_large_n_single_row() -> None:
     a = M.bernoulli(3, 10**6, 0.5, seed=0)
     assert a.words.shape == (3, 15625)
     assert abs(a.popcount().mean() - 5e5) < 5e3
+
+
+@pytest.mark.parametrize("paired", [True, False])
+@pytest.mark.parametrize(("n", "m"), [(1, 3), (3, 5), (5, 40), (10, 600), (12, 7), (70, 200)])
+def test_distinct_uniform_draws_without_replacement(paired: bool, n: int, m: int) -> None:
+    x = M.distinct_uniform(m, n, paired=paired, seed=1).to_bool()
+    cube = 2**n - 1 if n < 63 else m  # every mask but the all-kept one
+    assert len(x) == min(m, cube)
+    assert len(np.unique(np.packbits(x, axis=1), axis=0)) == len(x)
+    assert not x.all(axis=1).any()
+    if paired and len(x) < cube:
+        half = (len(x) + 1) // 2
+        np.testing.assert_array_equal(x[half:], ~x[: len(x) - half])
+
+
+def test_distinct_uniform_is_uniform() -> None:
+    x = M.distinct_uniform(4000, 16, seed=0).to_bool()
+    assert np.abs(x.mean(axis=0) - 0.5).max() < 0.04
+    c = np.corrcoef(x.T.astype(float))[np.triu_indices(16, 1)]
+    assert np.abs(c).max() < 0.08  # independent components (4,000 rows: sd of r ≈ 0.016)
+    assert M.distinct_uniform(10, 16, seed=5) == M.distinct_uniform(10, 16, seed=5)

@@ -318,3 +318,39 @@ def test_not_below_a_ridge_of_the_main_effects_on_held_out_masks() -> None:
     pred = indices.evaluate(res.coefficients, xt)
     r2 = 1.0 - float(np.sum((yt - pred) ** 2)) / float(np.sum((yt - yt.mean()) ** 2))
     assert r2 >= _ridge_holdout_r2(xtr, ytr, xt, yt) - 0.02  # 2,000 held-out masks: SE ≈ 0.01
+
+
+@pytest.mark.parametrize("antithetic", [True, False])
+def test_uniform_design_spends_every_call_on_a_new_mask(antithetic: bool) -> None:
+    # n = 10, budget 600: drawn with replacement, ~25 % of the masks were repeats (served by the
+    # memo, so fewer model calls than the budget, and a repeat in two CV folds leaks the
+    # validation answer into training). Every training mask must be distinct.
+    seen: list[np.ndarray] = []
+
+    def record(m: np.ndarray) -> np.ndarray:
+        arr = np.asarray(m.to_bool() if hasattr(m, "to_bool") else m, bool)
+        seen.append(arr)
+        return arr.sum(axis=1) + 0.5 * (arr[:, 0] & arr[:, 1])
+
+    res = ProxySPEX(600, seed=3, folds=2, antithetic=antithetic, holdout=0).fit(record, 10, store=None)
+    x = res.diagnostics["training"].masks.to_bool()
+    assert len(x) == 600 and x[0].all()
+    assert len(np.unique(np.packbits(x, axis=1), axis=0)) == 600
+    assert sum(map(len, seen)) == 600 and res.calls == 600  # every call a new mask
+    if antithetic:  # still complementary pairs
+        np.testing.assert_array_equal(x[301:], ~x[1:300])
+
+
+def test_uniform_design_at_least_the_whole_cube_is_exhaustive() -> None:
+    # budget ≥ 2ⁿ: every mask once (no repeats asked of the model), and the fit is exact
+    seen: list[np.ndarray] = []
+
+    def record(m: np.ndarray) -> np.ndarray:
+        arr = np.asarray(m.to_bool() if hasattr(m, "to_bool") else m, bool)
+        seen.append(arr)
+        return arr.sum(axis=1) + 2.0 * (arr[:, 0] & arr[:, 2])
+
+    res = ProxySPEX(40, seed=0, folds=2, holdout=0).fit(record, 5, store=None)
+    x = res.diagnostics["training"].masks.to_bool()
+    assert len(x) == 32 and len(np.unique(np.packbits(x, axis=1), axis=0)) == 32
+    assert sum(map(len, seen)) == 32 and res.calls == 32

@@ -8,7 +8,7 @@ bit ``j % 64``); every design returns one. Convert with :func:`pack` / :meth:`Pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Callable, Union
 
 import numpy as np
 
@@ -21,6 +21,8 @@ __all__ = [
     "as_bool_masks",
     "as_packed",
     "bernoulli",
+    "distinct",
+    "distinct_uniform",
     "exhaustive",
     "gf2_subsample",
     "leave_k_out",
@@ -31,6 +33,8 @@ __all__ = [
 ]
 
 MAX_EXHAUSTIVE_N = 24
+#: Rounds of draws :func:`distinct` makes before it settles for fewer masks than asked.
+DISTINCT_ROUNDS = 32
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,6 +183,90 @@ def bernoulli(
         msg = f"p must lie in [0, 1], got {p}"
         raise ValueError(msg)
     return PackedMasks(_core.bernoulli(m, n, p, as_seed(seed), as_threads(n_threads)), n)
+
+
+def distinct_uniform(
+    m: int, n: int, *, paired: bool = True, seed: int | None = None, n_threads: int | None = None
+) -> PackedMasks:
+    """``m`` distinct uniform masks, none of them the all-kept one (the baseline every design
+    adds), drawn without replacement; with ``paired`` in complementary pairs: rows ``h`` then
+    their complements, ``[h, ~h][:m]``, no pair drawn twice (so the empty mask never appears).
+
+    Fewer than ``m`` when the cube has fewer (``2ⁿ − 1`` masks, ``2ⁿ⁻¹ − 1`` pairs): then all of
+    them. Repeats carry no information (the evaluator answers them from memory) and a mask in
+    two cross-validation folds leaks its answer into training.
+    """
+    m = as_int(m, "m", minimum=0)
+    n = as_int(n, "n", minimum=1)
+    rng = np.random.default_rng(as_seed(seed))
+    want = (m + 1) // 2 if paired else m
+    # The candidates: each pair named by its row that ablates component 0 (the empty/all-kept
+    # pair left out), or every row but the all-kept one.
+    space = None if n >= 63 else (1 << (n - 1)) - 1 if paired else (1 << n) - 1
+    if space is not None and want >= space // 2 and n <= MAX_EXHAUSTIVE_N:
+        # half the candidates or more: enumerate them and take a random subset
+        rows = exhaustive(n, n_threads=n_threads).to_bool()
+        rows = rows[~rows[:, 0] & rows.any(axis=1)] if paired else rows[~rows.all(axis=1)]
+        pick = rows[rng.permutation(len(rows))[:want]]
+        out = _orient_and_pair(pack(pick), m, paired, rng)
+        if paired and want > len(rows) and len(out) < m:  # every pair taken: the empty mask too
+            out = PackedMasks.concat([out, pack(np.zeros((1, n), dtype=bool))])
+        return out
+    seen = pack(np.zeros((0, n), dtype=bool))
+    while len(seen) < want:  # fewer than half the candidates: rejection converges fast
+        need = want - len(seen)
+        bits = bernoulli(need + need // 8 + 16, n, 0.5, seed=int(rng.integers(2**63)),
+                         n_threads=n_threads).to_bool()
+        if paired:
+            bits[bits[:, 0]] ^= True
+            bits = bits[bits.any(axis=1)]
+        else:
+            bits = bits[~bits.all(axis=1)]
+        pool = PackedMasks.concat([seen, pack(bits)])
+        _, first, _ = unique(pool, n_threads=n_threads)
+        fresh = np.sort(first[first >= len(seen)])[:need]
+        seen = PackedMasks.concat([seen, pool[fresh]])
+    return _orient_and_pair(seen, m, paired, rng)
+
+
+def distinct(
+    draw: Callable[[int, int], PackedMasks], m: int, n: int, *, seed: int | None = None,
+    n_threads: int | None = None,
+) -> PackedMasks:
+    """``m`` distinct masks, none all-kept, from a design ``draw(count, seed)`` sampled without
+    replacement (each new mask drawn from the design given that it is not yet drawn).
+
+    Fewer than ``m`` when the design's support runs out, or when its unseen masks are so
+    improbable that :data:`DISTINCT_ROUNDS` rounds of draws find none (e.g. ``ablate(1-1)`` has
+    ``n`` masks). Used by the Bernoulli and ablate-k designs, whose repeats are common at small
+    ``n`` (75 % of 500 Bernoulli keep = 0.9 masks at n = 12).
+    """
+    m = as_int(m, "m", minimum=0)
+    rng = np.random.default_rng(as_seed(seed))
+    seen = pack(np.zeros((0, n), dtype=bool))
+    for _ in range(DISTINCT_ROUNDS):
+        need = m - len(seen)
+        if need <= 0:
+            break
+        batch = draw(2 * need + 64, int(rng.integers(2**63)))
+        batch = batch[np.flatnonzero(batch.popcount() < n)]
+        pool = PackedMasks.concat([seen, batch])
+        _, first, _ = unique(pool, n_threads=n_threads)
+        fresh = np.sort(first[first >= len(seen)])[:need]
+        seen = PackedMasks.concat([seen, pool[fresh]])
+    return seen
+
+
+def _orient_and_pair(rows: PackedMasks, m: int, paired: bool, rng: np.random.Generator
+                     ) -> PackedMasks:
+    """Random orientation of each pair's row (each mask stays uniform), then ``[h, ~h][:m]``."""
+    if not paired:
+        return rows[:m]
+    bits = rows.to_bool()
+    flip = rng.random(len(bits)) < 0.5
+    bits[flip] = ~bits[flip]
+    half = pack(bits)
+    return PackedMasks.concat([half, half.complement()])[:m]
 
 
 def _count_range(value: int | tuple[int, int], name: str, n: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import numpy as np
 from .. import _core
 from .._validate import as_threads
 from ..coefficients import Coefficients
-from ..masks import MaskLike, PackedMasks, as_packed, bernoulli, pack
+from ..masks import MaskLike, PackedMasks, as_packed, bernoulli, distinct, distinct_uniform, pack
 from ..progress import stage
 
 
@@ -151,9 +151,11 @@ def _coefficients(n: int, intercept: float, ta: np.ndarray, tb: np.ndarray, valu
 def sample_and_evaluate(ev: Any, n: int, budget: int, seed: int, what: str,
                         keep: float = 0.5) -> tuple[PackedMasks, np.ndarray, float]:
     """The training design of the regression proxies: the all-kept mask (the baseline) and
-    ``budget − 1`` masks keeping each component with probability ``keep`` (½: uniform),
+    ``budget − 1`` distinct masks (drawn without replacement) keeping each component with
+    probability ``keep`` (½: uniform),
     evaluated in one batch; returns those masks, their outputs and the baseline."""
-    train = bernoulli(budget - 1, n, keep, seed=seed)
+    train = (distinct_uniform(budget - 1, n, paired=False, seed=seed) if keep == 0.5
+             else distinct(lambda c, s: bernoulli(c, n, keep, seed=s), budget - 1, n, seed=seed))
     both = PackedMasks.concat([pack(np.ones((1, n), dtype=bool)), train])
     out = np.asarray(ev(both), dtype=np.float64)
     if out.ndim != 1:

@@ -3,7 +3,7 @@
 Butler, Kang et al. (2025), "ProxySPEX: Inference-Efficient Interpretability via Sparse Feature
 Interactions in LLMs"; docs/background.md, "ProxySPEX". Steps:
 
-1. sample ``budget`` masks (uniform by default, in complementary pairs; the Shapley-kernel
+1. sample ``budget`` distinct masks (uniform by default, in complementary pairs; the Shapley-kernel
    design of :mod:`fastspex.explainers.shapley_design` for the Shapley indices; any
    :mod:`fastspex.masks` design, or "1–5 ablated components" at a time), evaluate them through
    :class:`fastspex.value.Evaluator` (store, resume, progress bar);
@@ -128,8 +128,9 @@ class ProxySPEX:
     Args:
         budget: model calls for the training masks (the all-kept mask is one of them).
         seed: seed of every random choice (masks, folds, LightGBM); ``None`` draws one.
-        design: "uniform" (each component kept with p = 1/2; drawn in complementary pairs
-            unless ``antithetic=False``), "bernoulli" (each component kept independently with
+        design: every design but a callable draws its masks without replacement (a repeat
+            is no new information, and in two CV folds it leaks): "uniform" (each component
+            kept with p = 1/2; drawn in complementary pairs unless ``antithetic=False``), "bernoulli" (each component kept independently with
             probability ``keep``, e.g. 0.9 for attention heads, where most ablations of half
             the heads leave nothing to explain; held-out masks then follow the same design),
             "shapley" (the Shapley-kernel design of
@@ -244,16 +245,15 @@ class ProxySPEX:
             return plan.masks, plan
         if m == 0:
             return full, None
-        if self.design == "uniform" and self.antithetic:
-            half = masks.bernoulli((m + 1) // 2, n, 0.5, seed=seed)
-            drawn = masks.PackedMasks.concat([half, half.complement()])[:m]
-        elif self.design == "uniform":
-            drawn = masks.bernoulli(m, n, 0.5, seed=seed)
+        if self.design == "uniform":  # without replacement: every call buys a new mask
+            drawn = masks.distinct_uniform(m, n, paired=self.antithetic, seed=seed)
         elif self.design == "bernoulli":
-            assert self.keep is not None  # checked in __init__
-            drawn = masks.bernoulli(m, n, self.keep, seed=seed)
+            keep = self.keep
+            assert keep is not None  # checked in __init__
+            drawn = masks.distinct(lambda c, s: masks.bernoulli(c, n, keep, seed=s), m, n, seed=seed)
         elif self.design == "ablate":
-            drawn = masks.random_subsets(m, n, num_ablated=self.num_ablated, seed=seed)
+            drawn = masks.distinct(lambda c, s: masks.random_subsets(
+                c, n, num_ablated=self.num_ablated, seed=s), m, n, seed=seed)
         else:
             drawn = masks.as_packed(self.design(m, n, seed=seed), n)
         return masks.PackedMasks.concat([full, drawn]), None

@@ -36,7 +36,7 @@ import numpy as np
 from .. import indices
 from .._validate import as_int, as_seed, as_threads
 from ..coefficients import Coefficients
-from ..masks import PackedMasks, bernoulli, pack, random_subsets
+from ..masks import PackedMasks, bernoulli, distinct, pack, random_subsets
 from ..progress import stage
 from .result import Explanation, check_keep, r_squared
 
@@ -142,9 +142,13 @@ class Screened:
         self.pair_t, self.min_t = float(pair_t), float(min_t)
 
     def _draw(self, m: int, n: int, seed: int) -> PackedMasks:
-        if self.design == "ablate":
-            return random_subsets(m, n, num_ablated=self.num_ablated, seed=seed, n_threads=self.n_threads)
-        return bernoulli(m, n, self.keep_p, seed=seed, n_threads=self.n_threads)
+        def draw(count: int, s: int) -> PackedMasks:
+            if self.design == "ablate":
+                return random_subsets(count, n, num_ablated=self.num_ablated, seed=s,
+                                      n_threads=self.n_threads)
+            return bernoulli(count, n, self.keep_p, seed=s, n_threads=self.n_threads)
+
+        return distinct(draw, m, n, seed=seed, n_threads=self.n_threads)  # no call spent twice
 
     def design_name(self) -> str:
         """The design in the shared result vocabulary (``"ablate(1-5)"``, ``"bernoulli(keep=0.99)"``)."""
