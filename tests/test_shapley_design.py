@@ -122,7 +122,10 @@ def test_shapley_design_beats_plain_kernel_shap_on_a_sparse_game() -> None:
 
 
 def test_uniform_design_fbii_is_unchanged() -> None:
-    # Before the Shapley design (commit fbe8dd1) the median FBII pair MSE of this run was 7.57e-5.
+    # Before the Shapley design (commit fbe8dd1) the median FBII pair MSE of this run was 7.57e-5;
+    # since the uniform masks are drawn without replacement (other masks for the same seeds) it
+    # is 1.49e-4. That is the draw, not the design: over seeds 0-59 the median is 1.54e-4 with
+    # the old draws and 1.48e-4 with the new ones.
     n = 12
     fn = LowOrderGame(n, 1)
     truth = indices.compute_index(_exact(fn, n), "fbii", 2).to_dict()
@@ -132,7 +135,7 @@ def test_uniform_design_fbii_is_unchanged() -> None:
         res = ProxySPEX(256, seed=seed, index="fbii").fit(fn, n, store=None, progress=False)
         got = indices.compute_index(res.coefficients, "fbii", 2).to_dict()
         errs.append(np.mean([(got.get(p, 0.0) - truth.get(p, 0.0)) ** 2 for p in pairs]))
-    assert np.median(errs) < 1.25 * 7.57e-5
+    assert np.median(errs) < 1.25 * 1.49e-4
 
 
 # -- never below the additive baseline ----------------------------------------------------------------
@@ -198,8 +201,13 @@ def test_refit_is_never_silently_underdetermined() -> None:
     for design in ("uniform", "shapley"):
         res = ProxySPEX(budget, seed=0, design=design).fit(f, store=None, progress=False)
         s = res.settings
-        assert s["refit_columns"] <= budget - 3
-        assert s["mains_dropped"] > 0 and s["mains_in_basis"] + s["mains_dropped"] == n
+        # the refit's basis, at the top level when the refit is returned, else in its row
+        basis = s if "refit_columns" in s else s["candidates"][0]
+        assert basis["refit_columns"] <= budget - 3 and basis["mains_dropped"] > 0
+        if basis is s:
+            assert s["mains_in_basis"] + s["mains_dropped"] == n
+        else:  # another candidate returned: the top level describes it alone
+            assert "mains_dropped" not in s and s["refit"] != "ridge"
         assert len(res.coefficients) - 1 <= budget - 3
 
 

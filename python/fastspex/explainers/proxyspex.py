@@ -38,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import indices, masks
+from .._prefetch import import_in_background
 from .._validate import as_int, as_seed
 from ..coefficients import Coefficients
 from ..errors import check_memory
@@ -91,6 +92,10 @@ TIE_R2 = 0.005
 #: Early-stopping patience (rounds) of the slow grid.
 NOISY_PATIENCE = 40
 
+#: Settings that describe the refit's basis (:func:`_basis`); they stay with the refit's row of
+#: ``settings["candidates"]`` when another candidate is returned.
+_REFIT_BASIS_KEYS = ("refit_masks", "refit_columns", "mains_dropped", "interactions_dropped")
+
 #: The result of :meth:`ProxySPEX.fit` (every explainer returns an :class:`Explanation`).
 ProxySPEXResult = Explanation
 
@@ -130,9 +135,10 @@ class ProxySPEX:
         seed: seed of every random choice (masks, folds, LightGBM); ``None`` draws one.
         design: every design but a callable draws its masks without replacement (a repeat
             is no new information, and in two CV folds it leaks): "uniform" (each component
-            kept with p = 1/2; drawn in complementary pairs unless ``antithetic=False``), "bernoulli" (each component kept independently with
-            probability ``keep``, e.g. 0.9 for attention heads, where most ablations of half
-            the heads leave nothing to explain; held-out masks then follow the same design),
+            kept with p = 1/2; drawn in complementary pairs unless ``antithetic=False``),
+            "bernoulli" (each component kept independently with probability ``keep``, e.g.
+            0.9 for attention heads, where most ablations of half the heads leave nothing to
+            explain; held-out masks then follow the same design),
             "shapley" (the Shapley-kernel design of
             :mod:`fastspex.explainers.shapley_design`: the empty and all-kept masks, border
             sizes enumerated, the rest drawn with sizes ∝ the Shapley kernel, in complementary
@@ -250,7 +256,8 @@ class ProxySPEX:
         elif self.design == "bernoulli":
             keep = self.keep
             assert keep is not None  # checked in __init__
-            drawn = masks.distinct(lambda c, s: masks.bernoulli(c, n, keep, seed=s), m, n, seed=seed)
+            drawn = masks.distinct(lambda c, s: masks.bernoulli(c, n, keep, seed=s), m, n,
+                                   seed=seed)
         elif self.design == "ablate":
             drawn = masks.distinct(lambda c, s: masks.random_subsets(
                 c, n, num_ablated=self.num_ablated, seed=s), m, n, seed=seed)
@@ -282,6 +289,7 @@ class ProxySPEX:
         timings: dict[str, float] = {}
         model_time = 0.0
 
+        import_in_background("lightgbm")  # while the model runs (fastspex._prefetch)
         t = time.perf_counter()
         train, plan = self._design(n, int(seeds[0]))
         weights = None if plan is None else (
@@ -328,23 +336,27 @@ class ProxySPEX:
         # a refit, the proxy's CV error decides.
         max_k = self.max_k if self.max_k is not None else max(1, min(512, len(y) // 2))
         timings["extract"] = timings["refit"] = 0.0
-        best: tuple[float, dict[str, Any], Coefficients, dict[str, Any], list[str]] | None = None
-        for chosen, boosters in candidates:
-            t = time.perf_counter()
+        t = time.perf_counter()
+        expansions = []
+        for _, boosters in candidates:
             ensemble = trees.concat([trees.tree_arrays(b, n=n) for b in boosters])
             raw = trees.booster_fourier(
                 ensemble.scaled(1.0 / len(boosters)), top_k=max_k, n_threads=self.n_threads
             )
-            timings["extract"] += time.perf_counter() - t
-            t = time.perf_counter()
-            with _blas_threads(1):  # small dense problems: extra BLAS threads only spin
-                coefs, refit_info = _refit(raw, x, z, self.refit, folds=self.folds,
-                                           weights=weights, constraint=constraint, max_k=max_k)
-            timings["refit"] += time.perf_counter() - t
+            expansions.append((raw, ensemble.num_trees))
+        timings["extract"] += time.perf_counter() - t
+        t = time.perf_counter()
+        with _blas_threads(1):  # small dense problems: extra BLAS threads only spin
+            refits = _threads(lambda e: _refit(e[0], x, z, self.refit, folds=self.folds,
+                                               weights=weights, constraint=constraint, max_k=max_k),
+                              expansions, self.n_threads or 2)
+        timings["refit"] += time.perf_counter() - t
+        best: tuple[float, dict[str, Any], Coefficients, dict[str, Any], list[str]] | None = None
+        for (chosen, boosters), (raw, num_trees), (coefs, refit_info) in zip(candidates, expansions, refits):
             refit_r2 = refit_info.get("refit_cv_r2")
             score = -chosen["cv_r2"] if refit_r2 is None else -refit_r2
             chosen = {**chosen, "refit_cv_r2": refit_r2, "extracted_terms": len(raw),
-                      "trees": ensemble.num_trees}
+                      "trees": num_trees}
             if best is None or score < best[0]:
                 best = (score, chosen, coefs, refit_info, boosters)
         assert best is not None
@@ -400,6 +412,10 @@ class ProxySPEX:
             if cand is not None:
                 cv_r2, coefs = score, cand
                 sizes = cand.orders()
+                # what the refit's basis held describes the refit, not this candidate: it moves
+                # to the refit's row of the candidates table
+                table[0].update({key: refit_info.pop(key) for key in _REFIT_BASIS_KEYS
+                                 if key in refit_info})
                 refit_info = {**refit_info, "k": len(cand) - 1, "alpha": info.get("alpha"),
                               "refit_cv_r2": score, "refit": label,
                               "interactions": int(np.count_nonzero(sizes >= 2)),
@@ -688,16 +704,30 @@ def _refit_fold_r2(
 ) -> float:
     """Cross-validated R² of the refit: fold booster ``k``'s terms refit on the other folds,
     predicting fold ``k`` (which that booster never saw)."""
-    sse = 0.0
-    for k, model in enumerate(boosters):
+
+    def fold_sse(k: int) -> float:
         tr, va = fold_of != k, fold_of == k
-        raw = trees.booster_fourier(trees.tree_arrays(model, n=n), top_k=max_k, n_threads=n_threads)
-        with _blas_threads(1):
-            coefs, _ = _refit(raw, x[tr], z[tr], how, folds=folds, max_k=max_k)
+        raw = trees.booster_fourier(trees.tree_arrays(boosters[k], n=n), top_k=max_k, n_threads=1)
+        coefs, _ = _refit(raw, x[tr], z[tr], how, folds=folds, max_k=max_k)
         resid = z[va] - indices.evaluate(coefs, x[va])
-        sse += float(resid @ resid)
+        return float(resid @ resid)
+
+    with _blas_threads(1):
+        sse = sum(_threads(fold_sse, list(range(len(boosters))), n_threads or 2))
     var = float(np.var(z))
     return 1.0 - sse / len(z) / var if var > 0 else float("nan")
+
+
+def _threads(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
+    """``[fn(item) for item in items]``, on up to ``workers`` threads (NumPy's LAPACK and the
+    core release the GIL; each call's BLAS is one thread, so the results do not depend on
+    ``workers``)."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def _weighted_problem(

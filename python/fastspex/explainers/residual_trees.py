@@ -141,7 +141,9 @@ def fit_residual_trees(
     out = [ResidualFit(mains, 1.0 - ridge_sse / m / var if var > 0 else float("nan"),
                        {"candidate": "mains_ridge", "alpha": alpha})]
     data_params = {"max_bin": 2, "verbosity": -1, "feature_pre_filter": False}
-    for point in grid:
+    sizes = np.array([np.sum(fold == k) for k in range(folds)], dtype=np.float64)
+
+    def one(point: dict[str, Any]) -> ResidualFit:
         # one thread: OpenMP teams spin-wait at every barrier, ruinous on a busy machine
         params = {**base, **point, "num_threads": 1}
         curves, models = [], []
@@ -157,15 +159,23 @@ def fit_residual_trees(
             models.append(booster)
         length = min(len(c) for c in curves)
         # mean validation MSE per round, weighted by fold size
-        sizes = np.array([np.sum(fold == k) for k in range(folds)], dtype=np.float64)
         mean_curve = np.average(np.stack([c[:length] for c in curves]), axis=0, weights=sizes)
         rounds = int(np.argmin(mean_curve)) + 1
         ensemble = trees.concat([trees.tree_arrays(b.model_to_string(num_iteration=rounds), n=n)
                                  for b in models])
-        tree_part = trees.booster_fourier(ensemble.scaled(1.0 / folds), n_threads=n_threads)
-        out.append(ResidualFit(
+        tree_part = trees.booster_fourier(ensemble.scaled(1.0 / folds), n_threads=1)
+        return ResidualFit(
             _add_mains(tree_part, mains), 1.0 - float(mean_curve[rounds - 1]) / var if var > 0 else float("nan"),
             {"candidate": "mains_ridge+residual_trees", "alpha": alpha, **point, "rounds": rounds,
              "trees": ensemble.num_trees, "terms": len(tree_part)},
-        ))
+        )
+
+    workers = min(len(grid), n_threads or 2)
+    if workers > 1:  # grid points side by side (LightGBM releases the GIL while it trains)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            out += list(pool.map(one, grid))
+    else:
+        out += [one(point) for point in grid]
     return out

@@ -55,8 +55,20 @@ class TreeArrays:
         )
 
 
-def _field(body: str, key: str) -> list[str]:
-    return re.findall(rf"^{key}=(.*)$", body, flags=re.MULTILINE)
+_KEYS = ("num_leaves", "num_cat", "split_feature", "threshold", "decision_type", "left_child",
+         "right_child", "leaf_value", "is_linear")
+
+
+def _fields(body: str) -> dict[str, list[str]]:
+    """The values of every ``key=value`` line of the model text that :func:`tree_arrays` reads,
+    in order; one pass over the lines (a regular expression per key scanned the text ten times,
+    about a third of ProxySPEX's extraction time)."""
+    found: dict[str, list[str]] = {key: [] for key in _KEYS}
+    for line in body.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key in found:
+            found[key].append(value)
+    return found
 
 
 def _flat(lines: list[str], dtype: type, expected: int, key: str) -> np.ndarray:
@@ -112,14 +124,14 @@ def tree_arrays(
     if model_n is not None and model_n > n:
         msg = f"the booster was trained on {model_n} features, more than n = {n}"
         raise ValueError(msg)
-    body = rest.partition("end of trees")[0]
-    if re.search(r"^is_linear=1$", body, flags=re.MULTILINE):
+    fields = _fields(rest.partition("end of trees")[0])
+    if any(v.strip() == "1" for v in fields["is_linear"]):
         msg = "linear trees (linear_tree=True) are not supported: their leaves are not constants"
         raise ValueError(msg)
-    if any(int(c) != 0 for c in _field(body, "num_cat")):
+    if any(int(c) != 0 for c in fields["num_cat"]):
         msg = "categorical splits are not supported: train on the 0/1 masks as numerical features"
         raise ValueError(msg)
-    leaves = np.array([int(v) for v in _field(body, "num_leaves")], dtype=np.int64)
+    leaves = np.array([int(v) for v in fields["num_leaves"]], dtype=np.int64)
     nodes = np.maximum(leaves - 1, 0)
     leaf_ptr = np.zeros(len(leaves) + 1, np.int64)
     node_ptr = np.zeros(len(leaves) + 1, np.int64)
@@ -130,12 +142,12 @@ def tree_arrays(
         n=n,
         node_ptr=node_ptr,
         leaf_ptr=leaf_ptr,
-        split_feature=_flat(_field(body, "split_feature"), np.int32, total, "split_feature"),
-        threshold=_flat(_field(body, "threshold"), np.float64, total, "threshold"),
-        decision_type=_flat(_field(body, "decision_type"), np.int32, total, "decision_type"),
-        left_child=_flat(_field(body, "left_child"), np.int32, total, "left_child"),
-        right_child=_flat(_field(body, "right_child"), np.int32, total, "right_child"),
-        leaf_value=_flat(_field(body, "leaf_value"), np.float64, int(leaf_ptr[-1]), "leaf_value"),
+        split_feature=_flat(fields["split_feature"], np.int32, total, "split_feature"),
+        threshold=_flat(fields["threshold"], np.float64, total, "threshold"),
+        decision_type=_flat(fields["decision_type"], np.int32, total, "decision_type"),
+        left_child=_flat(fields["left_child"], np.int32, total, "left_child"),
+        right_child=_flat(fields["right_child"], np.int32, total, "right_child"),
+        leaf_value=_flat(fields["leaf_value"], np.float64, int(leaf_ptr[-1]), "leaf_value"),
     )
 
 
