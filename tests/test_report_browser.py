@@ -56,8 +56,38 @@ document.body.setAttribute('data-probe', JSON.stringify({
   width: W, scroll: doc.scrollWidth, height: doc.scrollHeight, wide: wide.slice(0, 5),
   images: images.length, broken: images.filter(i => !i.complete || i.naturalWidth === 0).length,
   matrices: matrices, section: section ? box(section) : null,
-  bars: document.querySelectorAll('div.bars').length,
+  bars: [...document.querySelectorAll('section.outputs details')]
+    .filter(d => d.querySelector('.bar')).length,
+  open: document.querySelectorAll('section.outputs details[open]').length,
+  sticky: sticky(), ...aligned(),
 }));
+// The matrix scrolled to its right end: is the first column's first cell still inside the
+// box and on top (not covered by the cells scrolled under it)? Null where nothing scrolls.
+function sticky() {
+  const t = document.querySelector('table.matrix'), s = t && scroller(t);
+  if (!s || s.scrollWidth <= s.clientWidth) return null;
+  window.scrollTo(0, s.getBoundingClientRect().top + window.scrollY - 10);
+  s.scrollLeft = s.scrollWidth;
+  const b = s.getBoundingClientRect(), cell = t.rows[1].cells[0], r = cell.getBoundingClientRect();
+  const hit = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+  const out = {scrolled: s.scrollLeft, inside: r.left >= b.left - 1 && r.right <= b.right + 1,
+               top: !!hit && (hit === cell || cell.contains(hit))};
+  s.scrollLeft = 0; window.scrollTo(0, 0);
+  return out;
+}
+// Every panel opened: the page's height so, and per panel the largest distance between the
+// vertical centre of bar i and of table row i (and how many of each there are).
+function aligned() {
+  const panels = [...document.querySelectorAll('section.outputs details')];
+  panels.forEach(d => { d.open = true; });
+  const mid = e => { const r = e.getBoundingClientRect(); return (r.top + r.bottom) / 2; };
+  return {height_open: doc.scrollHeight, rows: panels.map(d => {
+    const bars = [...d.querySelectorAll('.bar')];
+    const rows = [...d.querySelectorAll('table.top tbody tr')];
+    const off = bars.map((b, i) => rows[i] ? Math.abs(mid(b) - mid(rows[i])) : 1e9);
+    return {bars: bars.length, rows: rows.length, off: Math.max(0, ...off)};
+  })};
+}
 </script></body>"""
 
 
@@ -164,3 +194,18 @@ def test_thirty_outputs_of_sixty_words_fit_the_window_in_chromium(tmp_path: Path
         assert matrix["scrolls"] or matrix["table"][2] <= right + 1, (width, matrix)
         if width == 800:
             assert matrix["scrolls"], matrix
+        # the first column (component names) stays in view while the matrix scrolls sideways
+        if matrix["scrolls"]:
+            sticky = layout["sticky"]
+            assert sticky["scrolled"] > 0 and sticky["inside"] and sticky["top"], (width, sticky)
+        # bar i of a panel is drawn on row i of its table
+        for j, panel in enumerate(layout["rows"]):
+            assert panel["bars"] == panel["rows"] >= 1, (width, j, panel)
+            assert panel["off"] < 2, (width, j, panel)
+        # the first three panels open, the rest one line each: a page far shorter than with
+        # every panel open
+        assert layout["open"] == 3, layout["open"]
+        assert layout["height"] < 0.5 * layout["height_open"], (width, layout["height"],
+                                                                 layout["height_open"])
+        print(f"30 outputs at {width} px: page {layout['height']} px high, "
+              f"{layout['height_open']} px with every panel open")

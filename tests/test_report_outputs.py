@@ -57,25 +57,31 @@ def test_report_has_a_section_per_output_and_a_matrix() -> None:
         first = re.search(r"<tr><td class='num'>1</td><td class='num'>\d</td><td[^>]*>([^<]+)<", panel)
         assert first and first[1] == best, (heading, first and first[1])
     assert "beta × gamma" in text  # output 1's pair is listed
+    # the other outputs have no pair: their rounding noise (1e-16) is not listed as one
+    assert [("Top pairs" in p) for p in _panels(page)] == [False, True, False]
     assert "Which components drive which output" in text
     assert "matrix" in page and "overflow:auto" in page
 
 
 def _panels(page: str) -> list[str]:
     """The HTML of each output's panel, in order."""
-    return re.findall(r"<details open><summary><b>output \d+: .*?</details>", page, flags=re.DOTALL)
+    return re.findall(r"<details(?: open)?><summary><b>output \d+: .*?</details>", page,
+                      flags=re.DOTALL)
 
 
 def _bars(panel: str) -> list[tuple[str, float, str, str]]:
-    """``(sign class, width %, background, label)`` of each bar of a panel, in order."""
-    assert "<div class='bars'" in panel, "no bar chart in the panel"
-    chart = panel[panel.index("<div class='bars'"):panel.index("<table class='top'")]
-    labels = re.findall(r"<div class='bar-label' title='[^']*'[^>]*>([^<]*)</div>", chart)
-    bars = re.findall(r"<div class='bar (pos|neg)' style='width:([\d.]+)%;[^']*background:([^;']+)'",
-                      chart)
-    assert len(labels) == len(bars), (labels, bars)
-    return [(sign, float(width), colour, html.unescape(label))
-            for (sign, width, colour), label in zip(bars, labels)]
+    """``(sign class, width %, background, label)`` of each bar of a panel, in order: each is
+    drawn in its table row, after the row's label."""
+    assert "<table class='top bars'" in panel, "no bars in the panel's table"
+    rows = re.findall(r"<tr><td class='num'>\d+</td>.*?</tr>", panel, flags=re.DOTALL)
+    found = []
+    for row in rows:
+        label = re.search(r"<td(?: title='[^']*')?>([^<]*)</td><td class='bar-cell'", row)
+        bar = re.search(
+            r"<div class='bar (pos|neg)' style='width:([\d.]+)%;[^']*background:([^;']+)'", row)
+        assert label and bar, row
+        found.append((bar[1], float(bar[2]), bar[3], html.unescape(label[1])))
+    return found
 
 
 class SignedOutputs(ThreeOutputs):
@@ -119,19 +125,26 @@ def test_every_output_has_signed_bars_of_its_table_terms() -> None:
 
 
 def test_bars_have_one_half_per_sign_shown() -> None:
-    from fastspex.results.html_views import bars_html
+    from fastspex.results.html_views import top_html
     from fastspex.results.interactions import Interaction
 
-    def widths(chart: str) -> list[str]:
-        return re.findall(r"class='bar (?:pos|neg)' style='width:([\d.]+)%", chart)
+    def widths(table: str) -> list[str]:
+        return re.findall(r"class='bar (?:pos|neg)' style='width:([\d.]+)%", table)
 
-    mixed = bars_html([Interaction((0,), ("a",), 2.0), Interaction((1,), ("b",), -1.0)])
-    assert "fit-content(40%) minmax(3rem,1fr) minmax(3rem,1fr) max-content" in mixed
+    mixed = top_html([Interaction((0,), ("a",), 2.0), Interaction((1,), ("b",), -1.0)], None,
+                     bars=True)
+    assert mixed.count("grid-template-columns:repeat(2,1fr)") == 2
     assert widths(mixed) == ["100.00", "50.00"]
-    positive = bars_html([Interaction((0,), ("a",), 2.0), Interaction((1,), ("b",), 0.5)])
-    assert "fit-content(40%) minmax(3rem,1fr) max-content" in positive
+    assert "linear-gradient(#888,#888) 50% 0" in mixed  # the zero line between the halves
+    positive = top_html([Interaction((0,), ("a",), 2.0), Interaction((1,), ("b",), 0.5)], None,
+                        bars=True)
+    assert positive.count("grid-template-columns:repeat(1,1fr)") == 2
     assert widths(positive) == ["100.00", "25.00"]
-    assert bars_html([]) == ""
+    assert "linear-gradient(#888,#888) 0 0" in positive  # at the track's left edge
+    negative = top_html([Interaction((0,), ("a",), -2.0)], None, bars=True)
+    assert "linear-gradient(#888,#888) 100% 0" in negative
+    assert "bar-cell" not in top_html([Interaction((0,), ("a",), 2.0)], None)  # bars asked only
+    assert top_html([], None, bars=True) == "<p>(no interactions)</p>"
 
 
 class MarkupLabels(ThreeOutputs):
@@ -149,5 +162,83 @@ def test_bar_labels_are_escaped() -> None:
     panel = _panels(page)[0]
     labels = [label for *_, label in _bars(panel)]
     assert "x<b>y" in labels  # output 0's strongest word, shown as its text
-    assert "<div class='bar-label' title='x&lt;b&gt;y'" in panel
+    assert "<td title='x&lt;b&gt;y'>x&lt;b&gt;y</td><td class='bar-cell'" in panel
     assert re.search(r"title='[^']*it&#x27;s", page)  # a quote cannot end the tooltip early
+
+
+class _Main:
+    """Stands for one output's result where only its main effects are read (the matrix)."""
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = np.array(values)
+
+    def main_effects(self) -> np.ndarray:
+        return self.values
+
+
+def _cells(matrix: str) -> list[tuple[float, str]]:
+    """``(exact value from the tooltip, text shown)`` of every cell of the matrix."""
+    cells = re.findall(r"<td class='num[^']*' title='[^']*: ([^']+)'[^>]*>([^<]*)</td>", matrix)
+    return [(float(v), html.unescape(t)) for v, t in cells]
+
+
+def test_matrix_cells_are_readable_at_a_glance() -> None:
+    from fastspex.results.outputs_html import _matrix
+
+    # rounding noise, a tiny effect, and ordinary ones, as a real matrix holds them
+    columns = [[0.93, -2.2e-16, 0.00049, -0.0047, 0.0049], [-0.7, 0.12, -0.076, 0.024, 1e-9]]
+    per = [(f"output {j + 1}: t{j}", _Main(c)) for j, c in enumerate(columns)]
+    matrix = _matrix(per, ["a", "b", "c", "d", "e"])
+    cells = _cells(matrix)
+    assert len(cells) == 10
+    lim = 0.93
+    for value, text in cells:
+        assert "e" not in text.lower() and text not in ("-0", "+0", "0.0", "-0.0"), text
+        if abs(value) < 0.005 * lim:
+            assert text == "·", (value, text)  # muted: nothing to read in it
+        else:
+            shown = float(text)
+            assert np.sign(shown) == np.sign(value), (value, text)
+            assert shown == pytest.approx(value, rel=0.06), (value, text)
+            assert len(text.lstrip("+-").replace(".", "").lstrip("0")) == 2, text  # 2 digits
+    texts = dict(cells)
+    assert texts[0.93] == "+0.93" and texts[-0.7] == "-0.70" and texts[0.0049] == "+0.0049"
+    assert "10⁻" not in matrix  # an ordinary matrix needs no scale
+
+
+def test_a_tiny_matrix_says_its_scale_once() -> None:
+    from fastspex.results.outputs_html import _matrix
+
+    columns = [[9.3e-5, -2.2e-20, 4.9e-8], [-7e-5, 1.2e-5, 3.1e-6]]
+    per = [(f"output {j + 1}: t{j}", _Main(c)) for j, c in enumerate(columns)]
+    matrix = _matrix(per, ["a", "b", "c"])
+    assert matrix.count("× 10⁻⁵") == 1
+    texts = [t for _, t in _cells(matrix)]
+    assert texts == ["+9.3", "-7.0", "·", "+1.2", "·", "+0.31"], texts  # row by row
+
+
+class ManyOutputs(ThreeOutputs):
+    """Ten outputs, output j driven most by word j % 6."""
+
+    output_names = [f"tok{j}" for j in range(10)]
+
+    def __call__(self, masks: np.ndarray) -> np.ndarray:
+        x = np.asarray(masks, dtype=float)
+        w = np.full((10, self.n), 0.1)
+        for j in range(10):
+            w[j, j % self.n] = 1.0 + j
+        return x @ w.T
+
+
+def test_only_the_first_panels_are_open_the_rest_one_line_each() -> None:
+    res = fastspex.explain(ManyOutputs(), method="exact", index="fbii", order=1, store=None,
+                           progress=False)
+    page = report.render(res)
+    panels = _panels(page)
+    assert len(panels) == 10
+    assert [p.startswith("<details open>") for p in panels] == [True] * 3 + [False] * 7
+    # a closed panel's summary names the output, its value (f with every word kept) and its
+    # strongest component
+    summary = _text(re.search(r"<summary>(.*?)</summary>", panels[7], flags=re.DOTALL)[1])
+    assert summary.startswith("output 8: tok7"), summary
+    assert "beta" in summary and "+8" in summary, summary

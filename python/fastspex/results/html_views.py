@@ -22,7 +22,7 @@ from .describe import (
     value_format,
 )
 
-__all__ = ["bars_html", "facts_html", "highlight", "ink", "result_html", "strip_html", "top_html"]
+__all__ = ["facts_html", "highlight", "ink", "result_html", "strip_html", "top_html"]
 
 POSITIVE = "#2166ac"
 NEGATIVE = "#b2182b"
@@ -70,35 +70,50 @@ def strip_html(values: Sequence[float] | np.ndarray, shown: Sequence[str], names
     return f"<p class='text'>{spans}</p>"
 
 
-def top_html(rows: Sequence[Any], index: str | None, *, full: Sequence[str] | None = None) -> str:
+def top_html(rows: Sequence[Any], index: str | None, *, full: Sequence[str] | None = None,
+             bars: bool = False) -> str:
     """A table of interactions (rank, order, components, value), values coloured by sign.
 
     ``full``: the full text of every component, shown as a tooltip over a cut label.
+    ``bars``: a bar per row before its value (blue +, red −, lengths proportional to
+    ``|value|``, the longest filling its half of the track). Drawn in the row itself, so a bar
+    stays level with its row however the row's label wraps.
     """
     if not rows:
         return "<p>(no interactions)</p>"
     head = _e(index_label(index)) if index else "value"
+    values = [float(r.value) for r in rows]
+    lim = max((abs(v) for v in values if math.isfinite(v)), default=0.0) or 1.0
+    # A half of the track per sign shown, so a one-signed table uses the whole width.
+    sides = [s for s, shown in (("neg", any(v < 0 for v in values)),
+                                ("pos", any(v >= 0 for v in values))) if shown]
     body = []
-    fmt = value_format([r.value for r in rows])
+    fmt = value_format(values)
     for rank, r in enumerate(rows, 1):
         names = " × ".join(r.names) or "∅"
         tip = ""
         if full is not None:
             tip = f" title='{_e(' × '.join(full[i] for i in r.ids))}'"
         colour = POSITIVE if r.value >= 0 else NEGATIVE
+        bar = _bar_td(float(r.value), lim, sides) if bars else ""
         body.append(
             f"<tr><td class='num'>{rank}</td><td class='num'>{r.order}</td>"
-            f"<td{tip}>{_e(names)}</td>"
+            f"<td{tip}>{_e(names)}</td>{bar}"
             f"<td class='num' style='color:{colour}'>{format(r.value, fmt)}</td></tr>"
         )
-    return ("<table class='top'><thead><tr><th>#</th><th>order</th><th>components</th>"
-            f"<th>{head}</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+    if not bars:
+        return ("<table class='top'><thead><tr><th>#</th><th>order</th><th>components</th>"
+                f"<th>{head}</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+    # Full width for the bars; the number columns as narrow as their contents (width 1%).
+    narrow = " style='width:1%'"
+    return (f"<table class='top bars' style='width:100%'><thead><tr><th{narrow}>#</th>"
+            f"<th{narrow}>order</th><th>components</th><th></th><th{narrow}>{head}</th></tr>"
+            f"</thead><tbody>{''.join(body)}</tbody></table>")
 
 
-def _bar_cell(value: float, lim: float, side: str, line: bool) -> str:
+def _bar_half(value: float, lim: float, side: str) -> str:
     """One half of a bar's track (``side`` "neg": bars end at the zero line, "pos": they start
-    there), holding a bar ``|value| / lim`` of its width when ``value`` has that sign; ``line``:
-    this half draws the zero line (on its inner edge)."""
+    there), holding a bar ``|value| / lim`` of its width when ``value`` has that sign."""
     sign = "pos" if value >= 0 else "neg"
     bar = ""
     if sign == side:
@@ -106,45 +121,19 @@ def _bar_cell(value: float, lim: float, side: str, line: bool) -> str:
         bar = (f"<div class='bar {sign}' style='width:{width:.2f}%;height:.9rem;"
                f"background:{POSITIVE if sign == 'pos' else NEGATIVE}'></div>")
     justify = "flex-end" if side == "neg" else "flex-start"
-    edge = (f";border-{'right' if side == 'neg' else 'left'}:1px solid #888") if line else ""
-    return (f"<div style='display:flex;align-items:center;align-self:stretch;"
-            f"justify-content:{justify}{edge}'>{bar}</div>")
+    return f"<div style='display:flex;justify-content:{justify}'>{bar}</div>"
 
 
-def bars_html(rows: Sequence[Any], *, full: Sequence[str] | None = None) -> str:
-    """Interactions as horizontal bars (label, bar, value), blue for positive and red for
-    negative, lengths proportional to ``|value|`` (the longest fills its half of the track).
-
-    Plain HTML, no picture: text stays selectable and a long label wraps to two lines, then
-    ends in an ellipsis, its full text (``full[i]`` per component, else its name) a tooltip.
-    """
-    if not rows:
-        return ""
-    values = [float(r.value) for r in rows]
-    lim = max((abs(v) for v in values if math.isfinite(v)), default=0.0) or 1.0
-    # A half of the track per sign shown, so a one-signed panel uses the whole width.
-    sides = [s for s, shown in (("neg", any(v < 0 for v in values)),
-                                ("pos", any(v >= 0 for v in values))) if shown]
-    fmt = value_format(values)
-    cells = []
-    for r, v in zip(rows, values):
-        names = " × ".join(r.names) or "∅"
-        tip = " × ".join(full[i] for i in r.ids) if full is not None and r.ids else names
-        sign = "pos" if v >= 0 else "neg"
-        cells.append(
-            f"<div class='bar-label' title='{_e(tip)}' style='overflow:hidden;display:-webkit-box;"
-            f"-webkit-box-orient:vertical;-webkit-line-clamp:2;padding:.2rem .5rem .2rem 0'>"
-            f"{_e(names)}</div>"
-            + "".join(_bar_cell(v, lim, side, side == "pos" or len(sides) == 1)
-                      for side in sides)
-            + f"<div class='num {sign}' style='color:{POSITIVE if sign == 'pos' else NEGATIVE};"
-            f"white-space:nowrap;font-variant-numeric:tabular-nums;padding-left:.5rem'>"
-            f"{format(v, fmt)}</div>")
-    # No gaps, so the zero line is one unbroken border (the positive half's); labels pad rows.
-    track = " ".join(["minmax(3rem,1fr)"] * len(sides))
-    return (f"<div class='bars' style='display:grid;grid-template-columns:fit-content(40%) "
-            f"{track} max-content;align-items:center;font-size:.85rem;"
-            f"max-width:100%'>{''.join(cells)}</div>")
+def _bar_td(value: float, lim: float, sides: list[str]) -> str:
+    """A row's bar cell: a half of the track per sign in ``sides``. The zero line is the
+    cell's background (a 1 px line repeated down the whole cell, padding included), so it runs
+    unbroken from row to row whatever each row's height."""
+    zero = {1: "100%" if sides == ["neg"] else "0", 2: "50%"}[len(sides)]
+    halves = "".join(_bar_half(value, lim, side) for side in sides)
+    return (f"<td class='bar-cell' style='width:40%;min-width:4rem;vertical-align:middle;"
+            f"background:linear-gradient(#888,#888) {zero} 0/1px 100% repeat-y content-box "
+            f"border-box'><div style='display:grid;grid-template-columns:repeat({len(sides)},1fr)'>"
+            f"{halves}</div></td>")
 
 
 def facts_html(res: Any) -> str:

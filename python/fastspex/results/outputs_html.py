@@ -1,17 +1,34 @@
-"""The report's several-output section: a short panel per output (its top terms and a strip of
-its main effects) and a components × outputs matrix of main effects ("which words drive which
-token"), for results of :func:`fastspex.multi_output.explain_each`."""
+"""The report's several-output section: a short panel per output (its top terms, each with its
+bar, and a strip of its main effects) and a components × outputs matrix of main effects ("which
+words drive which token"), for results of :func:`fastspex.multi_output.explain_each`."""
 
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 
-from .html_views import bars_html, highlight, ink, strip_html, top_html
+from .html_views import highlight, ink, strip_html, top_html
 from .interactions import Interactions
 
 __all__ = ["outputs_section"]
+
+#: Panels open on arrival. The first ones, not the strongest: the panels then read as the
+#: answer does, from its start, and which are open is plain at a glance (the strongest would
+#: open scattered panels, e.g. 4, 17 and 22); every closed panel's one-line summary, and the
+#: matrix, still show where each output's effect lies.
+OPEN = 3
+
+#: A value smaller than this share of the matrix's largest |value| is shown as a muted dot:
+#: its digits would be rounding noise or too small to matter beside the rest.
+NEGLIGIBLE = 0.005
+
+# The matrix's first column and header row stay in view while its box scrolls; opaque, so
+# the cells scrolled under them do not show through.
+_LEFT = "position:sticky;left:0;z-index:1;background:#fff;box-shadow:inset -1px 0 #ddd"
+_TOP = "position:sticky;top:0;z-index:1;background:#fff"
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _e(text: object) -> str:
@@ -26,35 +43,74 @@ def _per_output(res: Interactions) -> list[tuple[str, Interactions]]:
             for j, item in enumerate(items)]
 
 
+def _power(lim: float) -> int:
+    """The power of ten the matrix is shown in: none (0) while its largest |value| is in
+    [0.1, 1000), where plain decimals stay short; else that of its largest |value|, so the
+    largest cell reads as one digit before the point."""
+    if lim == 0 or 0.1 <= lim < 1000:
+        return 0
+    return math.floor(math.log10(lim))
+
+
+def _cell(v: float, lim: float, power: int) -> str:
+    """``v`` (in units of ``10**power``) with 2 significant digits and no exponent, or a dot
+    when negligible beside ``lim``; a shown value is never 0, so never -0 nor of the other
+    sign."""
+    if not math.isfinite(v):
+        return str(v)
+    if v == 0 or abs(v) < NEGLIGIBLE * lim:
+        return "·"
+    x = float(f"{v / 10.0**power:.2g}")  # rounded first: 0.0996 becomes 0.1, shown 0.10
+    return f"{x:+.{max(0, 1 - math.floor(math.log10(abs(x))))}f}"
+
+
 def _matrix(per: list[tuple[str, Interactions]], labels: list[str]) -> str:
     """Components (rows) × outputs (columns) of main effects, in a box that scrolls."""
     main = np.array([r.main_effects() for _, r in per]).T  # (n, d)
-    lim = float(np.abs(main).max()) or 1.0
-    head = "".join(f"<th title='{_e(h)}'>{j + 1}</th>" for j, (h, _) in enumerate(per))
+    finite = np.abs(main[np.isfinite(main)])
+    lim = float(finite.max()) if finite.size else 0.0
+    power = _power(lim)
+    scale = f" (× 10{str(power).translate(_SUPERSCRIPT)})" if power else ""
+    head = "".join(f"<th title='{_e(h)}' style='{_TOP}'>{j + 1}</th>"
+                   for j, (h, _) in enumerate(per))
+
+    def cell(v: float, name: str, heading: str) -> str:
+        text = _cell(v, lim, power)
+        colour = "#999" if text == "·" else ink(v, lim or 1.0)
+        return (f"<td class='num' title='{_e(name)}, {_e(heading)}: {float(v)!r}' "
+                f"style='background:{highlight(v, lim or 1.0)};color:{colour}'>{text}</td>")
+
     rows = "".join(
-        f"<tr><th>{_e(name)}</th>" + "".join(
-            f"<td class='num' style='background:{highlight(float(v), lim)};color:{ink(float(v), lim)}'>"
-            f"{v:+.2g}</td>" for v in main[i]) + "</tr>"
+        f"<tr><th style='{_LEFT}'><div title='{_e(name)}' style='max-width:12rem;"
+        f"overflow:hidden;text-overflow:ellipsis'>{_e(name)}</div></th>"
+        + "".join(cell(float(v), name, h) for v, (h, _) in zip(main[i], per)) + "</tr>"
         for i, name in enumerate(labels))
     key = "; ".join(f"{j + 1} = {_e(h.split(': ', 1)[1])}" for j, (h, _) in enumerate(per))
+    corner = f"<th style='{_TOP};{_LEFT};z-index:2'>component{scale}</th>"
     return (f"<p class='sub'>Columns: {key}.</p><div style='overflow:auto;max-height:40rem'>"
-            f"<table class='matrix'><tr><th>component</th>{head}</tr>{rows}</table></div>")
+            f"<table class='matrix'><tr>{corner}{head}</tr>{rows}</table></div>")
 
 
-def _panel(heading: str, r: Interactions, k: int) -> str:
-    """One output: the strip of its main effects, its top ``k`` terms as bars beside the same
-    terms as a table, and its strongest pairs."""
+def _panel(heading: str, r: Interactions, k: int, is_open: bool) -> str:
+    """One output: a one-line summary (its value with every component kept, its largest main
+    effect), then the strip of its main effects, its top ``k`` terms as a table with a bar
+    per row, and its strongest pairs."""
+    main = r.main_effects()
+    best = int(np.argmax(np.abs(main))) if len(main) else None
+    strongest = (f" · largest main effect: “{r.unique_labels[best]}” {main[best]:+.3g}"
+                 if best is not None else "")
+    summary = (f"<summary><b>{_e(heading)}</b> <span style='color:#595959'>"
+               f"f = {r.baseline:.4g}{_e(strongest)}</span></summary>")
     top = r.top(k)
-    pairs = r.top(3, order=2)
+    # Pairs as small as rounding noise beside the output's strongest term are not pairs.
+    floor = NEGLIGIBLE * max((abs(t.value) for t in top), default=0.0)
+    pairs = [p for p in r.top(3, order=2) if abs(p.value) >= floor and p.value != 0]
     listing = "; ".join(f"{' × '.join(p.names)} {p.value:+.3g}" for p in pairs)
-    # Bars and table side by side while both fit, the table below the bars on a narrow window.
-    terms = (f"<div style='display:flex;flex-wrap:wrap;gap:.5rem 2rem;align-items:flex-start'>"
-             f"<div style='flex:1 1 20rem;min-width:0;margin:.5rem 0'>"
-             f"{bars_html(top, full=r.labels)}</div>"
-             f"<div style='flex:0 1 auto;min-width:0;max-width:100%;overflow-x:auto'>"
-             f"{top_html(top, r.index, full=r.labels)}</div></div>")
-    return (f"<details open><summary><b>{_e(heading)}</b></summary>"
-            f"{strip_html(r.main_effects(), r.unique_labels, r.unique_labels)}{terms}"
+    # The table scrolls in its own box if a narrow window cannot fit it, never the page.
+    terms = (f"<div style='overflow-x:auto;max-width:100%'>"
+             f"{top_html(top, r.index, full=r.labels, bars=True)}</div>")
+    return (f"<details{' open' if is_open else ''}>{summary}"
+            f"{strip_html(main, r.unique_labels, r.unique_labels)}{terms}"
             + (f"<p>Top pairs: {_e(listing)}</p>" if pairs else "") + "</details>")
 
 
@@ -63,12 +119,15 @@ def outputs_section(res: Interactions, k: int = 5) -> str:
     per = _per_output(res)
     if not per:
         return ""
-    panels = [_panel(heading, r, k) for heading, r in per]
+    panels = [_panel(heading, r, k, j < OPEN) for j, (heading, r) in enumerate(per)]
+    closed = (f" The first {OPEN} are open; open any other by its line."
+              if len(per) > OPEN else "")
     # One <section>, so a reader's browser (or the layout test) can find the part as a whole.
     return (f"<section class='outputs'><h2>Every output ({len(per)})</h2><p class='sub'>Each "
             "output was explained on the same masks; its components are coloured by main effect "
-            "(blue +, red −), its strongest terms drawn as bars and listed.</p>"
+            "(blue +, red −), its strongest terms listed, each with its bar." + closed + "</p>"
             + "".join(panels)
             + "<h2>Which components drive which output</h2><p class='sub'>Main effect of each "
-            "component (row) on each output (column).</p>"
+            "component (row) on each output (column); a dot: under "
+            f"{NEGLIGIBLE:.1%} of the largest. Hover a cell for its exact value.</p>"
             + _matrix(per, res.unique_labels) + "</section>")
