@@ -64,11 +64,11 @@ def test_proxyspex_fit_with_progress_prints_its_stage(capfd) -> None:
     def fn(m: np.ndarray) -> np.ndarray:
         return m.astype(float) @ np.arange(1.0, 7.0) + 2.0 * m[:, 0] * m[:, 1]
 
-    ProxySPEX(200, seed=0).fit(fn, 6, store=None, progress=True)
+    ProxySPEX(40, seed=0).fit(fn, 6, store=None, progress=True)  # 40 of the 64 masks
     err = capfd.readouterr().err
-    assert "fitting: tree proxy (200 masks, cross-validated) …" in err
-    assert "fitting: tree proxy (200 masks, cross-validated) done in" in err and "\r" not in err
-    ProxySPEX(200, seed=0).fit(fn, 6, store=None, progress=False)
+    assert "fitting: tree proxy (40 masks, cross-validated) …" in err
+    assert "fitting: tree proxy (40 masks, cross-validated) done in" in err and "\r" not in err
+    ProxySPEX(40, seed=0).fit(fn, 6, store=None, progress=False)
     assert capfd.readouterr().err == ""
 
 
