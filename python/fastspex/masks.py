@@ -212,21 +212,16 @@ def distinct_uniform(
         if paired and want > len(rows) and len(out) < m:  # every pair taken: the empty mask too
             out = PackedMasks.concat([out, pack(np.zeros((1, n), dtype=bool))])
         return out
-    seen = pack(np.zeros((0, n), dtype=bool))
-    while len(seen) < want:  # fewer than half the candidates: rejection converges fast
-        need = want - len(seen)
-        bits = bernoulli(need + need // 8 + 16, n, 0.5, seed=int(rng.integers(2**63)),
-                         n_threads=n_threads).to_bool()
-        if paired:
-            bits[bits[:, 0]] ^= True
-            bits = bits[bits.any(axis=1)]
-        else:
-            bits = bits[~bits.all(axis=1)]
-        pool = PackedMasks.concat([seen, pack(bits)])
-        _, first, _ = unique(pool, n_threads=n_threads)
-        fresh = np.sort(first[first >= len(seen)])[:need]
-        seen = PackedMasks.concat([seen, pool[fresh]])
-    return _orient_and_pair(seen, m, paired, rng)
+    # fewer than half the candidates: draw them without replacement (rejection converges fast)
+    def candidates(count: int, s: int) -> PackedMasks:
+        bits = bernoulli(count, n, 0.5, seed=s, n_threads=n_threads).to_bool()
+        if not paired:
+            return pack(bits)  # distinct() drops the all-kept row
+        bits[bits[:, 0]] ^= True  # the pair's row that ablates component 0
+        return pack(bits[bits.any(axis=1)])  # the empty/all-kept pair left out
+
+    drawn = distinct(candidates, want, n, seed=int(rng.integers(2**63)), n_threads=n_threads)
+    return _orient_and_pair(drawn, m, paired, rng)
 
 
 def distinct(
