@@ -47,6 +47,7 @@ from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
 from ..progress import stage
 from . import residual_trees, shapley_design, shapley_refit, trees
+from ._parallel import blas_threads, thread_map
 from .result import Explanation, check_design_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
 
@@ -346,8 +347,8 @@ class ProxySPEX:
             expansions.append((raw, ensemble.num_trees))
         timings["extract"] += time.perf_counter() - t
         t = time.perf_counter()
-        with _blas_threads(1):  # small dense problems: extra BLAS threads only spin
-            refits = _threads(lambda e: _refit(e[0], x, z, self.refit, folds=self.folds,
+        with blas_threads(1):  # small dense problems: extra BLAS threads only spin
+            refits = thread_map(lambda e: _refit(e[0], x, z, self.refit, folds=self.folds,
                                                weights=weights, constraint=constraint, max_k=max_k),
                               expansions, self.n_threads or 2)
         timings["refit"] += time.perf_counter() - t
@@ -387,7 +388,7 @@ class ProxySPEX:
                  {"k": len(whole) - 1, "alpha": None, "refit": "none (the whole proxy)"})]
             timings["extract"] += time.perf_counter() - t
             t = time.perf_counter()
-            with _blas_threads(1):
+            with blas_threads(1):
                 fits = residual_trees.fit_residual_trees(
                     x, z, folds=self.folds, seed=int(seeds[2]),
                     base=self._base_params(int(seeds[1]), len(y)), n_threads=self.n_threads,
@@ -422,7 +423,7 @@ class ProxySPEX:
                               "mains_in_basis": int(np.count_nonzero(sizes == 1))}
         if plan is not None and self.refit != "none":  # Shapley design: the index's own correction
             t = time.perf_counter()
-            with _blas_threads(1):
+            with blas_threads(1):
                 coefs, correction = shapley_refit.correct(
                     coefs, x, z, plan.weights, plan.constraint,
                     proxy_loo_r2=refit_info.get("refit_cv_r2"))
@@ -549,16 +550,6 @@ def run(fn: ValueFunction | Evaluator, n: int | None = None, budget: int = 1000,
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _blas_threads(limit: int) -> Any:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=limit, user_api="blas")
-
-
 def _scalar_outputs(out: np.ndarray) -> np.ndarray:
     if out.ndim != 1:
         msg = (
@@ -656,13 +647,8 @@ def _cross_validate(
     if x.size >= _SEQUENTIAL_GRID_CELLS and workers > 1 and "num_threads" not in (user_params or {}):
         base = {**base, "num_threads": workers}
         results = [one(point) for point in grid]
-    elif workers > 1 and len(grid) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(workers, len(grid))) as pool:
-            results = list(pool.map(one, grid))
     else:
-        results = [one(point) for point in grid]
+        results = thread_map(one, grid, workers)
     table: list[dict[str, Any]] = []
     candidates: list[tuple[float, dict[str, Any], list[str]]] = []
     for point, (mse, rounds, models) in zip(grid, results):
@@ -712,22 +698,10 @@ def _refit_fold_r2(
         resid = z[va] - indices.evaluate(coefs, x[va])
         return float(resid @ resid)
 
-    with _blas_threads(1):
-        sse = sum(_threads(fold_sse, list(range(len(boosters))), n_threads or 2))
+    with blas_threads(1):
+        sse = sum(thread_map(fold_sse, list(range(len(boosters))), n_threads or 2))
     var = float(np.var(z))
     return 1.0 - sse / len(z) / var if var > 0 else float("nan")
-
-
-def _threads(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
-    """``[fn(item) for item in items]``, on up to ``workers`` threads (NumPy's LAPACK and the
-    core release the GIL; each call's BLAS is one thread, so the results do not depend on
-    ``workers``)."""
-    if workers <= 1 or len(items) <= 1:
-        return [fn(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
 
 
 def _weighted_problem(

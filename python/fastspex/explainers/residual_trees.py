@@ -19,6 +19,7 @@ import numpy as np
 
 from ..coefficients import Coefficients
 from . import trees
+from ._parallel import thread_map
 
 __all__ = ["RESIDUAL_GRID", "ResidualFit", "fit_mains_ridge", "fit_residual_trees", "ridge_alpha"]
 
@@ -170,12 +171,5 @@ def fit_residual_trees(
              "trees": ensemble.num_trees, "terms": len(tree_part)},
         )
 
-    workers = min(len(grid), n_threads or 2)
-    if workers > 1:  # grid points side by side (LightGBM releases the GIL while it trains)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers) as pool:
-            out += list(pool.map(one, grid))
-    else:
-        out += [one(point) for point in grid]
+    out += thread_map(one, grid, n_threads or 2)  # grid points side by side
     return out

@@ -39,6 +39,7 @@ from ..coefficients import Coefficients
 from ..masks import PackedMasks, bernoulli, distinct, pack, random_subsets
 from ..progress import stage
 from .result import Explanation, check_keep, r_squared
+from ._parallel import blas_threads
 
 __all__ = ["Screened", "ablation_scores", "screen"]
 
@@ -184,7 +185,7 @@ class Screened:
         beta = -2.0 if self.design == "uniform" else -1.0
         show = self.progress if progress is None else progress
         with (stage(f"screened fit ({min(keep, n)} kept components)", show),
-              _one_blas_thread()):  # small dense solves: more BLAS threads only contend
+              blas_threads(1)):  # small dense solves: more BLAS threads only contend
             mobius, kept, fit_settings = self._screened_fit(train, y, keep, n, beta)
         t_screen = time.perf_counter() - t
         t = time.perf_counter()
@@ -239,7 +240,7 @@ class Screened:
         fold_of[np.random.default_rng(seed).permutation(m)] = np.arange(m) % folds
         var = float(np.var(y)) or 1.0
         err_screen = np.zeros(m)
-        with _one_blas_thread():
+        with blas_threads(1):
             for f in range(folds):
                 tr, va = np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)
                 fit, _, _ = self._screened_fit(masks[tr], y[tr], keep, n, beta)
@@ -258,16 +259,6 @@ class Screened:
             return ridge, {"candidates": scores, "chosen": "ridge on every main effect",
                            "main_terms": n, "pair_terms": 0}
         return screened, {"candidates": scores, "chosen": "screened"}
-
-
-def _one_blas_thread() -> Any:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with the test extras
-        from contextlib import nullcontext
-
-        return nullcontext()
-    return threadpool_limits(1)
 
 
 def _ols(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
