@@ -224,3 +224,20 @@ def test_no_waterfall_for_ablation_values() -> None:
     with pytest.raises(ValueError, match="not terms that add up"):
         plot.waterfall(res)
     assert "waterfall" not in plot.figures(res)
+
+
+def test_heads_lists_its_top_pairs_plainly_and_alike() -> None:
+    from test_report import assert_plain_numbers
+
+    labels = [f"L{i // 3}.H{i % 3}" for i in range(6)]
+    for scale in (1.0, 1e-4):
+        values = {(0,): 0.2, (0, 1): 0.149, (1, 2): -0.0521, (2, 3): 0.0031, (3, 4): 4.9e-5,
+                  (4, 5): -2.2e-16}
+        res = Interactions.from_dict({s: v * scale for s, v in values.items()}, 6, index="fbii",
+                                     order=2, labels=labels, kind="components")
+        text = " ".join(plot.heads(res)._supxlabel.get_text().split())
+        lead, listing = text.split(": ", 1)
+        pairs = {" × ".join(p.names): p.value for p in res.top(20, order=2)}
+        listed = [item.rsplit(" ", 1) for item in listing.split("; ")]
+        assert {name for name, _ in listed} >= {"L0.H0 × L0.H1", "L0.H1 × L0.H2"}, listed
+        assert_plain_numbers([(pairs[name], shown) for name, shown in listed], lead)

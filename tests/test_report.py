@@ -8,12 +8,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
 
 from _surface_helpers import sample_interactions
 from fastspex import report
+from fastspex.interactions import Interactions
 
 
 def test_report_is_self_contained(tmp_path: Path) -> None:
@@ -207,3 +209,73 @@ def test_the_index_sentences_hold_by_brute_force() -> None:
     four, bii = exact(fn, n, index="fourier", order=None), exact(fn, n, index="bii", order=None)
     for i in range(n):
         assert bii[i] == pytest.approx(-2 * four[i])
+
+
+# ---------------------------------------------------------------- numbers a reader trusts
+_SUPERSCRIPT = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+
+
+def assert_plain_numbers(shown: list[tuple[float, str]], note: str = "") -> None:
+    """The numbers of one list or table as a reader should see them, ``(value, text shown)``
+    each: no exponent; noise (under 1e-12 of the largest |value|) shown as "0", never as
+    digits; a "0" only for values far below the largest (under 1e-3 of it); every other
+    number with the sign of its value, the same count of significant digits as the rest, and
+    equal to its value to those digits, in units of the list's one scale (``note``, e.g.
+    "× 10⁻⁵", from its heading)."""
+    scale = re.search(r"× 10([⁻⁰-⁹]+)", note)
+    power = int(scale[1].translate(_SUPERSCRIPT)) if scale else 0
+    lim = max(abs(v) for v, _ in shown)
+    digits = set()
+    for value, text in shown:
+        assert not re.search(r"\d[eE]", text), (value, text)  # no exponent
+        if abs(value) < 1e-12 * lim:
+            assert text == "0", (value, text)
+            continue
+        if text == "0":
+            assert abs(value) < 1e-3 * lim, (value, text)
+            continue
+        x = float(text)
+        assert np.sign(x) == np.sign(value), (value, text)
+        d = len(text.lstrip("+-").replace(".", "").lstrip("0"))
+        digits.add(d)
+        assert x * 10.0**power == pytest.approx(value, rel=0.51 * 10.0 ** (1 - d)), (value, text)
+    assert len(digits) <= 1, (digits, shown)
+
+
+def spread_result(scale: float = 1.0) -> Interactions:
+    """Values from 1e-1 down to 1e-5 (times ``scale``), with rounding noise of both signs."""
+    labels = ["alpha", "beta", "gamma", "delta", "eps"]
+    values = {(0,): 0.149, (1,): -0.0521, (2,): 0.0031, (3,): 4.9e-5, (4,): -2.2e-16,
+              (0, 1): 0.0873, (1, 2): -0.0064, (2, 3): 4.1e-5, (3, 4): -2.2e-16}
+    return Interactions.from_dict({s: v * scale for s, v in values.items()}, 5, index="fbii",
+                                  order=2, labels=labels, kind="features",
+                                  metadata={"text": " ".join(labels)})
+
+
+def top_rows(table: str) -> list[tuple[int, str]]:
+    """``(rank, value shown)`` of each row of a top-interactions table."""
+    rows = re.findall(r"<tr><td class='num'>(\d+)</td><td class='num'>\d+</td><td[^>]*>[^<]*"
+                      r"</td>(?:<td class='bar-cell'.*?</td>)?<td class='num'[^>]*>([^<]*)</td>",
+                      table, flags=re.DOTALL)
+    return [(int(rank), text) for rank, text in rows]
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-4])
+def test_top_table_and_pairs_read_plainly_and_alike(scale: float) -> None:
+    import html
+
+    res = spread_result(scale)
+    page = report.render(res)
+    part = page[page.index("interactions</h2>"):]
+    table = part[: part.index("</table>")]
+    top = res.top(20)
+    shown = [(top[rank - 1].value, html.unescape(text)) for rank, text in top_rows(table)]
+    assert len(shown) == len(top) == 9
+    assert_plain_numbers(shown, re.search(r"<thead>.*?</thead>", table)[0])
+    pairs = {" × ".join(p.names): p.value for p in res.top(20, order=2)}
+    line = re.search(r"<p>Strongest pairs(.*?)</p>", page)[1]
+    listed = [html.unescape(m).rsplit(" ", 1)
+              for m in re.findall(r"<span class='(?:pos|neg)'>([^<]*)</span>", line)]
+    # the three real pairs are listed; the noise pair may be left out
+    assert {name for name, _ in listed} >= {"alpha × beta", "beta × gamma", "gamma × delta"}
+    assert_plain_numbers([(pairs[name], text) for name, text in listed], line.split(":")[0])

@@ -59,8 +59,20 @@ document.body.setAttribute('data-probe', JSON.stringify({
   bars: [...document.querySelectorAll('section.outputs details')]
     .filter(d => d.querySelector('.bar')).length,
   open: document.querySelectorAll('section.outputs details[open]').length,
-  sticky: sticky(), ...aligned(),
+  sticky: sticky(), column: column(), ...aligned(),
 }));
+// The matrix's first column (component names): its width, and every label cut short in it
+// (its text wider than its box) with the style and tooltip a reader gets.
+function column() {
+  const t = document.querySelector('table.matrix');
+  if (!t) return null;
+  const cells = [...t.rows].slice(1).map(r => r.cells[0]);
+  const cut = cells.map(c => c.querySelector('div') || c)
+    .filter(d => d.scrollWidth > d.clientWidth + 1)
+    .map(d => ({text: d.textContent, title: d.title,
+                ellipsis: getComputedStyle(d).textOverflow === 'ellipsis'}));
+  return {width: Math.max(...cells.map(c => c.getBoundingClientRect().width)), cut: cut};
+}
 // The matrix scrolled to its right end: is the first column's first cell still inside the
 // box and on top (not covered by the cells scrolled under it)? Null where nothing scrolls.
 function sticky() {
@@ -209,3 +221,39 @@ def test_thirty_outputs_of_sixty_words_fit_the_window_in_chromium(tmp_path: Path
                                                                  layout["height_open"])
         print(f"30 outputs at {width} px: page {layout['height']} px high, "
               f"{layout['height_open']} px with every panel open")
+
+
+class LongLabelOutputs:
+    """Four outputs of four words, one of them a label far longer than a column should be."""
+
+    n = 4
+    labels = ["short", "an-extraordinarily-long-hyphenated-component-label-cut-short", "mid",
+              "x"]
+    output_names = [f"tok{j}" for j in range(4)]
+
+    def __call__(self, masks):
+        import numpy as np
+
+        x = np.asarray(masks, dtype=float)
+        return x @ (np.eye(4) + 0.3)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="no chromium on PATH: cannot check the report in a browser")
+def test_matrix_first_column_leaves_room_on_a_narrow_window(tmp_path: Path) -> None:
+    import fastspex
+
+    res = fastspex.explain(LongLabelOutputs(), method="exact", index="fbii", order=1,
+                           store=None, progress=False)
+    page = report.save(res, tmp_path / "long.html")
+    for width in (520, 1400):
+        layout = _layout(page, width, 900, tmp_path)
+        _fits(layout, f"long labels at {width} px")
+        column = layout["column"]
+        if width == 520:  # a third of the window at most: the values get the rest
+            assert column["width"] <= width / 3, column
+        else:  # a wide window keeps the column's full 12rem (16 px a rem) for the names
+            assert column["width"] >= 12 * 16, column
+        # the long label is cut short with an ellipsis, its whole text in its tooltip
+        assert [c["text"] for c in column["cut"]] == [LongLabelOutputs.labels[1]], column
+        assert all(c["ellipsis"] and c["title"] == c["text"] for c in column["cut"]), column

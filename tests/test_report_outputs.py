@@ -242,3 +242,64 @@ def test_only_the_first_panels_are_open_the_rest_one_line_each() -> None:
     summary = _text(re.search(r"<summary>(.*?)</summary>", panels[7], flags=re.DOTALL)[1])
     assert summary.startswith("output 8: tok7"), summary
     assert "beta" in summary and "+8" in summary, summary
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of ``#rgb``, ``#rrggbb`` or ``rgb(r,g,b)``."""
+    if colour.startswith("rgb("):
+        channels = [int(c) for c in colour[4:-1].split(",")]
+    else:
+        hexa = colour.lstrip("#")
+        hexa = "".join(c * 2 for c in hexa) if len(hexa) == 3 else hexa
+        channels = [int(hexa[i:i + 2], 16) for i in (0, 2, 4)]
+    lin = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+           for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_matrix_dot_is_legible_and_says_what_it_means() -> None:
+    from fastspex.results.outputs_html import _matrix
+
+    assert _contrast("#999", "#fff") == pytest.approx(2.85, abs=0.01)  # the formula, checked
+    columns = [[0.93, -2.2e-16, 0.00049, -0.0047, 0.0049], [-0.7, 0.12, -0.076, 0.024, 1e-9]]
+    per = [(f"output {j + 1}: t{j}", _Main(c)) for j, c in enumerate(columns)]
+    matrix = _matrix(per, ["a", "b", "c", "d", "e"])
+    dots = re.findall(r"<td class='num[^']*' title='([^']*)' style='background:([^;']+);"
+                      r"color:([^;']+)'>·</td>", matrix)
+    assert len(dots) == 3, matrix
+    for title, background, colour in dots:
+        # WCAG AA for text: 4.5:1, against white and against the cell's own background
+        assert _contrast(colour, "#fff") >= 4.5 and _contrast(colour, background) >= 4.5, colour
+        assert "under 0.5% of the largest" in html.unescape(title), title
+
+
+def test_panel_numbers_read_plainly_and_alike() -> None:
+    from fastspex.interactions import Interactions
+    from fastspex.results.outputs_html import outputs_section
+    from test_report import assert_plain_numbers, spread_result, top_rows
+
+    for scale in (1.0, 1e-4):
+        per = [spread_result(scale), spread_result(-scale)]
+        res = Interactions.from_dict({(0,): 1.0}, 5, index="fbii", order=2, labels=WORDS[:5],
+                                     metadata={"outputs": [
+                                         {"name": f"t{j}", "result": r.to_json_dict()}
+                                         for j, r in enumerate(per)]})
+        for panel, r in zip(_panels(outputs_section(res)), per):
+            pairs = {" × ".join(p.names): p.value for p in r.top(20, order=2)}
+            found = re.search(r"<p>Top pairs([^:]*): ([^<]*)</p>", panel)
+            listed = [item.rsplit(" ", 1) for item in html.unescape(found[2]).split("; ")]
+            assert {name for name, _ in listed} >= {"alpha × beta", "beta × gamma"}, listed
+            assert_plain_numbers([(pairs[name], text) for name, text in listed], found[1])
+            top = r.top(5)
+            table = panel[panel.index("<table"):panel.index("</table>")]
+            assert_plain_numbers([(top[rank - 1].value, html.unescape(text))
+                                  for rank, text in top_rows(table)],
+                                 re.search(r"<thead>.*?</thead>", table)[0])
+            largest = re.search(r"largest main effect: “alpha” ([^ <]+)( \(× 10[^)]*\))?",
+                                html.unescape(panel))
+            assert_plain_numbers([(r[0], largest[1])], largest[2] or "")

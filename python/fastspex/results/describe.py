@@ -30,6 +30,7 @@ __all__ = [
     "index_text",
     "one_line",
     "short_labels",
+    "shown_values",
     "unique_labels",
 ]
 
@@ -307,15 +308,40 @@ def auto_text(auto: dict[str, Any]) -> str:
     return one_line(text)
 
 
-def value_format(values: Sequence[float], digits: int = 4) -> str:
-    """One format for a column of values: ``digits`` significant digits of the largest, signed."""
-    biggest = max((abs(float(v)) for v in values), default=0.0)
-    if biggest == 0.0 or not math.isfinite(biggest):
-        return "+.4g"
-    if biggest >= 1e5 or biggest < 1e-4:
-        return f"+.{digits - 1}e"
-    decimals = max(0, digits - 1 - math.floor(math.log10(biggest)))
-    return f"+.{decimals}f"
+#: A list's numbers read as plain decimals while its largest |value| is in ``[PLAIN[0],
+#: PLAIN[1])``; outside, in units of a power of ten named once for the list ("× 10⁻⁵"), so no
+#: number needs an exponent or a long run of zeros.
+PLAIN = (0.01, 1e4)
+
+#: A value under this share of its list's largest |value| is shown as ``"0"``: rounding noise
+#: (-2.2e-16 beside 1) or too small to compare with the rest to the digits shown.
+ROUNDING = 1e-4
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def shown_values(values: Sequence[float], digits: int, *, negligible: float = ROUNDING,
+                 placeholder: str = "0") -> tuple[list[str], str]:
+    """How one table or list shows its ``values``: each signed, with ``digits`` significant
+    digits and no exponent, in units of one power of ten for the whole list; a value under
+    ``negligible`` × the largest |value| (or 0) as ``placeholder``, so noise never shows as
+    digits and a shown number never rounds to 0 or to the other sign.
+
+    Returns the texts and the list's scale, ``"× 10⁻⁵"`` (``""`` for plain units), to be said
+    once in the list's heading.
+    """
+    lim = max((abs(float(v)) for v in values if math.isfinite(v)), default=0.0)
+    power = 0 if lim == 0 or PLAIN[0] <= lim < PLAIN[1] else math.floor(math.log10(lim))
+    texts = []
+    for v in map(float, values):
+        if not math.isfinite(v):
+            texts.append(str(v))
+        elif v == 0 or abs(v) < negligible * lim:
+            texts.append(placeholder)
+        else:
+            x = float(f"{v / 10.0**power:.{digits}g}")  # rounded first: at 2 digits 0.0996 is 0.10
+            texts.append(f"{x:+.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}")
+    return texts, f"× 10{str(power).translate(_SUPERSCRIPT)}" if power else ""
 
 
 def greedy_facts(res: Any) -> list[tuple[str, str]]:

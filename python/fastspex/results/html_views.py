@@ -19,7 +19,7 @@ from .describe import (
     faithfulness_verdict,
     headline,
     index_meaning,
-    value_format,
+    shown_values,
 )
 
 __all__ = ["facts_html", "highlight", "ink", "result_html", "strip_html", "top_html"]
@@ -81,25 +81,25 @@ def top_html(rows: Sequence[Any], index: str | None, *, full: Sequence[str] | No
     """
     if not rows:
         return "<p>(no interactions)</p>"
-    head = _e(index_label(index)) if index else "value"
     values = [float(r.value) for r in rows]
+    texts, scale = shown_values(values, 4)
+    head = _e(index_label(index) if index else "value") + (f" ({scale})" if scale else "")
     lim = max((abs(v) for v in values if math.isfinite(v)), default=0.0) or 1.0
     # A half of the track per sign shown, so a one-signed table uses the whole width.
     sides = [s for s, shown in (("neg", any(v < 0 for v in values)),
                                 ("pos", any(v >= 0 for v in values))) if shown]
     body = []
-    fmt = value_format(values)
-    for rank, r in enumerate(rows, 1):
+    for rank, (r, text) in enumerate(zip(rows, texts), 1):
         names = " × ".join(r.names) or "∅"
         tip = ""
         if full is not None:
             tip = f" title='{_e(' × '.join(full[i] for i in r.ids))}'"
-        colour = POSITIVE if r.value >= 0 else NEGATIVE
+        colour = "#595959" if text == "0" else POSITIVE if r.value >= 0 else NEGATIVE
         bar = _bar_td(float(r.value), lim, sides) if bars else ""
         body.append(
             f"<tr><td class='num'>{rank}</td><td class='num'>{r.order}</td>"
             f"<td{tip}>{_e(names)}</td>{bar}"
-            f"<td class='num' style='color:{colour}'>{format(r.value, fmt)}</td></tr>"
+            f"<td class='num' title='{float(r.value)!r}' style='color:{colour}'>{text}</td></tr>"
         )
     if not bars:
         return ("<table class='top'><thead><tr><th>#</th><th>order</th><th>components</th>"

@@ -5,10 +5,10 @@ words drive which token"), for results of :func:`fastspex.multi_output.explain_e
 from __future__ import annotations
 
 import html
-import math
 
 import numpy as np
 
+from .describe import shown_values
 from .html_views import highlight, ink, strip_html, top_html
 from .interactions import Interactions
 
@@ -20,15 +20,21 @@ __all__ = ["outputs_section"]
 #: matrix, still show where each output's effect lies.
 OPEN = 3
 
-#: A value smaller than this share of the matrix's largest |value| is shown as a muted dot:
-#: its digits would be rounding noise or too small to matter beside the rest.
+#: A value smaller than this share of the matrix's largest |value| is shown as a dot: its
+#: digits would be rounding noise or too small to matter beside the rest.
 NEGLIGIBLE = 0.005
+
+#: The dot's colour: muted beside the cells' black, yet 7:1 on white (WCAG asks 4.5:1 of text),
+#: so the dot stays visible. Its cell is left white: there is nothing to colour.
+DOT = "#595959"
 
 # The matrix's first column and header row stay in view while its box scrolls; opaque, so
 # the cells scrolled under them do not show through.
 _LEFT = "position:sticky;left:0;z-index:1;background:#fff;box-shadow:inset -1px 0 #ddd"
 _TOP = "position:sticky;top:0;z-index:1;background:#fff"
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+# A label is cut (ellipsis; its full text in the tooltip) past 12rem, or past a quarter of the
+# window when that is narrower, so a phone's window keeps its width for the values.
+_LABEL = "max-width:min(12rem,25vw);overflow:hidden;text-overflow:ellipsis"
 
 
 def _e(text: object) -> str:
@@ -43,47 +49,29 @@ def _per_output(res: Interactions) -> list[tuple[str, Interactions]]:
             for j, item in enumerate(items)]
 
 
-def _power(lim: float) -> int:
-    """The power of ten the matrix is shown in: none (0) while its largest |value| is in
-    [0.1, 1000), where plain decimals stay short; else that of its largest |value|, so the
-    largest cell reads as one digit before the point."""
-    if lim == 0 or 0.1 <= lim < 1000:
-        return 0
-    return math.floor(math.log10(lim))
-
-
-def _cell(v: float, lim: float, power: int) -> str:
-    """``v`` (in units of ``10**power``) with 2 significant digits and no exponent, or a dot
-    when negligible beside ``lim``; a shown value is never 0, so never -0 nor of the other
-    sign."""
-    if not math.isfinite(v):
-        return str(v)
-    if v == 0 or abs(v) < NEGLIGIBLE * lim:
-        return "·"
-    x = float(f"{v / 10.0**power:.2g}")  # rounded first: 0.0996 becomes 0.1, shown 0.10
-    return f"{x:+.{max(0, 1 - math.floor(math.log10(abs(x))))}f}"
-
-
 def _matrix(per: list[tuple[str, Interactions]], labels: list[str]) -> str:
     """Components (rows) × outputs (columns) of main effects, in a box that scrolls."""
     main = np.array([r.main_effects() for _, r in per]).T  # (n, d)
     finite = np.abs(main[np.isfinite(main)])
     lim = float(finite.max()) if finite.size else 0.0
-    power = _power(lim)
-    scale = f" (× 10{str(power).translate(_SUPERSCRIPT)})" if power else ""
+    shown, scale = shown_values(main.ravel().tolist(), 2, negligible=NEGLIGIBLE, placeholder="·")
+    texts = np.array(shown, dtype=object).reshape(main.shape)
+    scale = f" ({scale})" if scale else ""
+    under = f" (under {NEGLIGIBLE:.1%} of the largest)"
     head = "".join(f"<th title='{_e(h)}' style='{_TOP}'>{j + 1}</th>"
                    for j, (h, _) in enumerate(per))
 
-    def cell(v: float, name: str, heading: str) -> str:
-        text = _cell(v, lim, power)
-        colour = "#999" if text == "·" else ink(v, lim or 1.0)
-        return (f"<td class='num' title='{_e(name)}, {_e(heading)}: {float(v)!r}' "
-                f"style='background:{highlight(v, lim or 1.0)};color:{colour}'>{text}</td>")
+    def cell(v: float, text: str, name: str, heading: str) -> str:
+        dot = text == "·"
+        look = (f"#fff;color:{DOT}" if dot
+                else f"{highlight(v, lim or 1.0)};color:{ink(v, lim or 1.0)}")
+        return (f"<td class='num' title='{_e(name)}, {_e(heading)}{under if dot else ''}: "
+                f"{float(v)!r}' style='background:{look}'>{text}</td>")
 
     rows = "".join(
-        f"<tr><th style='{_LEFT}'><div title='{_e(name)}' style='max-width:12rem;"
-        f"overflow:hidden;text-overflow:ellipsis'>{_e(name)}</div></th>"
-        + "".join(cell(float(v), name, h) for v, (h, _) in zip(main[i], per)) + "</tr>"
+        f"<tr><th style='{_LEFT}'><div title='{_e(name)}' style='{_LABEL}'>{_e(name)}</div></th>"
+        + "".join(cell(float(v), t, name, h) for v, t, (h, _) in zip(main[i], texts[i], per))
+        + "</tr>"
         for i, name in enumerate(labels))
     key = "; ".join(f"{j + 1} = {_e(h.split(': ', 1)[1])}" for j, (h, _) in enumerate(per))
     corner = f"<th style='{_TOP};{_LEFT};z-index:2'>component{scale}</th>"
@@ -97,21 +85,26 @@ def _panel(heading: str, r: Interactions, k: int, is_open: bool) -> str:
     per row, and its strongest pairs."""
     main = r.main_effects()
     best = int(np.argmax(np.abs(main))) if len(main) else None
-    strongest = (f" · largest main effect: “{r.unique_labels[best]}” {main[best]:+.3g}"
-                 if best is not None else "")
+    strongest = ""
+    if best is not None:
+        (text,), scale = shown_values([main[best]], 3)
+        strongest = (f" · largest main effect: “{r.unique_labels[best]}” {text}"
+                     + (f" ({scale})" if scale else ""))
     summary = (f"<summary><b>{_e(heading)}</b> <span style='color:#595959'>"
                f"f = {r.baseline:.4g}{_e(strongest)}</span></summary>")
     top = r.top(k)
     # Pairs as small as rounding noise beside the output's strongest term are not pairs.
     floor = NEGLIGIBLE * max((abs(t.value) for t in top), default=0.0)
     pairs = [p for p in r.top(3, order=2) if abs(p.value) >= floor and p.value != 0]
-    listing = "; ".join(f"{' × '.join(p.names)} {p.value:+.3g}" for p in pairs)
+    texts, scale = shown_values([p.value for p in pairs], 3)
+    listing = "; ".join(f"{' × '.join(p.names)} {text}" for p, text in zip(pairs, texts))
+    scale = f" ({scale})" if scale else ""
     # The table scrolls in its own box if a narrow window cannot fit it, never the page.
     terms = (f"<div style='overflow-x:auto;max-width:100%'>"
              f"{top_html(top, r.index, full=r.labels, bars=True)}</div>")
     return (f"<details{' open' if is_open else ''}>{summary}"
             f"{strip_html(main, r.unique_labels, r.unique_labels)}{terms}"
-            + (f"<p>Top pairs: {_e(listing)}</p>" if pairs else "") + "</details>")
+            + (f"<p>Top pairs{scale}: {_e(listing)}</p>" if pairs else "") + "</details>")
 
 
 def outputs_section(res: Interactions, k: int = 5) -> str:

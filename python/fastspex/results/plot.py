@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .describe import component_kind, short_labels
+from .describe import component_kind, short_labels, shown_values
 from .interactions import Interactions, index_label
 
 __all__ = [
@@ -291,8 +291,11 @@ def heads(res: Interactions) -> Any:
     width = fig.get_figwidth()
     ax.set_title(_title(res, "Main effect of each head", width - 0.4), fontsize=10)
     pairs = res.top(5, order=2)
-    if pairs:
-        listing = "top pairs: " + "; ".join(f"{' × '.join(p.names)} {p.value:+.3g}" for p in pairs)
+    texts, scale = shown_values([p.value for p in pairs], 3)
+    # a pair shown as 0 is rounding noise beside the others: not listed
+    shown = [f"{' × '.join(p.names)} {text}" for p, text in zip(pairs, texts) if text != "0"]
+    if shown:
+        listing = f"top pairs{f' ({scale})' if scale else ''}: " + "; ".join(shown)
         fig.supxlabel(_lit(_wrap(listing, width - 0.4, 8)), fontsize=8, color="0.25")
     return fig
 

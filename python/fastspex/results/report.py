@@ -23,6 +23,7 @@ from .describe import (
     headline,
     index_meaning,
     short_labels,
+    shown_values,
     was_shortened,
 )
 from .html_views import facts_html, strip_html, top_html
@@ -82,11 +83,13 @@ def _text_section(res: Interactions) -> str:
     main = res.main_effects()
     strip = strip_html(main, [" ".join(w.split()) or "␣" for w in words], names)
     pairs = res.top(5, order=2)
-    listing = "; ".join(
+    texts, scale = shown_values([p.value for p in pairs], 3)
+    listing = "; ".join(  # a pair shown as 0 is rounding noise beside the others: not listed
         f"<span class='{'pos' if p.value >= 0 else 'neg'}'>{html.escape(' × '.join(p.names))} "
-        f"{p.value:+.3g}</span>" for p in pairs
+        f"{text}</span>" for p, text in zip(pairs, texts) if text != "0"
     )
-    strongest = f"<p>Strongest pairs: {listing}</p>" if pairs else ""
+    scale = f" ({scale})" if scale else ""
+    strongest = f"<p>Strongest pairs{scale}: {listing}</p>" if listing else ""
     return (f"<h2>{_HEADINGS['text'][0]}</h2><p class='sub'>Blue: keeping the unit raises the "
             "output; red: lowers it; hover for its value.</p>"
             f"{strip}{strongest}")

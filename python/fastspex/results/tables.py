@@ -14,7 +14,7 @@ from .describe import (
     headline,
     index_meaning,
     one_line,
-    value_format,
+    shown_values,
 )
 
 __all__ = ["Top", "summary", "top_table"]
@@ -33,10 +33,9 @@ def top_table(rows: Sequence[Any], *, index: str | None = None, width: int = 60)
     """
     if not rows:
         return "(no interactions)"
-    head = index_label(index) if index else "value"
+    values, scale = shown_values([r.value for r in rows], 4)
+    head = (index_label(index) if index else "value") + (f" ({scale})" if scale else "")
     names = [_set_name(r.names, width) for r in rows]
-    fmt = value_format([r.value for r in rows])
-    values = [format(r.value, fmt) for r in rows]
     wn = max(len("components"), *(len(x) for x in names))
     wv = max(len(head), *(len(x) for x in values))
     wr = len(str(len(rows)))
