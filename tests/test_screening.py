@@ -127,7 +127,34 @@ def test_many_small_main_effects_are_never_fitted_below_a_ridge_of_every_main_ef
     assert ex.settings["chosen"] == "ridge on every main effect"
     assert ex.faithfulness >= baseline - 0.02, (ex.faithfulness, baseline)
     names = [c["candidate"] for c in ex.settings["candidates"]]
-    assert names == ["screened", "ridge on every main effect"]
+    assert names == ["screened", "ridge on every main effect", "screened + ridge on its residual"]
+
+
+def test_strong_terms_among_many_small_ones_get_the_screened_fit_plus_a_ridge_of_the_rest() -> None:
+    # A few strong main effects on top of 2,000 small ones: the screened fit alone loses the small
+    # ones, a ridge alone shrinks the strong ones.
+    n = 2000
+    small = np.random.default_rng(3).normal(0, 0.15, n)
+    strong = {(5,): 3.0, (17,): -2.5, (300,): 2.0}
+    f = PlantedFunction(Coefficients.from_dict(
+        {(): 0.0, **{(i,): float(v) for i, v in enumerate(small)}, **strong}, n=n, basis="mobius"))
+    seen: list[np.ndarray] = []
+
+    class Recording:
+        n = 2000
+
+        def __call__(self, m: np.ndarray) -> np.ndarray:
+            seen.append(np.asarray(m, dtype=bool))
+            return f(m)
+
+    ex = Screened(800, design="bernoulli", keep=0.9, holdout=400, seed=0).fit(Recording(), n, store=None)
+    x = np.concatenate(seen)
+    train, test = x[:800], x[800:]
+    ridge = _ridge_baseline_r2(train, f(train), test, f(test))  # the same masks, best penalty
+    assert ex.settings["chosen"] == "screened + ridge on its residual", ex.settings["candidates"]
+    cv = {c["candidate"]: c["cv_r2"] for c in ex.settings["candidates"]}
+    assert ex.faithfulness >= ridge + 0.05, (ex.faithfulness, ridge)
+    assert cv["screened + ridge on its residual"] >= cv["screened"] + 0.05, cv
 
 
 def test_a_sparse_function_keeps_the_screened_fit_and_its_pairs() -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from ..coefficients import Coefficients
 from ..masks import PackedMasks
 
-__all__ = ["MAX_DENSE_CELLS", "fold_errors", "gram", "ridge_main_effects"]
+__all__ = ["MAX_DENSE_CELLS", "fold_errors", "gram", "predict_fold", "ridge_main_effects", "spectrum"]
 
 #: The uniform design's Walsh features are dense: above this many mask cells the baseline is
 #: not fitted (its Gram product would cost more than the rest of the fit).
@@ -52,11 +52,17 @@ def _centred(k: np.ndarray) -> np.ndarray:
     return k - k.mean(0)[None, :] - k.mean(1)[:, None] + k.mean()
 
 
-def _loo_fit(k: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """The penalty with the least exact leave-one-out error, that error (mean square) and the
-    dual coefficients at that penalty, all from one eigendecomposition of the centred Gram."""
+def spectrum(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (clipped at 0) and eigenvectors of the centred Gram ``H K H``: one
+    decomposition serves the leave-one-out fit of every target on the same masks."""
     lam, vec = np.linalg.eigh(_centred(k))
-    lam = np.maximum(lam, 0.0)
+    return np.maximum(lam, 0.0), vec
+
+
+def _loo_fit(eig: tuple[np.ndarray, np.ndarray], y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """The penalty with the least exact leave-one-out error, that error (mean square) and the
+    dual coefficients at that penalty, from the centred Gram's :func:`spectrum`."""
+    lam, vec = eig
     yc = y - y.mean()
     vy = vec.T @ yc
     scale = float(lam.mean()) or 1.0
@@ -73,14 +79,16 @@ def _loo_fit(k: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
     return alpha, err, vec @ (vy / (lam + alpha))
 
 
-def _predict(k_train: np.ndarray, k_cross: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
-    """Ridge predictions for new rows from the Gram blocks: ``k_train`` (train × train) and
-    ``k_cross`` (new × train), features centred on the training rows."""
+def predict_fold(k: np.ndarray, train: np.ndarray, new: np.ndarray, y_train: np.ndarray,
+                 alpha: float) -> np.ndarray:
+    """Predictions for the masks ``new`` of the ridge fitted on the masks ``train`` (index
+    arrays into the Gram ``k``) with targets ``y_train``, features centred on the training rows."""
+    k_train, k_cross = k[np.ix_(train, train)], k[np.ix_(new, train)]
     col = k_train.mean(0)
     kc = _centred(k_train)
     xc = k_cross - k_cross.mean(1)[:, None] - col[None, :] + k_train.mean()
-    dual = np.linalg.solve(kc + alpha * np.eye(len(kc)), y - y.mean())
-    return y.mean() + xc @ dual
+    dual = np.linalg.solve(kc + alpha * np.eye(len(kc)), y_train - y_train.mean())
+    return y_train.mean() + xc @ dual
 
 
 def fold_errors(k: np.ndarray, y: np.ndarray, fold_of: np.ndarray, folds: int,
@@ -88,25 +96,24 @@ def fold_errors(k: np.ndarray, y: np.ndarray, fold_of: np.ndarray, folds: int,
     """Squared error of every mask predicted by the ridge fitted on the other folds."""
     err = np.zeros(len(y))
     for f in range(folds):
-        tr, va = fold_of != f, fold_of == f
-        if not va.any() or tr.sum() < 2:
-            continue
-        pred = _predict(k[np.ix_(tr, tr)], k[np.ix_(va, tr)], y[tr], alpha)
-        err[va] = (y[va] - pred) ** 2
+        tr, va = np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)
+        if len(va) and len(tr) >= 2:
+            err[va] = (y[va] - predict_fold(k, tr, va, y[tr], alpha)) ** 2
     return err
 
 
 def ridge_main_effects(masks: PackedMasks, y: np.ndarray, beta: float, *,
-                       k: np.ndarray | None = None, u: Any = None
+                       k: np.ndarray | None = None, u: Any = None,
+                       eig: tuple[np.ndarray, np.ndarray] | None = None,
                        ) -> tuple[Coefficients, dict[str, Any]]:
     """Every main effect by ridge (penalty by exact LOO) as a Möbius expansion over all ``n``
-    components; ``k``/``u`` reuse a :func:`gram` already computed. Diagnostics: the penalty and
-    the leave-one-out R²."""
+    components; ``k``/``u`` reuse a :func:`gram` already computed, ``eig`` its
+    :func:`spectrum`. Diagnostics: the penalty and the leave-one-out R²."""
     y = np.asarray(y, dtype=np.float64)
     n = masks.shape[1]
     if k is None or u is None:
         k, u = gram(masks, beta)
-    alpha, loo, dual = _loo_fit(k, y)
+    alpha, loo, dual = _loo_fit(spectrum(k) if eig is None else eig, y)
     # w = (U − ū)ᵀ dual = Uᵀ dual when the dual sums to zero, as it does in the centred space
     # (the mean is removed only to drop rounding)
     dual = dual - dual.mean()
