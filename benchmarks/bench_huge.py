@@ -23,13 +23,29 @@ Sections (each in a fresh subprocess, so its peak RSS is its own):
 
 5. ``prefix``: prefix reuse on MiniLM neurons of layers 3-5 (layers 0-2 run once per call):
    seconds for the same 512 masks with and without it, and the largest difference of outputs.
+6. ``peers``: shapiq 1.6.0's ProxySPEX and SPEX on section 1's planted function and budget (2,000
+   masks) at n = 1,024, 10^4 and 10^5, one child per run, capped at ``--peer-timeout`` seconds
+   (900); a peer is not run at a larger width once it failed or timed out at a smaller one. The
+   peer's recovered function is its Fourier transform, captured where shapiq converts it to the
+   Möbius transform (``ProxySPEX.fourier_to_moebius``; ``fourier_to_moebius`` imported by
+   ``shapiq.approximator.sparse.base`` for SPEX): R² on 500 uniform masks evaluates it with
+   ``fastspex.indices.evaluate``, recovery counts true supports among its 40 largest
+   ``|coefficient|`` (as fastspex's ``top(40)``), ``recovered_of_40_index`` among the 40 largest
+   of the k-SII values shapiq returns. ``peer_verify`` first checks the capture on
+   ``f = 1 + 2·x0 + 3·x1·x2`` at n = 8 (R² over all 256 masks, and against shapiq's own
+   output at ``index="STII", max_order=8``: Shapley-Taylor values below the top order are the
+   Möbius transform; shapiq refuses ``index="Moebius"`` for these approximators). fastspex rows at n = 1,024 run in the same
+   section.
 
 Every model row reports model seconds, explainer seconds, peak RSS, held-out R² of the screened
 explainer and of a main-effects ridge fitted on the same masks, and the top terms. The machine is
 shared with other engineers (the load average is recorded in the JSON): timings are upper bounds.
 
 Run: ``nice -n 10 python benchmarks/bench_huge.py`` (``--sections planted,minilm`` to choose;
-``--quick`` for a smoke run). Writes ``benchmarks/results/bench_huge.json``.
+``--quick`` for a smoke run). Writes ``benchmarks/results/bench_huge.json``; a run of some
+sections merges into the existing file (the other sections' rows and ``machine`` are kept, this
+run's machine goes to ``<sections>_machine``). The peers need shapiq 1.6.0 with its ``sparse``
+extra and lightgbm (``/work/venv-bench``).
 """
 
 from __future__ import annotations
@@ -46,9 +62,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _child import peak_rss_mib, report, run_child
-from _common import add_out_argument, out_path, print_table, write_json
+from _common import add_out_argument, machine, out_path, print_table, write_json
 
-SECTIONS = ("planted", "minilm", "smollm2", "smollm2_all", "dictionary", "prefix")
+SECTIONS = ("planted", "minilm", "smollm2", "smollm2_all", "dictionary", "prefix", "peers")
+PEER_WIDTHS = (1_024, 10_000, 100_000)
+PEERS = ("shapiq_proxyspex", "shapiq_spex")
 SENTENCE = "A man is playing a guitar on stage while the crowd sings along."
 PROMPT = "The capital of France is"
 CORPUS = [
@@ -158,6 +176,130 @@ def child_planted(n: int, method: str, design: str) -> None:
             "peak_rss_mib": peak_rss_mib(), "baseline_rss_mib": base})
 
 
+def make_peer(method: str, n: int, index: str = "k-SII", max_order: int = 2) -> tuple[Any, dict[tuple[int, ...], float]]:
+    """A shapiq approximator and the dict its Fourier transform will be captured into.
+
+    shapiq returns an index (k-SII by default), not the function it fitted; both approximators
+    hold that function as a Fourier transform ``{support: value}`` (1 = player present = fastspex's
+    kept, χ_S(x) = (-1)^{Σ_{i∈S} x_i}, fastspex's ``"fourier"`` basis) just before converting it
+    to the Möbius transform, which is where it is recorded.
+    """
+    captured: dict[tuple[int, ...], float] = {}
+
+    def keep(transform: dict[Any, float]) -> None:
+        captured.update({tuple(int(i) for i in s): float(np.real(v)) for s, v in transform.items()})
+
+    if method == "shapiq_proxyspex":
+        from shapiq.approximator import ProxySPEX
+
+        approx = ProxySPEX(n=n, max_order=max_order, index=index, random_state=0)
+        convert = approx.fourier_to_moebius
+
+        def capture(transform: dict[tuple[int, ...], float]) -> dict[tuple[int, ...], float]:
+            keep(transform)
+            return convert(transform)
+
+        approx.fourier_to_moebius = capture  # type: ignore[method-assign]
+    elif method == "shapiq_spex":
+        import shapiq.approximator.sparse.base as sparse_base
+        from shapiq.approximator import SPEX
+
+        convert = sparse_base.fourier_to_moebius
+        if not getattr(convert, "_bench_capture", False):
+            def capture(transform: dict[tuple[int, ...], float]) -> dict[tuple[int, ...], float]:
+                keep(transform)
+                return convert(transform)
+
+            capture._bench_capture = True  # type: ignore[attr-defined]
+            sparse_base.fourier_to_moebius = capture
+        approx = SPEX(n=n, max_order=max_order, index=index, random_state=0)
+    else:
+        msg = f"unknown peer {method!r}; one of {PEERS}"
+        raise ValueError(msg)
+    return approx, captured
+
+
+def fourier_function(transform: dict[tuple[int, ...], float], n: int) -> Any:
+    from fastspex.coefficients import Coefficients
+
+    return Coefficients.from_dict(transform or {(): 0.0}, n=n, basis="fourier")
+
+
+def child_peer_verify(method: str) -> None:
+    """The capture and its evaluation on f = 1 + 2·x0 + 3·x1·x2 at n = 8, over all 256 masks."""
+    from fastspex import indices
+    from fastspex.coefficients import Coefficients
+    from fastspex.masks import exhaustive
+
+    n = 8
+
+    def game(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return 1 + 2 * x[:, 0] + 3 * x[:, 1] * x[:, 2]
+
+    cube = exhaustive(n).to_bool()
+    truth = game(cube)
+    approx, captured = make_peer(method, n, index="STII", max_order=n)  # STII of order < k is Möbius
+    t = time.perf_counter()
+    values = approx.approximate(2000, game)
+    seconds = time.perf_counter() - t
+    mine = indices.evaluate(fourier_function(captured, n), cube)
+    moebius = {tuple(int(i) for i in s): float(v) for s, v in values.dict_values.items()}
+    if () not in moebius:
+        moebius[()] = float(values.baseline_value)
+    theirs = indices.evaluate(Coefficients.from_dict(moebius, n=n, basis="mobius"), cube)
+    report({"method": method, "n": n, "function": "1 + 2*x0 + 3*x1*x2", "seconds": seconds,
+            "r2_captured_fourier": r2(truth, mine), "r2_shapiq_moebius_output": r2(truth, theirs),
+            "max_abs_diff_captured_vs_output": float(np.abs(mine - theirs).max()),
+            "captured_terms": len(captured),
+            "moebius_terms": {str(s): round(v, 6) for s, v in moebius.items() if abs(v) > 1e-9}})
+
+
+def child_peer(n: int, method: str) -> None:
+    """One shapiq peer on child_planted's function and budget."""
+    from fastspex import indices
+    from fastspex.masks import distinct_uniform
+    from fastspex.synthetic import planted
+
+    f = planted(n, 40, max_order=2, seed=0)
+    truth = set(f.top(40))
+    test = distinct_uniform(500, n, paired=False, seed=1).to_bool()
+    y_test = f.exact(test)
+    asked = [0]
+
+    def game(x: np.ndarray) -> np.ndarray:
+        asked[0] += len(x)
+        return f(np.ascontiguousarray(x, dtype=bool))
+
+    base = peak_rss_mib()
+    row: dict[str, Any] = {"n": n, "method": method, "design": "uniform", "budget": 2000}
+    t = time.perf_counter()
+    try:
+        approx, captured = make_peer(method, n)
+        values = approx.approximate(2000, game)
+    except BaseException as e:  # noqa: BLE001 - the failure is the measurement
+        import traceback
+
+        frame = traceback.extract_tb(e.__traceback__)[-1]
+        row.update(seconds=time.perf_counter() - t, failed=f"{type(e).__name__}: {e}",
+                   failed_at=f"{Path(frame.filename).name}:{frame.lineno} ({frame.name})",
+                   masks_asked=asked[0], peak_rss_mib=peak_rss_mib(), baseline_rss_mib=base)
+        report(row)
+        return
+    wall = time.perf_counter() - t
+    coefs = fourier_function(captured, n)
+    ranked = sorted(((s, v) for s, v in captured.items() if s), key=lambda sv: -abs(sv[1]))
+    index_top = sorted(((tuple(int(i) for i in s), v) for s, v in values.dict_values.items() if len(s)),
+                       key=lambda sv: -abs(sv[1]))[:40]
+    row.update(seconds=wall, r2=r2(y_test, indices.evaluate(coefs, test)),
+               recovered_of_40=len(truth & {s for s, _ in ranked[:40]}),
+               recovered_of_40_index=len(truth & {s for s, _ in index_top}),
+               masks_asked=asked[0], fourier_terms=len(captured),
+               max_order_found=max((len(s) for s in captured), default=0),
+               peak_rss_mib=peak_rss_mib(), baseline_rss_mib=base)
+    report(row)
+
+
 def child_prefix(quick: bool) -> None:
     import torch
 
@@ -262,17 +404,26 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--peer-timeout", type=float, default=900.0,
+                    help="wall-time cap of each peers run, seconds (default 900)")
     add_out_argument(ap, "bench_huge")
     args = ap.parse_args()
     if args.child:
         if args.child[0] == "planted":
             child_planted(int(args.child[1]), args.child[2], args.child[3])
+        elif args.child[0] == "peer_verify":
+            child_peer_verify(args.child[1])
+        elif args.child[0] == "peer":
+            child_peer(int(args.child[1]), args.child[2])
         elif args.child[0] == "prefix":
             child_prefix(args.child[1] == "quick")
         else:
             child_model(args.child[0], args.child[1] == "quick")
         return
     chosen = args.sections.split(",")
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     planted_rows: list[dict[str, Any]] = []
     model_rows: list[dict[str, Any]] = []
     if "planted" in chosen:
@@ -301,6 +452,10 @@ def main() -> None:
         row = res.last if res.ok and res.last else {"section": section, "failed": res.status}
         model_rows.append(row)
         print(json.dumps(row), flush=True)
+    peer_rows: list[dict[str, Any]] = []
+    peer_checks: list[dict[str, Any]] = []
+    if "peers" in chosen:
+        peer_checks, peer_rows = run_peers(args.peer_timeout, args.quick)
     if planted_rows:
         print_table(planted_rows, ["n", "method", "design", "seconds", "r2", "recovered_of_40", "peak_rss_mib"],
                     title="planted functions (40 terms, order <= 2), 2,000 masks, R² on 500 same-design masks")
@@ -313,9 +468,96 @@ def main() -> None:
     if prefix_rows:
         print_table(prefix_rows, ["section", "n", "masks", "with_reuse_s", "without_reuse_s", "speedup",
                                   "max_abs_diff"], title="prefix reuse, MiniLM neurons of layers 3-5")
-    out = write_json("bench_huge", {"planted": planted_rows, "models": model_rows, "prefix": prefix_rows,
-                                    "load_average_end": os.getloadavg()}, out_path("bench_huge", args))
+    payload: dict[str, Any] = {}
+    if "planted" in chosen:
+        payload["planted"] = planted_rows
+    if model_rows:
+        payload["models"] = model_rows
+    if "prefix" in chosen:
+        payload["prefix"] = prefix_rows
+    if "peers" in chosen:
+        payload["peers_check"] = peer_checks
+        payload["peers"] = peer_rows
+    path = out_path("bench_huge", args)
+    payload = merge_existing(path, payload, chosen)
+    if peer_rows:
+        print_peer_table(payload.get("planted", []), peer_rows)
+    out = write_json("bench_huge", payload, path)
     print(f"\nwrote {out}")
+
+
+def run_peers(timeout: float, quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The reconstruction checks, then each peer up the widths (one child at a time), then
+    fastspex's two explainers at the width section 1 does not run (1,024)."""
+    checks = []
+    for method in ("shapiq_proxyspex", "shapiq_spex"):
+        res = run_child(__file__, ["--child", "peer_verify", method], timeout=timeout)
+        checks.append(res.last if res.ok and res.last else {"method": method, "n": 8, "failed": res.status,
+                                                             "stderr": res.stderr_tail})
+        print(json.dumps(checks[-1]), flush=True)
+    rows: list[dict[str, Any]] = []
+    widths = PEER_WIDTHS[:1] if quick else PEER_WIDTHS
+    for method in PEERS:
+        stopped: str | None = None
+        for n in widths:
+            if stopped:
+                rows.append({"n": n, "method": method, "design": "uniform", "failed": f"not run: {stopped}"})
+                continue
+            res = run_child(__file__, ["--child", "peer", str(n), method], timeout=timeout)
+            if res.ok and res.last:
+                row = res.last
+            elif res.status.startswith("timeout"):
+                row = {"n": n, "method": method, "design": "uniform", "seconds": res.wall_s,
+                       "failed": f"timed out after {timeout:.0f} s"}
+            else:
+                row = {"n": n, "method": method, "design": "uniform", "seconds": res.wall_s,
+                       "failed": res.status, "stderr": res.stderr_tail}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if row.get("failed"):
+                stopped = f"{'timed out' if 'timed out' in row['failed'] else 'failed'} at n = {n:,}"
+    for method in ("screened", "proxyspex"):
+        res = run_child(__file__, ["--child", "planted", str(PEER_WIDTHS[0]), method, "uniform"], timeout=timeout)
+        row = res.last if res.ok and res.last else {"n": PEER_WIDTHS[0], "method": method, "design": "uniform",
+                                                     "failed": res.status}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return checks, rows
+
+
+def merge_existing(path: Path, payload: dict[str, Any], chosen: list[str]) -> dict[str, Any]:
+    """A run of some sections keeps the other sections of the file at ``path`` (and its
+    ``machine``); this run's machine is recorded as ``<sections>_machine``."""
+    if set(chosen) >= set(SECTIONS) or not path.exists():
+        return {**payload, "load_average_end": os.getloadavg()}
+
+    merged = json.loads(path.read_text())
+    for key, value in payload.items():
+        if key == "models":  # rows of several sections: replace the rerun ones only
+            keep = [r for r in merged.get("models", []) if r.get("section") not in chosen]
+            merged["models"] = keep + value
+        else:
+            merged[key] = value
+    merged["_".join(chosen) + "_machine"] = machine()
+    return merged
+
+
+PEER_NAMES = {"screened": "fastspex screened", "proxyspex": "fastspex proxyspex",
+              "shapiq_proxyspex": "shapiq ProxySPEX", "shapiq_spex": "shapiq SPEX"}
+
+
+def print_peer_table(planted_rows: list[dict[str, Any]], peer_rows: list[dict[str, Any]]) -> None:
+    rows = [r for r in planted_rows if r.get("design") == "uniform"] + peer_rows
+    order = list(PEER_NAMES)
+    rows.sort(key=lambda r: (r["n"], order.index(r["method"]) if r["method"] in order else 99))
+    table = []
+    for r in rows:
+        failure = r.get("failed") or r.get("note") or ""
+        table.append({"n": r["n"], "explainer": PEER_NAMES.get(r["method"], r["method"]),
+                      "seconds": r.get("seconds"), "peak_rss_mib": r.get("peak_rss_mib"), "r2": r.get("r2"),
+                      "recovered_of_40": r.get("recovered_of_40"), "failure": failure[:90]})
+    print_table(table, ["n", "explainer", "seconds", "peak_rss_mib", "r2", "recovered_of_40", "failure"],
+                title="planted function (40 terms, order <= 2), 2,000 uniform masks: fastspex and shapiq 1.6.0")
 
 
 if __name__ == "__main__":
