@@ -1,12 +1,13 @@
-"""Word ablation: this branch's ProxySPEX against main's, in the same run (no loss allowed).
+"""Word ablation: this branch's ProxySPEX against a baseline commit's, in the same run (no loss allowed).
 
 MiniLM (bundled), two hotel reviews ablated word by word (removal), output the cosine similarity
-to the full text's embedding. Main's ProxySPEX is its source at ``git show main:`` loaded
-against this build (its helpers are unchanged). Both sample their own masks with the same seed,
-through one in-memory table of model outputs per text (the model is evaluated once per distinct
-mask); R² on 1,000 fresh uniform masks, the same for both. Machine shared with other jobs.
+to the full text's embedding. The baseline's ProxySPEX is its source at ``git show BASE:``
+loaded against this build's helpers, so what differs is that module: its design draws,
+candidates and refit. Both sample their own masks with the same seed, through one in-memory
+table of model outputs per text (the model is evaluated once per distinct mask); R² on 1,000
+fresh uniform masks, the same for both. Machine shared with other jobs.
 
-    python benchmarks/bench_words.py [--budgets 250,500,1000] [--seeds 3]
+    python benchmarks/bench_words.py [--budgets 250,500,1000] [--seeds 3] [--base main]
 """
 
 from __future__ import annotations
@@ -27,16 +28,16 @@ TEXTS = [
 ]
 
 
-def _main_proxyspex() -> Any:
-    """ProxySPEX as on main (its module source, loaded inside this fastspex package)."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", "main:python/fastspex/explainers/proxyspex.py"],
+def _main_proxyspex(base: str) -> Any:
+    """ProxySPEX as at commit ``base`` (its module source, loaded inside this fastspex package)."""
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{base}:python/fastspex/explainers/proxyspex.py"],
                             capture_output=True, text=True, check=True).stdout
     spec = importlib.util.spec_from_loader("fastspex.explainers._main_proxyspex", loader=None)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "fastspex.explainers"
     sys.modules[spec.name] = module
-    exec(compile(source, "main:proxyspex.py", "exec"), module.__dict__)  # noqa: S102 - our own main branch
+    exec(compile(source, f"{base}:proxyspex.py", "exec"), module.__dict__)  # noqa: S102 - our own main branch
     return module.ProxySPEX
 
 
@@ -62,13 +63,15 @@ def main() -> None:
     parser.add_argument("--budgets", default="250,500,1000")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--base", default="main",
+                        help="the commit whose ProxySPEX is the baseline (default: main)")
     add_out_argument(parser, "bench_words")
     args = parser.parse_args()
     from fastspex import ablate, indices
     from fastspex.explainers.proxyspex import ProxySPEX
     from fastspex.explainers.result import r_squared
 
-    old = _main_proxyspex()
+    old = _main_proxyspex(args.base)
     lm = ablate.load_model()
     budgets = [250] if args.quick else [int(b) for b in args.budgets.split(",")]
     rows: list[dict[str, Any]] = []
@@ -95,7 +98,8 @@ def main() -> None:
                             "median_delta": statistics.median(r["delta"] for r in sel)})
     print_table(summary, ["text", "n", "budget", "main_r2", "branch_r2", "median_delta"],
                 "Word ablation, held-out R² (median over seeds)")
-    path = write_json("bench_words", {"rows": rows, "summary": summary}, out_path("bench_words", args))
+    path = write_json("bench_words", {"rows": rows, "summary": summary, "base": args.base},
+                      out_path("bench_words", args))
     print(f"wrote {path}")
 
 
