@@ -72,3 +72,20 @@ def test_spex_says_when_it_lowers_its_degree_bound_to_the_budget() -> None:
     assert any("max_order lowered from 5" in note for note in res.settings["notes"])
     assert res.settings["design"].startswith("spex")
     assert res.settings["fit_masks"] + res.settings["holdout_masks"] == res.settings["calls"]["total"]
+
+
+def test_auto_screens_a_wide_component_set() -> None:
+    from fastspex.coefficients import Coefficients
+    from fastspex.synthetic import PlantedFunction
+
+    n = 1200
+    terms = {(7,): 1.0, (90,): -0.9, (400,): 0.8, (801,): -0.7, (1100,): 0.6,
+             (7, 90): 0.7, (400, 801): -0.6}
+    f = PlantedFunction(Coefficients.from_dict({(): 0.5, **terms}, n=n), noise=0.05, seed=1)
+    res = fastspex.explain(f, n=n, budget=1000, holdout=200, store=None, progress=False)
+    assert res.method == "screened"
+    assert "1,200 components" in res.settings["auto"]["reason"]
+    assert res.settings["design"] == "uniform"
+    assert res.settings["fit_masks"] + res.settings["holdout_masks"] == 1200
+    assert res.faithfulness > 0.95
+    assert {p.ids for p in res.top(7)} == set(terms)

@@ -5,6 +5,9 @@ Rules first, then evidence that costs no extra model call:
 * the budget covers all ``2ⁿ`` masks: the exact expansion;
 * a Shapley index (sv, sii, ksii, fsii, stii) with no design given: ProxySPEX on the Shapley-kernel
   design (its refit is kernel-weighted);
+* :data:`WIDE_N` components or more (MLP neurons, dictionary features): the screened explainer
+  on the user's design (uniform by default), which at n = 1,000–10⁵ fits better than ProxySPEX's
+  trees in a tenth of the time and memory (``benchmarks/bench_huge.py``);
 * more components than ProxySPEX can hold in memory at this budget: SPEX (coded masks; it adapts
   its degree bound to the budget and says so);
 * otherwise ProxySPEX (uniform or the Bernoulli design) and, where the pairs are few enough to
@@ -32,11 +35,16 @@ from .proxyspex import ProxySPEX
 from .result import Explanation, measure_faithfulness
 from .sparse_polynomial import SparsePolynomial
 
-__all__ = ["LASSO_ELIGIBLE", "LASSO_MAX_PAIRS", "Auto"]
+__all__ = ["LASSO_ELIGIBLE", "LASSO_MAX_PAIRS", "WIDE_N", "Auto"]
 
 #: The sparse polynomial scans every pair of components; above this many pairs it is not a
 #: candidate (its scan would cost more than the tree proxy's whole fit).
 LASSO_MAX_PAIRS = 10_000
+#: From this many components auto screens instead of fitting trees on every component. Planted
+#: functions of 40 terms, 2,000 uniform masks: at n = 1,000 screened holds out R² 0.944 in 12 s
+#: against ProxySPEX's 0.475 in 82 s, at 3,000 0.844 against 0.450; at 300 ProxySPEX is exact
+#: and screened 0.973. On real heads (n = 72, 270) the two are within 0.02 of each other.
+WIDE_N = 1000
 #: Whether the sparse polynomial may win on its CV score. Off: its CV screens the pairs on all
 #: masks, so the score is optimistic — on MiniLM's 72 heads it scored above ProxySPEX and held
 #: out 0.83 against ProxySPEX's 0.96 (benchmarks/bench_components.py). Its score is still shown.
@@ -98,6 +106,14 @@ class Auto:
             res = proxy.fit(ev)
             return _chosen(res, "proxyspex", f"index {self.index!r} is a Shapley index: ProxySPEX on "
                            "the Shapley-kernel design, kernel-weighted refit", [], skipped)
+        if n >= WIDE_N and self.design in (None, "uniform", "bernoulli", "ablate"):
+            design = self.design or ("bernoulli" if self.keep is not None else "uniform")
+            res = _build("screened", self.budget, seed=self.seed, holdout=self.holdout,
+                         n_threads=self.n_threads, progress=self.progress, design=design,
+                         keep=self.keep).fit(ev)
+            return _chosen(res, "screened", f"n = {n:,} components (at least {WIDE_N:,}): screening "
+                           "the components, then fitting the kept ones, fits better than trees on "
+                           "every component and in a tenth of the time", [], skipped)
         try:
             estimate = getattr(proxy, "memory_estimate", None)
             check_memory(estimate(n) if callable(estimate) else 0, "", "")
