@@ -195,8 +195,9 @@ class Screened:
             mobius, kept, fit_settings = self._screened_fit(train, y, keep, n, beta)
         t_screen = time.perf_counter() - t
         t = time.perf_counter()
-        # Never below the baseline: ridge on every main effect competes on the same folds (many
-        # small effects, e.g. a real model's neurons, are lost by keeping the few best screened).
+        # Never below the baseline: ridge on every main effect, alone and on the screened fit's
+        # residual, competes on the same folds (many small effects, e.g. a real model's
+        # neurons, are lost by keeping the few best screened).
         with stage(f"ridge on all {n:,} main effects (cross-validated against the screened fit)",
                    show):
             mobius, choice = self._against_ridge(train, y, keep, n, beta, mobius, int(seeds[1]))
@@ -219,7 +220,7 @@ class Screened:
         return Explanation(
             coefficients=coefs, n=n, calls=ev.calls - calls0, baseline=float(y[0]), faithfulness=r2,
             settings=settings, diagnostics={"kept_components": kept.tolist()},
-            timings={"model": t_model, "algorithm": total - t_model, "screen": t_screen, "fit": t_fit,
+            timings={"model": t_model, "algorithm": total - t_model, "screened_fit": t_screen, "candidates": t_fit,
                      "total": total},
         )
 
