@@ -163,3 +163,23 @@ def test_a_sparse_function_keeps_the_screened_fit_and_its_pairs() -> None:
     ex = Screened(1500, design="bernoulli", keep=0.9, holdout=200, seed=1).fit(f, n, store=None)
     assert ex.settings["chosen"] == "screened"
     assert ex.coefficients.to_dict().get((3, 10), 0.0) != 0.0
+
+
+@pytest.mark.parametrize("beta", [-1.0, -2.0])
+def test_wide_ridge_is_the_primal_ridge_at_its_penalty(beta: float) -> None:
+    # the dual fit, its Gram built a column block at a time (600 columns: two blocks), against
+    # the textbook primal solution w = (UcᵀUc + αI)⁻¹ Ucᵀ yc at the penalty it chose
+    from fastspex import indices, masks
+    from fastspex.explainers import wide_ridge
+
+    m, n = 150, 600
+    x = np.random.default_rng(4).random((m, n)) < (0.5 if beta == -2.0 else 0.9)
+    y = np.random.default_rng(5).normal(size=m) + x[:, :5].sum(1)
+    fit, info = wide_ridge.ridge_main_effects(masks.pack(x), y, beta)
+    u = 1.0 + beta * x.astype(float)
+    uc, yc = u - u.mean(0), y - y.mean()
+    w = np.linalg.solve(uc.T @ uc + info["alpha"] * np.eye(n), uc.T @ yc)
+    xt = np.random.default_rng(6).random((40, n)) < 0.5
+    primal = y.mean() + (1.0 + beta * xt.astype(float) - u.mean(0)) @ w
+    got = indices.evaluate(indices.to_fourier(fit), masks.pack(xt))
+    np.testing.assert_allclose(got, primal, atol=1e-8)

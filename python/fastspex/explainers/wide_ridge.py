@@ -4,14 +4,15 @@ When many components each move the output a little (MLP neurons of a real model)
 best-screened few hundred loses the rest; a ridge fit of all ``n`` main effects keeps them. It is
 solved in its dual form: the ``m × m`` Gram matrix of the features ``u = 1 + beta·x`` (``beta =
 −1``: the ablation indicators, sparse under a local design; ``−2``: the Walsh signs of the
-uniform design), so memory is ``O(m²)`` plus the sparse features, never ``O(m·n)`` dense for a
-local design. The penalty is chosen by exact leave-one-out error (one eigendecomposition), and
+uniform design), so memory is ``O(m²)`` plus the sparse features, never ``O(m·n)`` floats: the
+uniform design's signs are kept as the masks' bytes and expanded a column block at a time. The penalty is chosen by exact leave-one-out error (one eigendecomposition), and
 :func:`fold_errors` scores the fit by K-fold cross-validation at that penalty (one linear solve
 per fold), so it competes with the screened fit on the same folds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,13 +26,27 @@ __all__ = ["MAX_DENSE_CELLS", "fold_errors", "gram", "predict_fold", "ridge_main
 #: not fitted (its Gram product would cost more than the rest of the fit).
 MAX_DENSE_CELLS = 50_000_000
 _ROWS = 256  # mask rows unpacked at a time
+_COLS = 512  # dense feature columns expanded at a time
 _ALPHAS = np.logspace(-4, 4, 33)  # relative to the mean eigenvalue of the centred Gram
+
+
+class _DenseFeatures:
+    """The dense features ``u = 1 + beta·x`` held as the masks' bits (one byte a cell, not eight
+    for a float), expanded a column block at a time: peak memory ``O(m · _COLS)``."""
+
+    def __init__(self, x: np.ndarray, beta: float) -> None:
+        self.x, self.beta = x, beta
+
+    def blocks(self) -> Iterator[tuple[slice, np.ndarray]]:
+        for s in range(0, self.x.shape[1], _COLS):
+            cols = slice(s, s + _COLS)
+            yield cols, 1.0 + self.beta * self.x[:, cols].astype(np.float64)
 
 
 def gram(masks: PackedMasks, beta: float) -> tuple[np.ndarray, Any]:
     """The Gram matrix ``U Uᵀ`` of the features ``u = 1 + beta·x`` and ``U`` itself (a sparse
-    CSR matrix for ``beta = −1``, else a dense array); raises ``ValueError`` for a dense
-    ``U`` above :data:`MAX_DENSE_CELLS`."""
+    CSR matrix for ``beta = −1``, else the masks' bits expanded on use); raises ``ValueError``
+    for dense features above :data:`MAX_DENSE_CELLS`."""
     m, n = masks.shape
     if beta == -1.0:
         from scipy import sparse  # type: ignore[import-untyped]
@@ -43,8 +58,31 @@ def gram(masks: PackedMasks, beta: float) -> tuple[np.ndarray, Any]:
     if m * n > MAX_DENSE_CELLS:
         msg = f"{m:,} × {n:,} dense features (more than {MAX_DENSE_CELLS:,} cells)"
         raise ValueError(msg)
-    u = 1.0 + beta * masks.to_bool().astype(np.float64)
-    return u @ u.T, u
+    features = _DenseFeatures(masks.to_bool(), beta)
+    k = np.zeros((m, m))
+    for _, block in features.blocks():
+        k += block @ block.T
+    return k, features
+
+
+def _transpose_dot(u: Any, v: np.ndarray) -> np.ndarray:
+    """``Uᵀ v`` for the features :func:`gram` returned."""
+    if not isinstance(u, _DenseFeatures):
+        return np.asarray(u.T @ v).ravel()
+    out = np.empty(u.x.shape[1])
+    for cols, block in u.blocks():
+        out[cols] = block.T @ v
+    return out
+
+
+def _column_means(u: Any) -> np.ndarray:
+    """The mean of every feature over the masks."""
+    if not isinstance(u, _DenseFeatures):
+        return np.asarray(u.mean(axis=0)).ravel()
+    out = np.empty(u.x.shape[1])
+    for cols, block in u.blocks():
+        out[cols] = block.mean(axis=0)
+    return out
 
 
 def _centred(k: np.ndarray) -> np.ndarray:
@@ -117,8 +155,8 @@ def ridge_main_effects(masks: PackedMasks, y: np.ndarray, beta: float, *,
     # w = (U − ū)ᵀ dual = Uᵀ dual when the dual sums to zero, as it does in the centred space
     # (the mean is removed only to drop rounding)
     dual = dual - dual.mean()
-    w = np.asarray(u.T @ dual).ravel()
-    u_mean = np.asarray(u.mean(axis=0)).ravel()
+    w = _transpose_dot(u, dual)
+    u_mean = _column_means(u)
     intercept = float(y.mean() - u_mean @ w)
     # f ≈ c + Σ w_i (1 + beta·x_i) = (c + Σ w_i) + Σ beta·w_i·x_i
     terms: dict[tuple[int, ...], float] = {(): intercept + float(w.sum())}
