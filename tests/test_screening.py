@@ -105,24 +105,29 @@ def _ridge_baseline_r2(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndar
     return best
 
 
+class _Recording:
+    """``f`` over ``n`` components, keeping every mask asked for (the fit's, then the hold-out's)."""
+
+    def __init__(self, f: PlantedFunction, n: int) -> None:
+        self.f, self.n, self.seen = f, n, []
+
+    def __call__(self, m: np.ndarray) -> np.ndarray:
+        self.seen.append(np.asarray(m, dtype=bool))
+        return self.f(m)
+
+    def split(self, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        """The fit's masks and the hold-out's."""
+        x = np.concatenate(self.seen)
+        return x[:budget], x[budget:]
+
+
 def test_many_small_main_effects_are_never_fitted_below_a_ridge_of_every_main_effect() -> None:
     n = 2000  # a dense signal: every component moves the output a little (a real model's neurons)
     w = np.random.default_rng(2).normal(0, 1, n)
     f = PlantedFunction(Coefficients.from_dict({(): 0.0, **{(i,): float(v) for i, v in enumerate(w)}}, n=n))
-    seen: list[np.ndarray] = []
-
-    class Recording:
-        """``f``, keeping every mask asked for (the fit's, then the hold-out's)."""
-
-        n = 2000
-
-        def __call__(self, m: np.ndarray) -> np.ndarray:
-            seen.append(np.asarray(m, dtype=bool))
-            return f(m)
-
-    ex = Screened(600, design="bernoulli", keep=0.98, holdout=300, seed=0).fit(Recording(), n, store=None)
-    x = np.concatenate(seen)
-    train, test = x[:600], x[600:]
+    fn = _Recording(f, n)
+    ex = Screened(600, design="bernoulli", keep=0.98, holdout=300, seed=0).fit(fn, n, store=None)
+    train, test = fn.split(600)
     baseline = _ridge_baseline_r2(train, f(train), test, f(test))  # the same masks, best penalty
     assert ex.settings["chosen"] == "ridge on every main effect"
     assert ex.faithfulness >= baseline - 0.02, (ex.faithfulness, baseline)
@@ -138,18 +143,9 @@ def test_strong_terms_among_many_small_ones_get_the_screened_fit_plus_a_ridge_of
     strong = {(5,): 3.0, (17,): -2.5, (300,): 2.0}
     f = PlantedFunction(Coefficients.from_dict(
         {(): 0.0, **{(i,): float(v) for i, v in enumerate(small)}, **strong}, n=n, basis="mobius"))
-    seen: list[np.ndarray] = []
-
-    class Recording:
-        n = 2000
-
-        def __call__(self, m: np.ndarray) -> np.ndarray:
-            seen.append(np.asarray(m, dtype=bool))
-            return f(m)
-
-    ex = Screened(800, design="bernoulli", keep=0.9, holdout=400, seed=0).fit(Recording(), n, store=None)
-    x = np.concatenate(seen)
-    train, test = x[:800], x[800:]
+    fn = _Recording(f, n)
+    ex = Screened(800, design="bernoulli", keep=0.9, holdout=400, seed=0).fit(fn, n, store=None)
+    train, test = fn.split(800)
     ridge = _ridge_baseline_r2(train, f(train), test, f(test))  # the same masks, best penalty
     assert ex.settings["chosen"] == "screened + ridge on its residual", ex.settings["candidates"]
     cv = {c["candidate"]: c["cv_r2"] for c in ex.settings["candidates"]}
