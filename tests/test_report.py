@@ -215,31 +215,44 @@ def test_the_index_sentences_hold_by_brute_force() -> None:
 _SUPERSCRIPT = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 
 
-def assert_plain_numbers(shown: list[tuple[float, str]], note: str = "") -> None:
+def assert_plain_numbers(shown: list[tuple[float, str]], note: str = "", *,
+                         aligned: bool = False) -> None:
     """The numbers of one list or table as a reader should see them, ``(value, text shown)``
     each: no exponent; noise (under 1e-12 of the largest |value|) shown as "0", never as
-    digits; a "0" only for values far below the largest (under 1e-3 of it); every other
-    number with the sign of its value, the same count of significant digits as the rest, and
-    equal to its value to those digits, in units of the list's one scale (``note``, e.g.
-    "× 10⁻⁵", from its heading)."""
+    digits; a "0" only for values far below the largest (under 1e-3 of it, or for a table's
+    column, ``aligned``, under half a unit of its last decimal); every other number with the
+    sign of its value and equal to its value to the digits shown, in units of the list's one
+    scale (``note``, e.g. "× 10⁻⁵", from its heading). A list gives every number the same count
+    of significant digits; an aligned column the same count of decimals, the largest value
+    at least three significant digits."""
     scale = re.search(r"× 10([⁻⁰-⁹]+)", note)
     power = int(scale[1].translate(_SUPERSCRIPT)) if scale else 0
     lim = max(abs(v) for v, _ in shown)
-    digits = set()
+    digits, decimals = set(), set()
     for value, text in shown:
         assert not re.search(r"\d[eE]", text), (value, text)  # no exponent
         if abs(value) < 1e-12 * lim:
             assert text == "0", (value, text)
             continue
         if text == "0":
-            assert abs(value) < 1e-3 * lim, (value, text)
+            far = abs(value) < 1e-3 * lim
+            assert far or aligned, (value, text)
             continue
         x = float(text)
         assert np.sign(x) == np.sign(value), (value, text)
         d = len(text.lstrip("+-").replace(".", "").lstrip("0"))
+        dec = len(text.split(".")[1]) if "." in text else 0
         digits.add(d)
-        assert x * 10.0**power == pytest.approx(value, rel=0.51 * 10.0 ** (1 - d)), (value, text)
-    assert len(digits) <= 1, (digits, shown)
+        decimals.add(dec)
+        tol = 0.51 * 10.0 ** -dec if aligned else 0.51 * 10.0 ** (1 - d) * abs(x)
+        assert abs(x - value / 10.0**power) <= tol, (value, text)
+    if aligned:
+        assert len(decimals) <= 1, (decimals, shown)
+        zero_below = 0.5 * 10.0 ** -max(decimals, default=0) * 10.0**power
+        assert all(text != "0" or abs(v) < zero_below for v, text in shown), shown
+        assert max(digits, default=3) >= 3, shown
+    else:
+        assert len(digits) <= 1, (digits, shown)
 
 
 def spread_result(scale: float = 1.0) -> Interactions:
@@ -271,7 +284,7 @@ def test_top_table_and_pairs_read_plainly_and_alike(scale: float) -> None:
     top = res.top(20)
     shown = [(top[rank - 1].value, html.unescape(text)) for rank, text in top_rows(table)]
     assert len(shown) == len(top) == 9
-    assert_plain_numbers(shown, re.search(r"<thead>.*?</thead>", table)[0])
+    assert_plain_numbers(shown, re.search(r"<thead>.*?</thead>", table)[0], aligned=True)
     pairs = {" × ".join(p.names): p.value for p in res.top(20, order=2)}
     line = re.search(r"<p>Strongest pairs(.*?)</p>", page)[1]
     listed = [html.unescape(m).rsplit(" ", 1)

@@ -299,7 +299,7 @@ def test_panel_numbers_read_plainly_and_alike() -> None:
             table = panel[panel.index("<table"):panel.index("</table>")]
             assert_plain_numbers([(top[rank - 1].value, html.unescape(text))
                                   for rank, text in top_rows(table)],
-                                 re.search(r"<thead>.*?</thead>", table)[0])
+                                 re.search(r"<thead>.*?</thead>", table)[0], aligned=True)
             largest = re.search(r"largest main effect: “alpha” ([^ <]+)( \(× 10[^)]*\))?",
                                 html.unescape(panel))
             assert_plain_numbers([(r[0], largest[1])], largest[2] or "")

@@ -321,25 +321,31 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def shown_values(values: Sequence[float], digits: int, *, negligible: float = ROUNDING,
-                 placeholder: str = "0") -> tuple[list[str], str]:
-    """How one table or list shows its ``values``: each signed, with ``digits`` significant
-    digits and no exponent, in units of one power of ten for the whole list; a value under
-    ``negligible`` × the largest |value| (or 0) as ``placeholder``, so noise never shows as
-    digits and a shown number never rounds to 0 or to the other sign.
+                 placeholder: str = "0", aligned: bool = False) -> tuple[list[str], str]:
+    """How one table or list shows its ``values``: each signed, with no exponent, in units of
+    one power of ten for the whole list; a value under ``negligible`` × the largest |value| (or
+    0) as ``placeholder``, so noise never shows as digits and a shown number never rounds to 0
+    or to the other sign. Each value gets ``digits`` significant digits, or with ``aligned``
+    (a table's column) the decimals that give the largest ``digits``, so the points line up;
+    a value too small for them shows as ``placeholder``.
 
     Returns the texts and the list's scale, ``"× 10⁻⁵"`` (``""`` for plain units), to be said
     once in the list's heading.
     """
     lim = max((abs(float(v)) for v in values if math.isfinite(v)), default=0.0)
     power = 0 if lim == 0 or PLAIN[0] <= lim < PLAIN[1] else math.floor(math.log10(lim))
+    common = max(0, digits - 1 - math.floor(math.log10(lim / 10.0**power))) if lim else 0
     texts = []
     for v in map(float, values):
+        x = v / 10.0**power
         if not math.isfinite(v):
             texts.append(str(v))
-        elif v == 0 or abs(v) < negligible * lim:
+        elif v == 0 or abs(v) < negligible * lim or (aligned and abs(x) < 0.5 * 10.0**-common):
             texts.append(placeholder)
+        elif aligned:
+            texts.append(f"{x:+.{common}f}")
         else:
-            x = float(f"{v / 10.0**power:.{digits}g}")  # rounded first: at 2 digits 0.0996 is 0.10
+            x = float(f"{x:.{digits}g}")  # rounded first: at 2 digits 0.0996 is 0.10
             texts.append(f"{x:+.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}")
     return texts, f"× 10{str(power).translate(_SUPERSCRIPT)}" if power else ""
 

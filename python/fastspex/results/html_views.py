@@ -82,7 +82,7 @@ def top_html(rows: Sequence[Any], index: str | None, *, full: Sequence[str] | No
     if not rows:
         return "<p>(no interactions)</p>"
     values = [float(r.value) for r in rows]
-    texts, scale = shown_values(values, 4)
+    texts, scale = shown_values(values, 4, aligned=True)
     head = _e(index_label(index) if index else "value") + (f" ({scale})" if scale else "")
     lim = max((abs(v) for v in values if math.isfinite(v)), default=0.0) or 1.0
     # A half of the track per sign shown, so a one-signed table uses the whole width.

@@ -33,7 +33,7 @@ def top_table(rows: Sequence[Any], *, index: str | None = None, width: int = 60)
     """
     if not rows:
         return "(no interactions)"
-    values, scale = shown_values([r.value for r in rows], 4)
+    values, scale = shown_values([r.value for r in rows], 4, aligned=True)
     head = (index_label(index) if index else "value") + (f" ({scale})" if scale else "")
     names = [_set_name(r.names, width) for r in rows]
     wn = max(len("components"), *(len(x) for x in names))
