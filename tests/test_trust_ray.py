@@ -74,6 +74,35 @@ def test_a_stuck_actor_is_killed_and_its_batch_retried(tmp_path: Path) -> None:
         ev.shutdown()
 
 
+class SlowToStartAfterAHang(HangsOnce):
+    """As :class:`HangsOnce`, and an actor built after the hang takes ``start`` seconds to load
+    it (a replacement loading a big model): longer than ``batch_timeout``."""
+
+    def __init__(self, fn: PlantedFunction, flag: Path, start: float) -> None:
+        super().__init__(fn, flag)
+        self.start = start
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        if os.path.exists(self.flag):
+            time.sleep(self.start)  # type: ignore[arg-type]
+
+
+def test_a_replacement_actor_s_start_up_does_not_count_as_a_stuck_batch(tmp_path: Path) -> None:
+    """``batch_timeout`` clocks a batch from when its actor is up: a replacement that takes
+    longer to load than the timeout is not killed for it (before: killed until the retries ran out)."""
+    truth = planted(N, 12, max_order=3, seed=8)
+    masks = np.random.default_rng(5).random((48, N)) < 0.5
+    ev = make_ray_evaluator(SlowToStartAfterAHang(truth, tmp_path / "hung", start=4.0), workers=2,
+                            store=None, batch_size=8, progress=False, in_flight_per_worker=1,
+                            batch_timeout=2.0)
+    try:
+        np.testing.assert_allclose(ev(masks), truth.exact(masks), atol=1e-12)
+        assert ev.timeouts == 1 and ev.restarts == 1  # the hung actor only
+    finally:
+        ev.shutdown()
+
+
 def test_batch_timeout_options() -> None:
     truth = planted(N, 4, max_order=2, seed=1)
     ev = make_ray_evaluator(truth, workers=1, store=None, progress=False)

@@ -105,9 +105,11 @@ TIMEOUT_FACTOR = 10.0
 class _Slot:
     """One actor position in the pool; ``actor`` is replaced when it dies or gets stuck.
 
-    ``since`` is when the actor last made progress: its last result, or when it went from idle
-    to busy. An actor runs its batches one after the other, so ``now - since`` is how long the
-    batch it is running has taken so far.
+    ``since`` is when the actor last made progress: its last result, when it went from idle
+    to busy, or when it came up. An actor runs its batches one after the other, so
+    ``now - since`` is how long the batch it is running has taken so far. ``starting`` is the
+    pending start-up reply of a replacement actor (``None`` once it is up): until then its
+    batches wait for it, and only ``startup_timeout`` (from ``started``) can declare it stuck.
     """
 
     actor: Any
@@ -115,6 +117,8 @@ class _Slot:
     generation: int = 0
     pid: int | None = None
     since: float = 0.0
+    starting: Any = None
+    started: float = 0.0
 
 
 class _RemoteFunction:
@@ -192,6 +196,7 @@ class RayEvaluator(Evaluator):
         self.max_retries = as_int(max_retries, "max_retries", minimum=0)
         self.in_flight_per_worker = as_int(in_flight_per_worker, "in_flight_per_worker", minimum=1)
         self.batch_timeout = _as_timeout(batch_timeout)
+        self.startup_timeout = float(startup_timeout)
         self.restarts = 0
         self.retries = 0
         self.timeouts = 0
@@ -253,7 +258,7 @@ class RayEvaluator(Evaluator):
             s.pid = int(pid)
 
     def worker_pids(self) -> list[int | None]:
-        """Process id of each actor (as last reported; a replaced actor reports on first use)."""
+        """Process id of each actor (``None`` for a replacement that has not come up yet)."""
         return [s.pid for s in self._slots]
 
     def _replace(self, i: int, cause: BaseException) -> None:
@@ -269,8 +274,26 @@ class RayEvaluator(Evaluator):
         except Exception:  # noqa: BLE001 - it is already gone; nothing to clean up
             pass
         # Tasks still queued on the dead actor fail on their own and are retried on arrival.
-        self._slots[i] = _Slot(self._new_actor(), generation=self._slots[i].generation + 1)
+        actor = self._new_actor()
+        self._slots[i] = _Slot(actor, generation=self._slots[i].generation + 1,
+                               starting=actor.pid.remote(), started=time.monotonic())
         self.restarts += 1
+
+    def _note_started(self, now: float) -> None:
+        """Start the batch clock of every replacement actor that has come up since the last look."""
+        ray = _import_ray()
+        for s in self._slots:
+            if s.starting is None:
+                continue
+            up, _ = ray.wait([s.starting], num_returns=1, timeout=0)
+            if not up:
+                continue
+            try:
+                s.pid = int(ray.get(up[0]))
+            except Exception:  # noqa: BLE001 - it died starting: its batches fail and are retried
+                pass
+            s.starting = None
+            s.since = now
 
     def current_timeout(self) -> float | None:
         """Seconds after which a batch counts as stuck (``None``: never).
@@ -284,19 +307,34 @@ class RayEvaluator(Evaluator):
             return TIMEOUT_FACTOR * TIMEOUT_FLOOR
         return max(TIMEOUT_FLOOR, TIMEOUT_FACTOR * statistics.median(self._durations))
 
+    def _deadline(self, s: _Slot, limit: float | None) -> float | None:
+        """When busy slot ``s`` counts as stuck: ``startup_timeout`` after a replacement began
+        starting (checked every second, so its batch clock starts soon after it is up), else
+        ``limit`` after its last progress."""
+        if s.starting is not None:
+            return min(s.started + self.startup_timeout, time.monotonic() + 1.0)
+        return None if limit is None else s.since + limit
+
     def _wait_for(self, now: float) -> float | None:
         """How long ``ray.wait`` may block before a busy actor could count as stuck."""
+        self._note_started(now)
         limit = self.current_timeout()
-        busy = [s.since for s in self._slots if s.busy]
-        if limit is None or not busy:
-            return None
-        return max(0.01, min(busy) + limit - now)
+        deadlines = [d for s in self._slots if s.busy and (d := self._deadline(s, limit)) is not None]
+        return max(0.01, min(deadlines) - now) if deadlines else None
 
     def _stuck(self, now: float) -> list[int]:
+        self._note_started(now)
         limit = self.current_timeout()
-        if limit is None:
-            return []
-        return [i for i, s in enumerate(self._slots) if s.busy and now - s.since >= limit]
+        stuck = []
+        for i, s in enumerate(self._slots):
+            if not s.busy:
+                continue
+            if s.starting is not None:
+                if now - s.started >= self.startup_timeout:
+                    stuck.append(i)
+            elif limit is not None and now - s.since >= limit:
+                stuck.append(i)
+        return stuck
 
     def shutdown(self) -> None:
         """Stop the actors (the evaluator cannot evaluate new masks afterwards)."""
@@ -427,7 +465,10 @@ class RayEvaluator(Evaluator):
             generation = self._slots[slot].generation
             lost = [ref for ref, (_, i, g) in in_flight.items() if i == slot and g == generation]
             limit = self.current_timeout()
-            cause = TimeoutError(f"a Ray actor made no progress for {limit:g} s (batch_timeout)")
+            if self._slots[slot].starting is not None:
+                cause = TimeoutError(f"a replacement Ray actor did not start within {self.startup_timeout:g} s (startup_timeout)")
+            else:
+                cause = TimeoutError(f"a Ray actor made no progress for {limit:g} s (batch_timeout)")
             for ref in lost:
                 b = in_flight.pop(ref)[0]
                 attempts[b] += 1
