@@ -146,6 +146,32 @@ def test_a_plain_vector_value_function_is_explained_output_by_output_on_the_same
     assert res.method == "proxyspex" and res.faithfulness is not None
 
 
+def test_a_several_output_run_times_the_model_calls_of_every_output() -> None:
+    """The combined result's timings cover the whole run: its model time is the time spent in the
+    value function (most of it before the combination's own fit, which reads the memo)."""
+    import time
+
+    n = 8
+    w = np.random.default_rng(6).normal(size=(n, 2))
+    inside = [0.0]
+
+    def fn(masks: np.ndarray) -> np.ndarray:
+        t = time.perf_counter()
+        time.sleep(0.002 * len(masks))  # a model that costs time per mask
+        out = masks.astype(float) @ w
+        inside[0] += time.perf_counter() - t
+        return out
+
+    t = time.perf_counter()
+    res = explain(fn, n=n, budget=100, store=None, progress=False, seed=2)
+    wall = time.perf_counter() - t
+    assert res.timings["model"] >= inside[0]  # every second spent in the model, none lost
+    assert res.timings["model"] <= res.timings["total"] <= wall
+    assert res.timings["algorithm"] > 0
+    for r in outputs(res).values():  # each output keeps the timings of its own fit
+        assert any(k.endswith(".algorithm") for k in r.timings)
+
+
 def test_outputs_that_share_a_name_are_all_returned_told_apart_by_position() -> None:
     n = 6
     w = np.random.default_rng(5).normal(size=(n, 3))

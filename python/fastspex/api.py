@@ -267,6 +267,7 @@ def explain(
             raise ValueError(msg)
         ev = as_evaluator(target, n, store=store, progress=progress)
     before = counts(ev)
+    model_before = float(getattr(ev, "model_seconds", 0.0))
 
     given = {"index": primary, **({"design": design} if design is not None else {}),
              **({"keep": keep} if keep is not None else {})}
@@ -283,7 +284,7 @@ def explain(
         return multi_output.explain_each(several, explain, ev, _describe(target)[0], dict(
             method=requested, budget=budget, index=primary, design=design, keep=keep, order=order,
             seed=seed, progress=progress, holdout=holdout, labels=names, **method_options),
-            before)
+            before, t0, model_before)
     method_settings = dict(result.settings)
     ran = str(method_settings.get("method", method)) if method == "auto" else method
     calls = calls_since(ev, before)

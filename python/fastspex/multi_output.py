@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -89,10 +90,13 @@ def _names(inner: Any, d: int) -> list[str]:
 
 def explain_each(
     found: SeveralOutputs, explain: Callable[..., Interactions], ev: Any, inner: Any,
-    arguments: dict[str, Any], before: tuple[int, int, int],
+    arguments: dict[str, Any], before: tuple[int, int, int], started: float, model_before: float,
 ) -> Interactions:
     """One result per output of ``ev`` (and their combination), each fitted by ``explain``
-    with ``arguments`` on the same masks; ``inner`` is the explained object (names, weights)."""
+    with ``arguments`` on the same masks; ``inner`` is the explained object (names, weights).
+
+    ``started`` (a ``perf_counter`` reading) and ``model_before`` (``ev.model_seconds`` then)
+    mark the run's start, so the returned result's timings cover every output's fit."""
     d = found.d
     names = _names(inner, d)
     per: list[tuple[str, Interactions]] = []
@@ -114,10 +118,17 @@ def explain_each(
         primary = copy.deepcopy(primary)  # its own copy: it also lists every output
     total_calls = calls_since(ev, before)
     new = total_calls["new"]
+    fits = [res for _, res in per] + ([primary] if combination is not None else [])
     for _, res in per + [("", primary)]:
         res.calls = new
         res.settings["calls"] = dict(total_calls)
         res.settings["outputs"] = d
+    # The fits after the first read the memo: the model's time is the evaluator's, for the run.
+    primary.timings = {
+        "model": float(getattr(ev, "model_seconds", 0.0)) - model_before,
+        "algorithm": sum(v for r in fits for k, v in r.timings.items() if k.endswith(".algorithm")),
+        "total": time.perf_counter() - started,
+    }
     primary.metadata["output_names"] = names
     primary.metadata["outputs"] = [{"name": name, "result": res.to_json_dict()} for name, res in per]
     return primary

@@ -83,7 +83,8 @@ class Evaluator:
 
     ``calls`` counts masks the model actually evaluated (store/memo hits and duplicates
     excluded); ``hits`` counts distinct masks answered by the memo or the store, and
-    ``store_hits`` those of them the store answered (the rest were asked again in this run).
+    ``store_hits`` those of them the store answered (the rest were asked again in this run);
+    ``model_seconds`` is the wall time spent inside ``fn``.
     """
 
     def __init__(
@@ -121,6 +122,7 @@ class Evaluator:
         self.calls = 0
         self.hits = 0
         self.store_hits = 0
+        self.model_seconds = 0.0
         self.batches = 0
         self.output_dim: int | None = None
         #: ``"raise"``: a vector output raises :class:`~fastspex.multi_output.SeveralOutputs`
@@ -237,7 +239,9 @@ class Evaluator:
                 batch_masks = distinct[batch]
                 began = time.monotonic()
                 outputs = self._call(batch_masks, first[batch])
-                self._adapt_chunk(len(batch), time.monotonic() - began)
+                spent = time.monotonic() - began
+                self.model_seconds += spent
+                self._adapt_chunk(len(batch), spent)
                 if self.store is not None and self.key is not None:
                     self.store.put(self.key, batch_masks, outputs)
                 for u, r, o in zip(batch, batch_masks.row_bytes(), outputs):
