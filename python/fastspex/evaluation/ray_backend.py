@@ -466,16 +466,18 @@ class RayEvaluator(Evaluator):
             lost = [ref for ref, (_, i, g) in in_flight.items() if i == slot and g == generation]
             limit = self.current_timeout()
             if self._slots[slot].starting is not None:
-                cause = TimeoutError(f"a replacement Ray actor did not start within {self.startup_timeout:g} s (startup_timeout)")
+                option = "startup_timeout"
+                cause = TimeoutError(f"a replacement Ray actor did not start within {self.startup_timeout:g} s ({option})")
             else:
-                cause = TimeoutError(f"a Ray actor made no progress for {limit:g} s (batch_timeout)")
+                option = "batch_timeout"
+                cause = TimeoutError(f"a Ray actor made no progress for {limit:g} s ({option})")
             for ref in lost:
                 b = in_flight.pop(ref)[0]
                 attempts[b] += 1
                 if attempts[b] > self.max_retries:
                     msg = (
                         f"a batch of {len(batches[b])} masks (mask rows {_rows(first[batches[b]])}) "
-                        f"was lost {attempts[b]} times; last cause: {cause}: raise batch_timeout "
+                        f"was lost {attempts[b]} times; last cause: {cause}: raise {option} "
                         "if the model is this slow"
                     )
                     raise WorkerLostError(msg) from cause
@@ -551,10 +553,11 @@ def make_ray_evaluator(
         store, key, batch_size, progress: as for :class:`~fastspex.value.Evaluator`.
         **options: ``gpus_per_worker``, ``cpus_per_worker``, ``in_flight_per_worker``,
             ``max_retries`` (per batch, default 3), ``max_restarts`` (actor replacements in
-            total), ``meta``, ``factory``, ``startup_timeout`` (seconds to wait for the actors),
-            ``batch_timeout`` (seconds without progress after which an actor is stuck: it is
-            killed and replaced and its batches are sent again; ``"auto"``, the default, is
-            max(60 s, 10 x the median batch time), ``None`` waits forever).
+            total), ``meta``, ``factory``, ``startup_timeout`` (seconds to wait for an actor,
+            first or replacement, to come up; default 600), ``batch_timeout`` (seconds without
+            progress after which an actor that is up is stuck: it is killed and replaced and its
+            batches are sent again; ``"auto"``, the default, is max(60 s, 10 x the median batch
+            time), ``None`` waits forever).
     """
     return RayEvaluator(
         fn_or_factory,
