@@ -62,6 +62,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _child import peak_rss_mib, report, run_child
+from _baselines import r2, ridge_main_effects
 from _common import add_out_argument, machine, out_path, print_table, write_json
 
 SECTIONS = ("planted", "minilm", "smollm2", "smollm2_all", "dictionary", "prefix", "peers")
@@ -83,34 +84,6 @@ CORPUS = [
     "Children played football in the park until it got dark.",
     "The restaurant serves fresh fish caught by local fishermen.",
 ] * 3
-
-
-def ridge_main_effects(x_train: np.ndarray, y: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Predictions of a ridge regression on the ablation indicators (main effects only); the
-    penalty by leave-one-out error over a grid (dual form: m x m, since n > m)."""
-    z = (~x_train).astype(np.float64)
-    mu = z.mean(0)
-    zc = z - mu
-    yc = y - y.mean()
-    gram = zc @ zc.T
-    evals, evecs = np.linalg.eigh(gram)
-    proj = evecs.T @ yc
-    best = None
-    for lam in np.logspace(-3, 4, 15) * max(float(np.trace(gram)) / len(gram), 1e-12):
-        h_diag = np.einsum("ij,j,ij->i", evecs, evals / (evals + lam), evecs)
-        fitted = evecs @ (evals / (evals + lam) * proj)
-        loo = float(np.mean(((yc - fitted) / np.maximum(1 - h_diag, 1e-9)) ** 2))
-        if best is None or loo < best[0]:
-            best = (loo, lam)
-    assert best is not None
-    alpha = evecs @ (proj / (evals + best[1]))
-    w = zc.T @ alpha
-    return y.mean() + ((~x_test).astype(np.float64) - mu) @ w
-
-
-def r2(truth: np.ndarray, pred: np.ndarray) -> float:
-    c = truth - truth.mean()
-    return 1.0 - float(((truth - pred) ** 2).sum()) / float(c @ c)
 
 
 def explain_screened(fn: Any, n: int, budget: int, holdout: int, design: str, keep_p: float, labels: list[str] | None) -> dict[str, Any]:

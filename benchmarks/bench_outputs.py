@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from _baselines import r2, ridge_main_effects
 from _common import add_out_argument, out_path, print_table, write_json
 
 CHAT_PROMPT = "Which city is the capital of France? Answer in one short sentence."
@@ -60,34 +61,6 @@ TRAIN = [
     ("Cheap plastic that broke within a month.", 0),
     ("The food was cold and we waited an hour.", 0),
 ]
-
-
-def ridge_main_effects(x_train: np.ndarray, y: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Predictions of a ridge on the ablation indicators (main effects only); the penalty by
-    leave-one-out error over a grid."""
-    z = (~x_train).astype(np.float64)
-    mu = z.mean(0)
-    zc = z - mu
-    yc = y - y.mean()
-    evals, evecs = np.linalg.eigh(zc @ zc.T)
-    evals = np.maximum(evals, 0.0)
-    proj = evecs.T @ yc
-    scale = max(float(evals.sum()) / len(evals), 1e-12)
-    best: tuple[float, float] | None = None
-    for lam in np.logspace(-4, 3, 15) * scale:
-        shrink = evals / (evals + lam)
-        h_diag = np.einsum("ij,j,ij->i", evecs, shrink, evecs)
-        loo = float(np.mean(((yc - evecs @ (shrink * proj)) / np.maximum(1 - h_diag, 1e-9)) ** 2))
-        if best is None or loo < best[0]:
-            best = (loo, lam)
-    assert best is not None
-    w = zc.T @ (evecs @ (proj / (evals + best[1])))
-    return y.mean() + ((~x_test).astype(np.float64) - mu) @ w
-
-
-def r2(truth: np.ndarray, pred: np.ndarray) -> float:
-    c = truth - truth.mean()
-    return 1.0 - float(((truth - pred) ** 2).sum()) / float(c @ c)
 
 
 class Recording:
