@@ -383,6 +383,7 @@ class RayEvaluator(Evaluator):
         show = self.progress if self.progress is not None else len(batches) > 1
         lines = contextlib.ExitStack()  # the counter closes (final line) however the loop ends
         tick = lines.enter_context(counter(len(todo), bool(show)))
+        began = time.monotonic()
         try:
             while pending or in_flight:
                 while pending and error is None:
@@ -449,6 +450,7 @@ class RayEvaluator(Evaluator):
                     tick(len(batch))
         finally:
             lines.close()
+            self.model_seconds += time.monotonic() - began  # the pool's wall time: the model's
         if error is not None:
             raise error
 
