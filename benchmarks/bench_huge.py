@@ -62,7 +62,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _child import peak_rss_mib, report, run_child
-from _baselines import r2, ridge_main_effects
+from _baselines import Recording, r2, ridge_main_effects
 from _common import add_out_argument, machine, out_path, print_table, write_json
 
 SECTIONS = ("planted", "minilm", "smollm2", "smollm2_all", "dictionary", "prefix", "peers")
@@ -90,25 +90,12 @@ def explain_screened(fn: Any, n: int, budget: int, holdout: int, design: str, ke
     """Screened explainer + same-mask ridge; one row of figures."""
     from fastspex.explainers.screening import Screened
 
-    seen: list[tuple[np.ndarray, np.ndarray]] = []
-
-    class Recording:
-        """Keeps every mask and output the explainer asks for, for the ridge baseline."""
-
-        def __init__(self) -> None:
-            self.n = n
-            self.batch_size = getattr(fn, "batch_size", 64)
-
-        def __call__(self, m: Any) -> np.ndarray:
-            out = np.asarray(fn(m), dtype=np.float64)
-            seen.append((np.asarray(m, dtype=bool), out))
-            return out
-
+    rec = Recording(fn)
     t = time.perf_counter()
-    ex = Screened(budget, design=design, keep=keep_p if design == "bernoulli" else None, holdout=holdout, seed=0).fit(Recording(), n, store=None)
+    ex = Screened(budget, design=design, keep=keep_p if design == "bernoulli" else None, holdout=holdout, seed=0).fit(rec, n, store=None)
     wall = time.perf_counter() - t
-    x_all = np.concatenate([m for m, _ in seen])
-    y_all = np.concatenate([o for _, o in seen])
+    x_all = np.concatenate(rec.masks)
+    y_all = np.concatenate(rec.outputs)
     assert len(y_all) == budget + holdout, (len(y_all), budget, holdout)  # no memo hits at this width
     x_train, y, x_test, y_test = x_all[:budget], y_all[:budget], x_all[budget:], y_all[budget:]
     t = time.perf_counter()

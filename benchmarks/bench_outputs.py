@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from _baselines import r2, ridge_main_effects
+from _baselines import Recording, r2, ridge_main_effects
 from _common import add_out_argument, out_path, print_table, write_json
 
 CHAT_PROMPT = "Which city is the capital of France? Answer in one short sentence."
@@ -61,27 +61,6 @@ TRAIN = [
     ("Cheap plastic that broke within a month.", 0),
     ("The food was cold and we waited an hour.", 0),
 ]
-
-
-class Recording:
-    """The ablation as a value function that keeps every mask and output it is asked for."""
-
-    def __init__(self, fn: Any) -> None:
-        self.fn = fn
-        self.masks: list[np.ndarray] = []
-        self.outputs: list[np.ndarray] = []
-        self.seconds = 0.0
-
-    def __getattr__(self, name: str) -> Any:  # n, labels, metadata, ...: the ablation's own
-        return getattr(self.fn, name)
-
-    def __call__(self, m: Any) -> np.ndarray:
-        t = time.perf_counter()
-        out = np.asarray(self.fn(m), dtype=np.float64)
-        self.seconds += time.perf_counter() - t
-        self.masks.append(np.asarray(m, dtype=bool))
-        self.outputs.append(out)
-        return out
 
 
 def train_classifier() -> Any:
