@@ -307,19 +307,19 @@ class RayEvaluator(Evaluator):
             return TIMEOUT_FACTOR * TIMEOUT_FLOOR
         return max(TIMEOUT_FLOOR, TIMEOUT_FACTOR * statistics.median(self._durations))
 
-    def _deadline(self, s: _Slot, limit: float | None) -> float | None:
+    def _deadline(self, s: _Slot, limit: float | None, now: float) -> float | None:
         """When busy slot ``s`` counts as stuck: ``startup_timeout`` after a replacement began
-        starting (checked every second, so its batch clock starts soon after it is up), else
-        ``limit`` after its last progress."""
+        starting (checked every second from ``now``, so its batch clock starts soon after it
+        is up), else ``limit`` after its last progress."""
         if s.starting is not None:
-            return min(s.started + self.startup_timeout, time.monotonic() + 1.0)
+            return min(s.started + self.startup_timeout, now + 1.0)
         return None if limit is None else s.since + limit
 
     def _wait_for(self, now: float) -> float | None:
         """How long ``ray.wait`` may block before a busy actor could count as stuck."""
         self._note_started(now)
         limit = self.current_timeout()
-        deadlines = [d for s in self._slots if s.busy and (d := self._deadline(s, limit)) is not None]
+        deadlines = [d for s in self._slots if s.busy and (d := self._deadline(s, limit, now)) is not None]
         return max(0.01, min(deadlines) - now) if deadlines else None
 
     def _stuck(self, now: float) -> list[int]:
