@@ -320,6 +320,23 @@ def test_not_below_a_ridge_of_the_main_effects_on_held_out_masks() -> None:
     assert r2 >= _ridge_holdout_r2(xtr, ytr, xt, yt) - 0.02  # 2,000 held-out masks: SE ≈ 0.01
 
 
+def test_a_noisy_target_refits_only_its_best_grid_point_and_still_keeps_the_baselines() -> None:
+    from fastspex.explainers.proxyspex import DEFAULT_GRID, NOISY_GRID
+
+    fn, _ = _noisy_wide(0, 30)
+    noisy = ProxySPEX(300, seed=0).fit(fn, 30, store=None, progress=False)
+    grid = noisy.settings["grid"]
+    assert len(grid) == len(DEFAULT_GRID) + len(NOISY_GRID)  # the slow grid ran: a noisy target
+    assert noisy.settings["refit_grid_points"] == 1
+    best = max(grid, key=lambda row: row["cv_r2"])
+    assert noisy.settings["chosen"]["cv_r2"] == best["cv_r2"]  # the one refit is the best point's
+    labels = {row["candidate"] for row in noisy.settings["candidates"]}
+    assert {"refit of the proxy's top terms", "mains_ridge", "the tree proxy itself"} <= labels
+    clean = ProxySPEX(300, seed=0).fit(synthetic.planted(12, 6, max_order=2, seed=0), 12,
+                                       store=None, progress=False)
+    assert clean.settings["refit_grid_points"] == len(DEFAULT_GRID) == len(clean.settings["grid"])
+
+
 @pytest.mark.parametrize("antithetic", [True, False])
 def test_uniform_design_spends_every_call_on_a_new_mask(antithetic: bool) -> None:
     # n = 10, budget 600: drawn with replacement, ~25 % of the masks were repeats (served by the
