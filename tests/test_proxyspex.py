@@ -371,3 +371,26 @@ def test_uniform_design_at_least_the_whole_cube_is_exhaustive() -> None:
     x = res.diagnostics["training"].masks.to_bool()
     assert len(x) == 32 and len(np.unique(np.packbits(x, axis=1), axis=0)) == 32
     assert sum(map(len, seen)) == 32 and res.calls == 32
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ridge_leave_one_out_from_the_prefix_qr_equals_the_direct_svd(weighted: bool) -> None:
+    from fastspex.explainers.proxyspex import _loo_ridge, _prefix_loo
+
+    rng = np.random.default_rng(4)
+    m, k, p = 120, 40, 25
+    phi = rng.choice([-1.0, 1.0], size=(m, k))
+    phi[:, 7] = phi[:, 3]  # a dependent column inside the prefix
+    y = phi[:, :5] @ rng.normal(size=5) + rng.normal(scale=0.3, size=m)
+    w = rng.uniform(0.5, 2.0, size=m) if weighted else None
+    factors: list[np.ndarray] = []
+    _prefix_loo(phi, y, w, None, factors)
+    alphas = np.array([0.0, 0.1, 1.0, 30.0])
+    rows_a: list[np.ndarray] = []
+    rows_b: list[np.ndarray] = []
+    direct, s2_direct = _loo_ridge(phi[:, :p], y, alphas, w, None, rows_a)
+    via_qr, s2_qr = _loo_ridge(phi[:, :p], y, alphas, w, None, rows_b, qr=(factors[0], factors[1]))
+    np.testing.assert_allclose(via_qr, direct, rtol=1e-8)
+    np.testing.assert_allclose(np.sort(s2_qr), np.sort(s2_direct), rtol=1e-8, atol=1e-9)
+    for a, b in zip(rows_a, rows_b):
+        np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-12)

@@ -8,10 +8,12 @@ do not spin against each other on a busy machine.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
-__all__ = ["blas_threads", "thread_map"]
+__all__ = ["background", "blas_threads", "thread_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,6 +27,21 @@ def thread_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R
 
     with ThreadPoolExecutor(min(workers, len(items))) as pool:
         return list(pool.map(fn, items))
+
+
+def background(fn: Callable[..., R], *args: Any, **kwargs: Any) -> Future[R]:
+    """``fn(*args, **kwargs)`` started on a thread of its own; ``.result()`` waits for it (and
+    raises what it raised)."""
+    future: Future[R] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"fastspex-{getattr(fn, '__name__', 'task')}", daemon=True).start()
+    return future
 
 
 def blas_threads(limit: int) -> Any:

@@ -47,7 +47,7 @@ from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
 from ..progress import stage
 from . import residual_trees, shapley_design, shapley_refit, trees
-from ._parallel import blas_threads, thread_map
+from ._parallel import background, blas_threads, thread_map
 from .result import Explanation, check_design_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
 
@@ -338,10 +338,19 @@ class ProxySPEX:
         # a refit, the proxy's CV error decides. On a noisy target only the best grid point is
         # refit: there the truncated refit of a dense expansion loses to the whole proxy by far
         # (SmolLM2's heads: cross-validated R² 0.11 vs 0.29 at 1,000 masks), so the other points'
-        # refits cost a third of the fit and never win.
+        # refits (a fifth of the fit's time there) never win.
         max_k = self.max_k if self.max_k is not None else max(1, min(512, len(y) // 2))
         if noisy:
             candidates = candidates[:1]
+        full_proxy = None
+        if weights is None and self.refit != "none":
+            # the proxy retrained on every mask, for the rounds CV chose (scaled to the larger
+            # sample): the fold models each saw only (k-1)/k of the masks. It trains on a thread
+            # of its own while the refits run (a noisy target has one refit: a core to spare).
+            best_raw = candidates[0][0]
+            full_proxy = background(_train_full, x, z, best_raw,
+                                    self._base_params(int(seeds[1]), len(y)),
+                                    rounds=int(np.ceil(best_raw["rounds"] * self.folds / (self.folds - 1))))
         timings["extract"] = timings["refit"] = 0.0
         t = time.perf_counter()
         expansions = []
@@ -383,11 +392,8 @@ class ProxySPEX:
             # effects with trees on their residual compete with the refit on cross-validated R²
             # over the same masks (the Shapley design's weighted refit is left as it is).
             t = time.perf_counter()
-            best_raw, _ = candidates[0]
-            # the proxy retrained on every mask, for the rounds CV chose (scaled to the larger
-            # sample): the fold models each saw only (k-1)/k of the masks
-            full = _train_full(x, z, best_raw, self._base_params(int(seeds[1]), len(y)),
-                               rounds=int(np.ceil(best_raw["rounds"] * self.folds / (self.folds - 1))))
+            assert full_proxy is not None
+            full = full_proxy.result()
             whole = trees.booster_fourier(trees.tree_arrays(full, n=n), n_threads=self.n_threads)
             others: list[tuple[str, float, Coefficients, dict[str, Any]]] = [
                 ("the tree proxy itself", float(best_raw["cv_r2"]), whole,
@@ -732,15 +738,24 @@ def _weighted_problem(
 def _loo_ridge(
     phi: np.ndarray, y: np.ndarray, alphas: np.ndarray, weights: np.ndarray | None = None,
     scored: np.ndarray | None = None, rows_out: list[np.ndarray] | None = None,
+    qr: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Leave-one-out error of (weighted) ridge, intercept unpenalised, for each alpha.
 
     The error is the weighted mean of ``w_i (y_i - ŷ_{-i})²`` over the ``scored`` rows (all by
     default; the constraint rows of a design are not scored: they are fitted exactly by
-    construction). Also returns the squared singular values.
+    construction). Also returns the squared singular values. ``qr``: the QR factors of the
+    projected features of a wider basis whose first columns are ``phi`` (from
+    :func:`_prefix_loo`); the singular vectors then come from the small triangle instead of an
+    SVD of the tall matrix (a = QR, so a[:, :p] = Q[:, :p] R[:p, :p]).
     """
     a, b, v, _ = _weighted_problem(phi, y, weights)
-    u, s, _ = np.linalg.svd(a, full_matrices=False)
+    if qr is None:
+        u, s, _ = np.linalg.svd(a, full_matrices=False)
+    else:
+        p = phi.shape[1]
+        ur, s, _ = np.linalg.svd(qr[1][:p, :p])
+        u = qr[0][:, :p] @ ur
     uty = u.T @ b
     s2 = s * s
     rows = np.ones(len(y), bool) if scored is None else scored
@@ -759,7 +774,7 @@ def _loo_ridge(
 
 def _prefix_loo(
     phi: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
-    scored: np.ndarray | None = None,
+    scored: np.ndarray | None = None, qr_out: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Leave-one-out error of (weighted) OLS with intercept on every prefix ``phi[:, :K]``.
 
@@ -767,9 +782,12 @@ def _prefix_loo(
     over the first K orthonormal columns. Columns that are (numerically) combinations of earlier
     ones add nothing. The error is weighted and taken over the ``scored`` rows, as in
     :func:`_loo_ridge`; a prefix that fits a scored mask exactly has no estimate (inf).
+    ``qr_out``, when given, receives the QR factors (Q, R) for :func:`_loo_ridge`.
     """
     a, b, v, _ = _weighted_problem(phi, y, weights)
     q, r = np.linalg.qr(a)
+    if qr_out is not None:
+        qr_out.extend((q, r))
     diag = np.abs(np.diag(r))
     keep = diag > 1e-9 * max(float(diag.max(initial=0.0)), 1e-300)
     q = q * keep
@@ -861,7 +879,8 @@ def _refit(
     w_rows = np.ones(m) if weights is None else weights
     ybar = float(np.average(y[rows], weights=w_rows[rows]))
     var = float(np.average((y[rows] - ybar) ** 2, weights=w_rows[rows]))
-    loo, per_row = _prefix_loo(phi_all, y, weights, scored)
+    factors: list[np.ndarray] = []
+    loo, per_row = _prefix_loo(phi_all, y, weights, scored, factors)
     loo, per_row = loo[fixed - 1:], per_row[:, fixed - 1:]  # prefixes keeping every main effect
     if not np.isfinite(loo).any():
         return raw, {"k": len(nonempty), "alpha": None, "refit_cv_r2": None, **info,
@@ -888,7 +907,8 @@ def _refit(
     fits: dict[int, tuple[float, float, np.ndarray]] = {}
     for kk in sorted({k_inter, 0}):
         per_alpha: list[np.ndarray] = []
-        errs, _ = _loo_ridge(phi_all[:, : fixed + kk], y, alphas, weights, scored, per_alpha)
+        errs, _ = _loo_ridge(phi_all[:, : fixed + kk], y, alphas, weights, scored, per_alpha,
+                             qr=(factors[0], factors[1]))
         a = int(np.argmin(errs))
         if np.isfinite(errs[a]):
             fits[kk] = (float(errs[a]), float(alphas[a]), per_alpha[a])
