@@ -163,3 +163,23 @@ def test_model_text_errors(rng: np.random.Generator) -> None:
                       lgb.Dataset(x, rng.integers(0, 3, 120)), num_boost_round=2)
     with pytest.raises(ValueError, match="multiclass"):
         lgbm.tree_arrays(multi)
+
+
+def test_histogram_layout_is_row_wise_for_narrow_unsubsampled_fits_and_keeps_the_trees() -> None:
+    import lightgbm as lgb
+    from fastspex.explainers.trees import ROW_WISE_MAX_N, histogram_layout
+
+    assert histogram_layout({}, 270)["force_row_wise"] is True
+    assert histogram_layout({"feature_fraction": 0.5}, 270)["force_col_wise"] is True
+    assert histogram_layout({}, ROW_WISE_MAX_N + 1)["force_col_wise"] is True
+    assert histogram_layout({"force_col_wise": True}, 10) == {"force_col_wise": True}
+    rng = np.random.default_rng(0)
+    x = (rng.random((400, 30)) < 0.5).astype(np.uint8)
+    y = x[:, 0] * 2.0 - x[:, 1] * x[:, 2] + rng.normal(scale=0.1, size=400)
+    base = {"objective": "regression", "verbosity": -1, "num_threads": 1, "max_bin": 2,
+            "max_depth": 3, "num_leaves": 8, "deterministic": True}
+    preds = []
+    for layout in ({"force_col_wise": True}, histogram_layout({}, 30)):
+        data = lgb.Dataset(x, y, params={"max_bin": 2, "verbosity": -1})
+        preds.append(lgb.train({**base, **layout}, data, num_boost_round=50).predict(x))
+    np.testing.assert_array_equal(preds[0], preds[1])

@@ -543,7 +543,6 @@ class ProxySPEX:
             "num_threads": 1,
             "seed": seed,
             "deterministic": True,
-            "force_col_wise": True,
             # small budgets need small leaves to reach interactions; 20 (LightGBM's default)
             # is right from a few thousand masks on.
             "min_data_in_leaf": int(np.clip(m // 100, 3, 20)),
@@ -630,7 +629,7 @@ def _cross_validate(
     var = float(np.var(y))
 
     def one(point: dict[str, Any]) -> tuple[float, int, Any]:
-        params = {**base, **point}
+        params = trees.histogram_layout({**base, **point}, x.shape[1])
         depth = int(params.get("max_depth", -1))
         if "num_leaves" not in point and depth > 0:
             params["num_leaves"] = max(2, min(2**depth, 131072))
@@ -687,7 +686,7 @@ def _train_full(x: np.ndarray, z: np.ndarray, row: dict[str, Any], base: dict[st
     import lightgbm as lgb
 
     point = {k: v for k, v in row.items() if k not in ("rounds", "cv_r2", "slow_grid")}
-    params = {**base, **point}
+    params = trees.histogram_layout({**base, **point}, x.shape[1])
     depth = int(params.get("max_depth", -1))
     if "num_leaves" not in point and depth > 0:
         params["num_leaves"] = max(2, min(2**depth, 131072))

@@ -146,7 +146,7 @@ def fit_residual_trees(
 
     def one(point: dict[str, Any]) -> ResidualFit:
         # one thread: OpenMP teams spin-wait at every barrier, ruinous on a busy machine
-        params = {**base, **point, "num_threads": 1}
+        params = trees.histogram_layout({**base, **point, "num_threads": 1}, n)
         curves, models = [], []
         for k in range(folds):
             tr, va = fold != k, fold == k

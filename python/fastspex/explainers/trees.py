@@ -21,7 +21,28 @@ from .._validate import as_int, as_threads
 from ..coefficients import Coefficients
 from ..indices import DEFAULT_MAX_TERMS
 
-__all__ = ["TreeArrays", "booster_fourier", "concat", "tree_arrays"]
+__all__ = ["ROW_WISE_MAX_N", "TreeArrays", "booster_fourier", "concat", "histogram_layout", "tree_arrays"]
+
+#: Most components for which LightGBM builds its histograms row-wise (:func:`histogram_layout`).
+ROW_WISE_MAX_N = 4096
+_FEATURE_FRACTION = ("feature_fraction", "sub_feature", "colsample_bytree")
+
+
+def histogram_layout(params: dict[str, Any], n: int) -> dict[str, Any]:
+    """``params`` with LightGBM's histogram layout set for ``n`` binary components, unless they
+    set one already.
+
+    Row-wise builds the same trees, bit for bit, 2-4x faster on binary masks (measured on
+    n = 16 ... 10^4, 500 ... 4,000 masks); column-wise is kept with column subsampling (row-wise
+    is 2x slower there) and for more than :data:`ROW_WISE_MAX_N` components (it holds about a
+    third more memory, and the wide designs' memory estimate was measured column-wise).
+    """
+    if "force_col_wise" in params or "force_row_wise" in params:
+        return params
+    subsampled = any(float(params.get(key, 1.0)) < 1.0 for key in _FEATURE_FRACTION)
+    row = n <= ROW_WISE_MAX_N and not subsampled
+    return {**params, "force_row_wise": row, "force_col_wise": not row}
+
 
 
 @dataclass(frozen=True, eq=False)
