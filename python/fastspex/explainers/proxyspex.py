@@ -46,7 +46,7 @@ from ..evaluation.evaluator import Evaluator, ValueFunction, as_evaluator
 from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
 from ..progress import stage
-from . import residual_trees, shapley_design, shapley_refit, trees
+from . import odd_refit, residual_trees, shapley_design, shapley_refit, trees
 from ._parallel import background, blas_threads, thread_map
 from .result import Explanation, check_design_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
@@ -436,11 +436,15 @@ class ProxySPEX:
         if plan is not None and self.refit != "none":  # Shapley design: the index's own correction
             t = time.perf_counter()
             with blas_threads(1):
+                # the odd half (every Shapley value, every singleton) from its own proxy and fit
+                odd, odd_info = odd_refit.fit(x, z, plan.weights, plan.constraint,
+                                              params=self._base_params(int(seeds[1]), len(y)),
+                                              surrogate=coefs, n_threads=self.n_threads)
                 coefs, correction = shapley_refit.correct(
                     coefs, x, z, plan.weights, plan.constraint,
-                    proxy_loo_r2=refit_info.get("refit_cv_r2"))
+                    proxy_loo_r2=refit_info.get("refit_cv_r2"), odd=odd)
             timings["refit"] += time.perf_counter() - t
-            refit_info = {**refit_info, "shapley_correction": correction}
+            refit_info = {**refit_info, "shapley_correction": correction, "odd_half": odd_info}
         coefs = _unscale(coefs, offset, scale)
 
         t = time.perf_counter()

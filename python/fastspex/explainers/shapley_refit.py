@@ -102,7 +102,7 @@ def _ridge_loo(
 def correct(
     coefs: Coefficients, x: np.ndarray, y: np.ndarray, weights: np.ndarray,
     constraint: np.ndarray, *, pairs: bool = True, proxy_loo_r2: float | None = None,
-    max_order: int | None = None,
+    max_order: int | None = None, odd: dict[tuple[int, ...], float] | None = None,
 ) -> tuple[Coefficients, dict[str, Any]]:
     """The Fourier surrogate ``coefs`` plus its kernel-weighted order-≤2 residual correction.
 
@@ -116,6 +116,10 @@ def correct(
     constraint masks not scored); when an additive kernel fit of ``y`` alone (KernelSHAP)
     predicts left-out masks better, the proxy is dropped and the correction starts from zero —
     so a proxy whose basis lost main effects (tiny budgets) never costs accuracy.
+
+    ``odd``, when given, is the odd half fitted on its own (:func:`fastspex.explainers.odd_refit.fit`):
+    it replaces every odd-order term of the result (the odd system is not fitted), the even
+    terms and the end interpolation stay as they are.
     """
     x = np.asarray(x, dtype=bool)
     y = np.asarray(y, dtype=np.float64)
@@ -158,7 +162,7 @@ def correct(
                 break
             take.append(k)
             count += c
-        if not take or (label == "pair" and not pairs):
+        if not take or (label == "pair" and not pairs) or (label == "main" and odd is not None):
             if not take:
                 info["skipped"].append(f"{label}s: {math.comb(n, orders[0]) + 1} unknowns "
                                        f"from {rows} masks")
@@ -173,6 +177,10 @@ def correct(
     # 3. merge: constant and the corrections added to the proxy's Fourier terms
     extra[()] = extra.get((), 0.0) + c_total
     merged = _add(coefs, extra)
+    if odd is not None:
+        even = {t: v for t, v in merged.to_dict().items() if len(t) % 2 == 0}
+        merged = Coefficients.from_dict({**even, **odd}, n, "fourier")
+        info["odd_half"] = "fitted on its own (odd_refit)"
     # 4. interpolate f(∅) and f(N) exactly
     merged, shift = _interpolate_ends(merged, x, y)
     info["end_shift"] = shift
