@@ -320,3 +320,12 @@ def test_shapley_values_ignore_the_even_half_of_the_function() -> None:
     assert np.allclose(indices.shapley_values(_truth(shifted_fn, n)), truth, atol=1e-9)
     shifted = indices.shapley_values(_fit(shifted_fn, n, budget).coefficients)
     np.testing.assert_allclose(shifted, plain, atol=1e-4 * np.abs(truth).max())
+
+
+def test_odd_half_needs_a_paired_design() -> None:
+    n = 10
+    fn = Dense(n, 5)
+    paired = _fit(fn, n, 200).settings["odd_half"]
+    assert paired["pairs"] == 99 and "skipped" not in paired, paired
+    unpaired = _fit(fn, n, 200, antithetic=False).settings["odd_half"]
+    assert unpaired == {"skipped": "the design is not paired"}

@@ -3,8 +3,9 @@
 Write ``f = f_odd + f_even`` with ``f_odd(S) = (f(S) − f(Sᶜ))/2``: the odd-order Fourier terms
 and the even ones. The Shapley value of every component depends on the odd terms alone (an even
 function's marginal contributions cancel between ``S`` and its complement, whose Shapley weights
-are equal), and so do the singletons of SII, k-SII (through SV) and FSII; the pairs depend on
-the even terms alone. On a paired design (every mask evaluated with its complement) ``f_odd`` is
+are equal), and so do the singletons of SII (which are the Shapley values); the SII, FSII and
+FBII pairs depend on the even terms alone, k-SII and FSII singletons on both (checked in
+``docs/estimation-notes.md``). On a paired design (every mask evaluated with its complement) ``f_odd`` is
 *observed* at every pair, so the even half, which can carry most of the variance of ``f``, drops
 out of the Shapley values' estimate instead of acting as noise in it (the idea behind OddSHAP,
 Fumagalli et al. 2026; the fit below is ours):
@@ -21,8 +22,12 @@ Fumagalli et al. 2026; the fit below is ours):
    are untouched); :func:`shapley_refit.correct` then restores ``g(∅) = f(∅)``, ``g(N) = f(N)``.
 
 Measured against the surrogate's own odd terms on exactly enumerable MiniLM games and a planted
-noisy function (``docs/estimation-notes.md``): SV MSE 0.5–0.8x at 128 masks, ties to 0.6x from
-512 on. It runs only when the design is paired and the main effects are fewer than the pairs.
+noisy function (``docs/estimation-notes.md``): SV MSE 0.67–0.93x at 128 masks, 0.81x in the
+median over budgets 128–2,048. It runs only when the design is paired (``antithetic``) and has
+more pairs than main effects; otherwise the refit's odd terms stay. The search over ``K`` stops
+at :data:`MAX_WORK` (about a second of SVDs on one core: ``K`` up to 256 at n ≤ 20 and 2,048
+masks, 2 at n = 270 and 4,000 masks; where not even ``K = 2`` fits in it, the refit's odd terms
+stay).
 """
 
 from __future__ import annotations
@@ -35,10 +40,14 @@ import numpy as np
 from ..coefficients import Coefficients
 from . import trees
 
-__all__ = ["MAX_UNKNOWNS", "fit", "pair_rows"]
+__all__ = ["MAX_UNKNOWNS", "MAX_WORK", "fit", "pair_rows"]
 
 #: Most unknowns (main effects + higher odd terms) of the odd regression.
 MAX_UNKNOWNS = 2000
+#: Bound on the SVD work of the search over K (sum of rows x unknowns² over the fits tried, about
+#: a second on one core): K up to 256 at n = 14 and 2,048 masks, up to 2 at n = 270 and 4,000
+#: masks; where not even K = 2 fits in it, the refit's odd terms are kept.
+MAX_WORK = 1e9
 #: The odd tree proxy: fixed, modest settings (measured: 300–1,000 rounds, 8–16 leaves and
 #: learning rates 0.02–0.05 land within seed noise of each other on every game tried).
 ROUNDS, LEAVES, LEARNING_RATE = 300, 8, 0.05
@@ -143,15 +152,22 @@ def fit(x: np.ndarray, z: np.ndarray, weights: np.ndarray, constraint: np.ndarra
     total = float(pair_w.sum())
     b = d * sw
     best: tuple[float, str, int, float, float, np.ndarray] | None = None
-    for basis, higher in bases.items():
-        counts = [0] + [k for k in (2 ** j for j in range(1, 12)) if k <= len(higher)]
-        for k in counts if basis == "odd proxy" else counts[1:]:  # K = 0 is the same fit twice
-            if n + k >= rows - 1 or n + k > MAX_UNKNOWNS:
+    work, tried_higher = 0.0, False
+    for k in [0] + [2 ** j for j in range(1, 12)]:
+        if n + k >= rows - 1 or n + k > MAX_UNKNOWNS or work > MAX_WORK:
+            break
+        for basis, higher in bases.items():
+            if (k == 0 and basis != "odd proxy") or k > len(higher):
+                continue  # K = 0 is the same fit for every basis
+            ratios = _RATIOS if k else _RATIOS[:1]
+            work += len(ratios) * rows * (n + k) ** 2
+            if work > MAX_WORK:
                 break
+            tried_higher = tried_higher or k > 0
             cols = [s] + ([np.stack([np.prod(s[:, list(t)], axis=1) for t in higher[:k]], axis=1)]
                           if k else [])
             a = np.concatenate(cols, axis=1) * sw[:, None]
-            for ratio in (_RATIOS if k else _RATIOS[:1]):
+            for ratio in ratios:
                 # a penalty `ratio` times larger on the higher terms: the same ridge on columns
                 # scaled by 1/sqrt(ratio), its coefficients scaled back
                 scale = np.r_[np.ones(n), np.full(k, 1.0 / math.sqrt(ratio))]
@@ -161,6 +177,10 @@ def fit(x: np.ndarray, z: np.ndarray, weights: np.ndarray, constraint: np.ndarra
                     best = (float(errs[j]), basis, k, float(_MAIN_ALPHAS[j]), ratio, coefs[j] * scale)
     if best is None:
         return None, {"skipped": "every penalty fitted a pair exactly"}
+    if not tried_higher and work > MAX_WORK:
+        # the bound left only the main effects: the refit's own odd terms stay
+        return None, {"skipped": f"no higher odd term within the search bound at n = {n}, "
+                                 f"{rows} pairs"}
     err, basis, k, alpha, ratio, coef = best
     sets = [(i,) for i in range(n)] + bases[basis][:k]
     info = {"pairs": int(rows), "basis": basis, "higher_terms": int(k),
