@@ -24,6 +24,10 @@ Interactions in LLMs"; docs/background.md, "ProxySPEX". Steps:
    (:mod:`fastspex.explainers.residual_trees`); the highest cross-validated R² is returned
    (``settings["candidates"]`` lists them). When the default grid's CV R² says the target is
    noisy, a slower, subsampled grid (:data:`NOISY_GRID`) is cross-validated as well;
+   under the (paired) Shapley design instead, the odd half of the expansion — every Shapley
+   value — is fitted on its own from ``(f(S) − f(Sᶜ))/2`` (:mod:`fastspex.explainers.odd_refit`)
+   and the rest gets the kernel-weighted residual correction
+   (:mod:`fastspex.explainers.shapley_refit`);
 6. optionally report held-out R² on fresh masks of the same design (``holdout``; extra model
    calls).
 """
