@@ -118,6 +118,8 @@ def fit(x: np.ndarray, z: np.ndarray, weights: np.ndarray, constraint: np.ndarra
     """
     import lightgbm as lgb
 
+    from .proxyspex import fourier_features  # proxyspex imports this module at its top
+
     x = np.asarray(x, dtype=bool)
     z = np.asarray(z, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
@@ -132,10 +134,10 @@ def fit(x: np.ndarray, z: np.ndarray, weights: np.ndarray, constraint: np.ndarra
     d = (z[first] - z[second]) / 2.0  # f_odd at the first mask of each pair (−d at the second)
     pair_w = w[first] + w[second]  # the kernel is symmetric: each pair carries both masks' weight
     sw = np.sqrt(pair_w)
-    s = 1.0 - 2.0 * x[first]
     if n <= 20 and rows + 1 >= 1 << (n - 1):
         # every coalition evaluated: the unpenalised kernel fit of the main effects *is* the
         # Shapley value (no sampling error to regularise, nothing for more terms to add)
+        s = 1.0 - 2.0 * x[first]
         coef = np.linalg.lstsq(s * sw[:, None], d * sw, rcond=None)[0]
         return ({(i,): float(v) for i, v in enumerate(coef)},
                 {"pairs": int(rows), "higher_terms": 0, "complete_design": True})
@@ -149,6 +151,13 @@ def fit(x: np.ndarray, z: np.ndarray, weights: np.ndarray, constraint: np.ndarra
                                                           n_threads=n_threads))}
     if surrogate is not None:
         bases["surrogate"] = _odd_terms(surrogate)
+    # every basis's columns once, main effects first, up to the most terms any fit may take
+    # (each fit costs rows x unknowns² of the work bound)
+    cap = min(MAX_UNKNOWNS, rows - 2, int(math.sqrt(MAX_WORK / rows)))
+    columns = {basis: fourier_features(Coefficients.from_dict(
+                   dict.fromkeys([(i,) for i in range(n)] + higher[:max(0, cap - n)], 1.0), n),
+                   x[first]) * sw[:, None]
+               for basis, higher in bases.items()}
     total = float(pair_w.sum())
     b = d * sw
     best: tuple[float, str, int, float, float, np.ndarray] | None = None
@@ -164,9 +173,7 @@ def fit(x: np.ndarray, z: np.ndarray, weights: np.ndarray, constraint: np.ndarra
             if work > MAX_WORK:
                 break
             tried_higher = tried_higher or k > 0
-            cols = [s] + ([np.stack([np.prod(s[:, list(t)], axis=1) for t in higher[:k]], axis=1)]
-                          if k else [])
-            a = np.concatenate(cols, axis=1) * sw[:, None]
+            a = columns[basis][:, :n + k]
             for ratio in ratios:
                 # a penalty `ratio` times larger on the higher terms: the same ridge on columns
                 # scaled by 1/sqrt(ratio), its coefficients scaled back

@@ -440,7 +440,7 @@ class ProxySPEX:
         if plan is not None and self.refit != "none":  # Shapley design: the index's own correction
             t = time.perf_counter()
             with blas_threads(1):
-                # the odd half (every Shapley value, every singleton) from its own proxy and fit
+                # the odd half (every Shapley value) from its own proxy and fit
                 odd, odd_info = odd_refit.fit(x, z, plan.weights, plan.constraint,
                                               params=self._base_params(int(seeds[1]), len(y)),
                                               surrogate=coefs, n_threads=self.n_threads)
