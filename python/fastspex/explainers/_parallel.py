@@ -8,40 +8,32 @@ do not spin against each other on a busy machine.
 
 from __future__ import annotations
 
+import itertools
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
-__all__ = ["background", "blas_threads", "thread_map"]
+__all__ = ["TaskPool", "blas_threads", "thread_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def thread_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
-    """``[fn(item) for item in items]``, in order, on up to ``workers`` threads."""
+def thread_map(fn: Callable[[T], R], items: Sequence[T], workers: int,
+               pool: TaskPool | None = None) -> list[R]:
+    """``[fn(item) for item in items]``, in order, on up to ``workers`` threads (those of
+    ``pool`` when given)."""
+    if pool is not None:
+        futures = [pool.submit(fn, item) for item in items]
+        return [f.result() for f in futures]
     if workers <= 1 or len(items) <= 1:
         return [fn(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
-
-
-def background(fn: Callable[..., R], *args: Any, **kwargs: Any) -> Future[R]:
-    """``fn(*args, **kwargs)`` started on a thread of its own; ``.result()`` waits for it (and
-    raises what it raised)."""
-    future: Future[R] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name=f"fastspex-{getattr(fn, '__name__', 'task')}", daemon=True).start()
-    return future
+    with ThreadPoolExecutor(min(workers, len(items))) as executor:
+        return list(executor.map(fn, items))
 
 
 def blas_threads(limit: int) -> Any:
@@ -53,3 +45,66 @@ def blas_threads(limit: int) -> Any:
 
         return nullcontext()
     return threadpool_limits(limits=limit, user_api="blas")
+
+
+class TaskPool:
+    """A fixed set of worker threads running submitted calls, the most urgent first.
+
+    One pool serves a whole fit, so the cores never idle while work is waiting: calls on the
+    critical path (``priority=0``) go first, independent ones that are only needed at the end
+    (``priority=1``) fill the gaps. With one worker, calls run at once in the submitting
+    thread. Leaving the ``with`` block cancels the calls not yet started and waits for the
+    running ones.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, int(workers))
+        self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
+        self._order = itertools.count()  # first come, first served within a priority
+        self._threads: list[threading.Thread] = []
+        if self.workers > 1:
+            for k in range(self.workers):
+                thread = threading.Thread(target=self._work, name=f"fastspex-worker-{k}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def submit(self, fn: Callable[..., R], *args: Any, priority: int = 0, **kwargs: Any) -> Future[R]:
+        """Run ``fn(*args, **kwargs)`` on a worker; ``.result()`` waits for it."""
+        future: Future[R] = Future()
+        if not self._threads:
+            _run(future, fn, args, kwargs)
+        else:
+            self._queue.put((priority, next(self._order), (future, fn, args, kwargs)))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            _, _, task = self._queue.get()
+            if task is None:
+                return
+            future, fn, args, kwargs = task
+            if future.set_running_or_notify_cancel():
+                _run(future, fn, args, kwargs)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        while True:  # cancel what has not started
+            try:
+                _, _, task = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if task is not None:
+                task[0].cancel()
+        for _ in self._threads:
+            self._queue.put((-1, next(self._order), None))  # before anything queued meanwhile
+        for thread in self._threads:
+            thread.join()
+
+
+def _run(future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    try:
+        future.set_result(fn(*args, **kwargs))
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+        future.set_exception(exc)

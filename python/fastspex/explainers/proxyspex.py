@@ -34,6 +34,7 @@ Interactions in LLMs"; docs/background.md, "ProxySPEX". Steps:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
 from ..progress import stage
 from . import odd_refit, residual_trees, shapley_design, shapley_refit, trees
-from ._parallel import background, blas_threads, thread_map
+from ._parallel import TaskPool, blas_threads, thread_map
 from .result import Explanation, check_design_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
 
@@ -313,142 +314,170 @@ class ProxySPEX:
         offset, scale = _centre_scale(y)
         z = (y - offset) / scale
 
-        show = self.progress if progress is None else progress
-        with stage(f"tree proxy ({len(y):,} masks, cross-validated)", show):
-            t = time.perf_counter()
-            fold_of = _lgb_folds(len(y), self.folds, int(seeds[1]))
-            candidates, cv_table = _cross_validate(
-                x, z, grid=self.grid, base=self._base_params(int(seeds[1]), len(y)),
-                folds=self.folds, max_rounds=self.max_rounds, early_stopping=self.early_stopping,
-                seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params,
-                fold_of=fold_of,
-            )
-            noisy = (not self.grid_given and plan is None
-                     and max(row["cv_r2"] for row in cv_table) < NOISY_CV_R2)
-            if noisy:
-                slow, slow_table = _cross_validate(
-                    x, z, grid=[dict(g) for g in NOISY_GRID],
-                    base=self._base_params(int(seeds[1]), len(y)), folds=self.folds,
-                    max_rounds=self.max_rounds, early_stopping=max(self.early_stopping, NOISY_PATIENCE),
-                    seed=int(seeds[1]), workers=self.n_threads or 2, user_params=self.lgbm_params, fold_of=fold_of,
-                )
-                cv_table += [{**row, "slow_grid": True} for row in slow_table]
-                candidates = sorted(candidates + slow, key=lambda c: -float(c[0]["cv_r2"]))
-        timings["proxy"] = time.perf_counter() - t
+        # One pool of worker threads for the whole fit (results do not depend on their number:
+        # every LightGBM and BLAS call runs on one thread), and small dense problems: extra
+        # BLAS threads only spin.
+        with TaskPool(self.n_threads or 2) as pool, blas_threads(1):
+            show = self.progress if progress is None else progress
+            with stage(f"tree proxy ({len(y):,} masks, cross-validated)", show):
+                t = time.perf_counter()
+                fold_of = _lgb_folds(len(y), self.folds, int(seeds[1]))
+                baselines = weights is None and self.refit != "none"
+                base = self._base_params(int(seeds[1]), len(y))
+                cv_args: dict[str, Any] = {
+                    "folds": self.folds, "max_rounds": self.max_rounds, "seed": int(seeds[1]),
+                    "workers": self.n_threads or 2, "user_params": self.lgbm_params,
+                    "fold_of": fold_of, "pool": pool}
+                default = _start_cross_validation(x, z, grid=self.grid, base=base,
+                                                  early_stopping=self.early_stopping, **cv_args)
+                # The slow grid is for noisy targets, which the default grid's CV R² tells; it
+                # starts at once, behind the default grid (on a core the grid leaves idle), and
+                # is called off when the target proves not noisy. A wide design's grid uses every
+                # core: nothing runs beside it there.
+                narrow = x.size < _SEQUENTIAL_GRID_CELLS
+                may_be_noisy = not self.grid_given and plan is None
+                cancel_slow = threading.Event()
+                slow = None
+                if may_be_noisy and narrow:
+                    slow = _start_cross_validation(
+                        x, z, grid=[dict(g) for g in NOISY_GRID], base=base, priority=1,
+                        early_stopping=max(self.early_stopping, NOISY_PATIENCE), cancel=cancel_slow,
+                        **cv_args)
+                residual_fits = None
+                if baselines and narrow:
+                    # independent of the proxy: its boosters fill the cores' gaps from here on
+                    residual_fits = residual_trees.start_residual_trees(
+                        x, z, folds=self.folds, seed=int(seeds[2]), base=base, fold_of=fold_of,
+                        pool=pool, priority=2)
+                candidates, cv_table = default()
+                noisy = may_be_noisy and max(row["cv_r2"] for row in cv_table) < NOISY_CV_R2
+                if not noisy:
+                    cancel_slow.set()
+                else:
+                    if slow is None:
+                        slow = _start_cross_validation(
+                            x, z, grid=[dict(g) for g in NOISY_GRID], base=base,
+                            early_stopping=max(self.early_stopping, NOISY_PATIENCE), **cv_args)
+                    slow_candidates, slow_table = slow()
+                    cv_table += [{**row, "slow_grid": True} for row in slow_table]
+                    candidates = sorted(candidates + slow_candidates, key=lambda c: -float(c[0]["cv_r2"]))
+            timings["proxy"] = time.perf_counter() - t
 
-        # Every grid point's averaged fold ensemble is extracted and refit; the explanation is
-        # the one whose refit expansion has the lowest leave-one-out error (the proxy's own CV
-        # error can prefer shallow trees whose expansion misses the higher-order terms). Without
-        # a refit, the proxy's CV error decides. On a noisy target only the best grid point is
-        # refit: there the truncated refit of a dense expansion loses to the whole proxy by far
-        # (SmolLM2's heads: cross-validated R² 0.11 vs 0.29 at 1,000 masks), so the other points'
-        # refits (a fifth of the fit's time there) never win.
-        max_k = self.max_k if self.max_k is not None else max(1, min(512, len(y) // 2))
-        if noisy:
-            candidates = candidates[:1]
-        full_proxy = None
-        if weights is None and self.refit != "none":
-            # the proxy retrained on every mask, for the rounds CV chose (scaled to the larger
-            # sample): the fold models each saw only (k-1)/k of the masks. It trains on a thread
-            # of its own while the refits run (a noisy target has one refit: a core to spare).
-            best_raw = candidates[0][0]
-            full_proxy = background(_train_full, x, z, best_raw,
-                                    self._base_params(int(seeds[1]), len(y)),
-                                    rounds=int(np.ceil(best_raw["rounds"] * self.folds / (self.folds - 1))))
-        timings["extract"] = timings["refit"] = 0.0
-        t = time.perf_counter()
-        expansions = []
-        for _, boosters in candidates:
-            ensemble = trees.concat([trees.tree_arrays(b, n=n) for b in boosters])
-            raw = trees.booster_fourier(
-                ensemble.scaled(1.0 / len(boosters)), top_k=max_k, n_threads=self.n_threads
-            )
-            expansions.append((raw, ensemble.num_trees))
-        timings["extract"] += time.perf_counter() - t
-        t = time.perf_counter()
-        with blas_threads(1):  # small dense problems: extra BLAS threads only spin
-            refits = thread_map(lambda e: _refit(e[0], x, z, self.refit, folds=self.folds,
-                                               weights=weights, constraint=constraint, max_k=max_k),
-                              expansions, self.n_threads or 2)
-        timings["refit"] += time.perf_counter() - t
-        best: tuple[float, dict[str, Any], Coefficients, dict[str, Any], list[str]] | None = None
-        for (chosen, boosters), (raw, num_trees), (coefs, refit_info) in zip(candidates, expansions, refits):
-            refit_r2 = refit_info.get("refit_cv_r2")
-            score = -chosen["cv_r2"] if refit_r2 is None else -refit_r2
-            chosen = {**chosen, "refit_cv_r2": refit_r2, "extracted_terms": len(raw),
-                      "trees": num_trees}
-            if best is None or score < best[0]:
-                best = (score, chosen, coefs, refit_info, boosters)
-        assert best is not None
-        _, chosen, coefs, refit_info, best_boosters = best
-        cv_r2 = -best[0]
-        table: list[dict[str, Any]] = [{"candidate": "refit of the proxy's top terms", "loo_r2": cv_r2}]
-        if weights is None and self.refit != "none":
-            # The refit's leave-one-out error is optimistic (its terms come from trees that saw
-            # every mask): it is scored instead by refitting each fold booster's terms on the
-            # other folds and predicting the fold the booster never saw.
+            # Every grid point's averaged fold ensemble is extracted and refit; the explanation is
+            # the one whose refit expansion has the lowest leave-one-out error (the proxy's own CV
+            # error can prefer shallow trees whose expansion misses the higher-order terms). Without
+            # a refit, the proxy's CV error decides. On a noisy target only the best grid point is
+            # refit: there the truncated refit of a dense expansion loses to the whole proxy by far
+            # (SmolLM2's heads: cross-validated R² 0.11 vs 0.29 at 1,000 masks), so the other points'
+            # refits (a fifth of the fit's time there) never win.
+            max_k = self.max_k if self.max_k is not None else max(1, min(512, len(y) // 2))
+            if noisy:
+                candidates = candidates[:1]
+            full_proxy = None
+            if baselines:
+                # the proxy retrained on every mask, for the rounds CV chose (scaled to the larger
+                # sample): the fold models each saw only (k-1)/k of the masks
+                best_raw = candidates[0][0]
+                full_proxy = pool.submit(_train_full, x, z, best_raw,
+                                         base,
+                                         rounds=int(np.ceil(best_raw["rounds"] * self.folds / (self.folds - 1))))
+            timings["extract"] = timings["refit"] = 0.0
             t = time.perf_counter()
-            cv_r2 = _refit_fold_r2(best_boosters, fold_of, x, z, self.refit, max_k, n,
-                                   self.folds, self.n_threads)
-            table[0]["cv_r2"] = cv_r2
-            timings["refit"] += time.perf_counter() - t
-            # Never below the baselines: the main effects alone, the proxy itself and the main
-            # effects with trees on their residual compete with the refit on cross-validated R²
-            # over the same masks (the Shapley design's weighted refit is left as it is).
-            t = time.perf_counter()
-            assert full_proxy is not None
-            full = full_proxy.result()
-            whole = trees.booster_fourier(trees.tree_arrays(full, n=n), n_threads=self.n_threads)
-            others: list[tuple[str, float, Coefficients, dict[str, Any]]] = [
-                ("the tree proxy itself", float(best_raw["cv_r2"]), whole,
-                 {"k": len(whole) - 1, "alpha": None, "refit": "none (the whole proxy)"})]
+            expansions = []
+            for _, boosters in candidates:
+                ensemble = trees.concat([trees.tree_arrays(b, n=n) for b in boosters])
+                raw = trees.booster_fourier(
+                    ensemble.scaled(1.0 / len(boosters)), top_k=max_k, n_threads=self.n_threads
+                )
+                expansions.append((raw, ensemble.num_trees))
             timings["extract"] += time.perf_counter() - t
             t = time.perf_counter()
-            with blas_threads(1):
-                fits = residual_trees.fit_residual_trees(
-                    x, z, folds=self.folds, seed=int(seeds[2]),
-                    base=self._base_params(int(seeds[1]), len(y)), n_threads=self.n_threads,
-                    fold_of=fold_of)
-            timings["residual"] = time.perf_counter() - t
-            # simplest first: the main effects, the refit, ridge + residual trees, the whole proxy
-            ranked: list[tuple[str, float, Coefficients | None, dict[str, Any]]] = [
-                (fits[0].info["candidate"], fits[0].cv_r2, fits[0].coefficients, fits[0].info),
-                ("refit", cv_r2, None, {}),
-                *[(f.info["candidate"], f.cv_r2, f.coefficients, f.info) for f in fits[1:]],
-                *others,
-            ]
-            for label, score, _, info in ranked:
-                if label != "refit":
-                    table.append({"candidate": label, "cv_r2": score,
-                                  **{k: v for k, v in info.items() if k != "candidate"}})
-            top = max(score for _, score, _, _ in ranked if np.isfinite(score))
-            # the simplest candidate within TIE_R2 of the best cross-validated R²: a denser one
-            # must earn its terms (and the main effects alone, first in line, are never beaten
-            # by less than that)
-            label, score, cand, info = next(r for r in ranked if np.isfinite(r[1]) and r[1] >= top - TIE_R2)
-            if cand is not None:
-                cv_r2, coefs = score, cand
-                sizes = cand.orders()
-                # what the refit's basis held describes the refit, not this candidate: it moves
-                # to the refit's row of the candidates table
-                table[0].update({key: refit_info.pop(key) for key in _REFIT_BASIS_KEYS
-                                 if key in refit_info})
-                refit_info = {**refit_info, "k": len(cand) - 1, "alpha": info.get("alpha"),
-                              "refit_cv_r2": score, "refit": label,
-                              "interactions": int(np.count_nonzero(sizes >= 2)),
-                              "mains_in_basis": int(np.count_nonzero(sizes == 1))}
-        if plan is not None and self.refit != "none":  # Shapley design: the index's own correction
-            t = time.perf_counter()
-            with blas_threads(1):
+            fold_r2 = None
+            if baselines and len(candidates) == 1:  # the refit to score is known: start its folds now
+                fold_r2 = _refit_fold_r2(candidates[0][1], fold_of, x, z, self.refit, max_k, n, self.folds, pool)
+            refits = thread_map(lambda e: _refit(e[0], x, z, self.refit, folds=self.folds,
+                                                 weights=weights, constraint=constraint, max_k=max_k),
+                                expansions, self.n_threads or 2, pool=pool)
+            timings["refit"] += time.perf_counter() - t
+            best: tuple[float, dict[str, Any], Coefficients, dict[str, Any], list[str]] | None = None
+            for (chosen, boosters), (raw, num_trees), (coefs, refit_info) in zip(candidates, expansions, refits):
+                refit_r2 = refit_info.get("refit_cv_r2")
+                score = -chosen["cv_r2"] if refit_r2 is None else -refit_r2
+                chosen = {**chosen, "refit_cv_r2": refit_r2, "extracted_terms": len(raw),
+                          "trees": num_trees}
+                if best is None or score < best[0]:
+                    best = (score, chosen, coefs, refit_info, boosters)
+            assert best is not None
+            _, chosen, coefs, refit_info, best_boosters = best
+            cv_r2 = -best[0]
+            table: list[dict[str, Any]] = [{"candidate": "refit of the proxy's top terms", "loo_r2": cv_r2}]
+            if baselines:
+                # The refit's leave-one-out error is optimistic (its terms come from trees that saw
+                # every mask): it is scored instead by refitting each fold booster's terms on the
+                # other folds and predicting the fold the booster never saw.
+                t = time.perf_counter()
+                if fold_r2 is None:
+                    fold_r2 = _refit_fold_r2(best_boosters, fold_of, x, z, self.refit, max_k, n,
+                                             self.folds, pool)
+                cv_r2 = fold_r2()
+                table[0]["cv_r2"] = cv_r2
+                timings["refit"] += time.perf_counter() - t
+                # Never below the baselines: the main effects alone, the proxy itself and the main
+                # effects with trees on their residual compete with the refit on cross-validated R²
+                # over the same masks (the Shapley design's weighted refit is left as it is).
+                t = time.perf_counter()
+                assert full_proxy is not None
+                full = full_proxy.result()
+                whole = trees.booster_fourier(trees.tree_arrays(full, n=n), n_threads=self.n_threads)
+                others: list[tuple[str, float, Coefficients, dict[str, Any]]] = [
+                    ("the tree proxy itself", float(best_raw["cv_r2"]), whole,
+                     {"k": len(whole) - 1, "alpha": None, "refit": "none (the whole proxy)"})]
+                timings["extract"] += time.perf_counter() - t
+                t = time.perf_counter()
+                if residual_fits is None:
+                    residual_fits = residual_trees.start_residual_trees(
+                        x, z, folds=self.folds, seed=int(seeds[2]),
+                        base=base, fold_of=fold_of, pool=pool)
+                fits = residual_fits()
+                timings["residual"] = time.perf_counter() - t  # the wait for them
+                # simplest first: the main effects, the refit, ridge + residual trees, the whole proxy
+                ranked: list[tuple[str, float, Coefficients | None, dict[str, Any]]] = [
+                    (fits[0].info["candidate"], fits[0].cv_r2, fits[0].coefficients, fits[0].info),
+                    ("refit", cv_r2, None, {}),
+                    *[(f.info["candidate"], f.cv_r2, f.coefficients, f.info) for f in fits[1:]],
+                    *others,
+                ]
+                for label, score, _, info in ranked:
+                    if label != "refit":
+                        table.append({"candidate": label, "cv_r2": score,
+                                      **{k: v for k, v in info.items() if k != "candidate"}})
+                top = max(score for _, score, _, _ in ranked if np.isfinite(score))
+                # the simplest candidate within TIE_R2 of the best cross-validated R²: a denser one
+                # must earn its terms (and the main effects alone, first in line, are never beaten
+                # by less than that)
+                label, score, cand, info = next(r for r in ranked if np.isfinite(r[1]) and r[1] >= top - TIE_R2)
+                if cand is not None:
+                    cv_r2, coefs = score, cand
+                    sizes = cand.orders()
+                    # what the refit's basis held describes the refit, not this candidate: it moves
+                    # to the refit's row of the candidates table
+                    table[0].update({key: refit_info.pop(key) for key in _REFIT_BASIS_KEYS
+                                     if key in refit_info})
+                    refit_info = {**refit_info, "k": len(cand) - 1, "alpha": info.get("alpha"),
+                                  "refit_cv_r2": score, "refit": label,
+                                  "interactions": int(np.count_nonzero(sizes >= 2)),
+                                  "mains_in_basis": int(np.count_nonzero(sizes == 1))}
+            if plan is not None and self.refit != "none":  # Shapley design: the index's own correction
+                t = time.perf_counter()
                 # the odd half (every Shapley value) from its own proxy and fit
                 odd, odd_info = odd_refit.fit(x, z, plan.weights, plan.constraint,
-                                              params=self._base_params(int(seeds[1]), len(y)),
+                                              params=base,
                                               surrogate=coefs, n_threads=self.n_threads)
                 coefs, correction = shapley_refit.correct(
                     coefs, x, z, plan.weights, plan.constraint,
                     proxy_loo_r2=refit_info.get("refit_cv_r2"), odd=odd)
-            timings["refit"] += time.perf_counter() - t
-            refit_info = {**refit_info, "shapley_correction": correction, "odd_half": odd_info}
+                timings["refit"] += time.perf_counter() - t
+                refit_info = {**refit_info, "shapley_correction": correction, "odd_half": odd_info}
         coefs = _unscale(coefs, offset, scale)
 
         t = time.perf_counter()
@@ -619,16 +648,23 @@ def _unscale(coefs: Coefficients, offset: float, scale: float) -> Coefficients:
 _SEQUENTIAL_GRID_CELLS = 20_000_000
 
 
-def _cross_validate(
-    x: np.ndarray, y: np.ndarray, *, grid: list[dict[str, Any]], base: dict[str, Any],
-    folds: int, max_rounds: int, early_stopping: int, seed: int, workers: int,
-    user_params: dict[str, Any] | None = None, fold_of: np.ndarray | None = None,
-) -> tuple[list[tuple[dict[str, Any], list[str]]], list[dict[str, Any]]]:
-    """k-fold CV with early stopping per grid point (``fold_of[i]``: the fold of mask ``i``;
-    fold booster ``k`` never saw fold ``k``).
+class _Cancelled(Exception):
+    """A speculative cross-validation was called off."""
 
-    Returns, for each grid point, its settings (with the best round and CV R²) and the fold
-    boosters' model text up to that round, best CV error first; and the CV table."""
+
+def _start_cross_validation(
+    x: np.ndarray, y: np.ndarray, *, grid: list[dict[str, Any]], base: dict[str, Any],
+    folds: int, max_rounds: int, early_stopping: int, seed: int, workers: int, pool: TaskPool,
+    user_params: dict[str, Any] | None = None, fold_of: np.ndarray | None = None,
+    priority: int = 0, cancel: threading.Event | None = None,
+) -> Callable[[], tuple[list[tuple[dict[str, Any], list[str]]], list[dict[str, Any]]]]:
+    """k-fold CV with early stopping per grid point (``fold_of[i]``: the fold of mask ``i``;
+    fold booster ``k`` never saw fold ``k``), one call per grid point on ``pool`` at
+    ``priority``; setting ``cancel`` stops the calls (their results are then never asked for).
+
+    Returns the call that waits for them and gives, for each grid point, its settings (with the
+    best round and CV R²) and the fold boosters' model text up to that round, best CV error
+    first; and the CV table."""
     import lightgbm as lgb
 
     xb = x.view(np.uint8) if x.dtype == np.bool_ else x.astype(np.uint8)  # a view: no copy of the masks
@@ -636,7 +672,12 @@ def _cross_validate(
                       "feature_pre_filter": False}
     var = float(np.var(y))
 
+    def stop_if_cancelled(env: Any) -> None:
+        if cancel is not None and cancel.is_set():
+            raise _Cancelled
+
     def one(point: dict[str, Any]) -> tuple[float, int, Any]:
+        stop_if_cancelled(None)
         params = trees.histogram_layout({**base, **point}, x.shape[1])
         depth = int(params.get("max_depth", -1))
         if "num_leaves" not in point and depth > 0:
@@ -649,7 +690,7 @@ def _cross_validate(
         out = lgb.cv(
             params, data, num_boost_round=max_rounds, nfold=folds, stratified=False,
             shuffle=True, seed=seed, return_cvbooster=True, folds=split,
-            callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
+            callbacks=[lgb.early_stopping(early_stopping, verbose=False), stop_if_cancelled],
         )
         curve = np.asarray(out["valid l2-mean"])
         rounds = int(np.argmin(curve)) + 1
@@ -666,17 +707,23 @@ def _cross_validate(
     # another instead, each LightGBM on all the workers' threads.
     if x.size >= _SEQUENTIAL_GRID_CELLS and workers > 1 and "num_threads" not in (user_params or {}):
         base = {**base, "num_threads": workers}
-        results = [one(point) for point in grid]
+        done = [one(point) for point in grid]
+        futures = None
     else:
-        results = thread_map(one, grid, workers)
-    table: list[dict[str, Any]] = []
-    candidates: list[tuple[float, dict[str, Any], list[str]]] = []
-    for point, (mse, rounds, models) in zip(grid, results):
-        row = {**point, "rounds": rounds, "cv_r2": 1.0 - mse / var if var > 0 else float("nan")}
-        table.append(row)
-        candidates.append((mse, row, models))
-    candidates.sort(key=lambda c: c[0])
-    return [(dict(row), models) for _, row, models in candidates], table
+        futures = [pool.submit(one, point, priority=priority) for point in grid]
+
+    def finish() -> tuple[list[tuple[dict[str, Any], list[str]]], list[dict[str, Any]]]:
+        results = done if futures is None else [f.result() for f in futures]
+        table: list[dict[str, Any]] = []
+        candidates: list[tuple[float, dict[str, Any], list[str]]] = []
+        for point, (mse, rounds, models) in zip(grid, results):
+            row = {**point, "rounds": rounds, "cv_r2": 1.0 - mse / var if var > 0 else float("nan")}
+            table.append(row)
+            candidates.append((mse, row, models))
+        candidates.sort(key=lambda c: c[0])
+        return [(dict(row), models) for _, row, models in candidates], table
+
+    return finish
 
 
 def _lgb_folds(m: int, folds: int, seed: int) -> np.ndarray:
@@ -706,10 +753,11 @@ def _train_full(x: np.ndarray, z: np.ndarray, row: dict[str, Any], base: dict[st
 
 def _refit_fold_r2(
     boosters: list[str], fold_of: np.ndarray, x: np.ndarray, z: np.ndarray, how: str,
-    max_k: int, n: int, folds: int, n_threads: int | None,
-) -> float:
+    max_k: int, n: int, folds: int, pool: TaskPool,
+) -> Callable[[], float]:
     """Cross-validated R² of the refit: fold booster ``k``'s terms refit on the other folds,
-    predicting fold ``k`` (which that booster never saw)."""
+    predicting fold ``k`` (which that booster never saw). The fold refits start on ``pool``;
+    returns the call that waits for them and gives the R²."""
 
     def fold_sse(k: int) -> float:
         tr, va = fold_of != k, fold_of == k
@@ -718,10 +766,14 @@ def _refit_fold_r2(
         resid = z[va] - indices.evaluate(coefs, x[va])
         return float(resid @ resid)
 
-    with blas_threads(1):
-        sse = sum(thread_map(fold_sse, list(range(len(boosters))), n_threads or 2))
-    var = float(np.var(z))
-    return 1.0 - sse / len(z) / var if var > 0 else float("nan")
+    futures = [pool.submit(fold_sse, k) for k in range(len(boosters))]
+
+    def finish() -> float:
+        sse = sum(f.result() for f in futures)
+        var = float(np.var(z))
+        return 1.0 - sse / len(z) / var if var > 0 else float("nan")
+
+    return finish
 
 
 def _weighted_problem(

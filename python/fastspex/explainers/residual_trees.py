@@ -12,6 +12,7 @@ averaged fold ensembles' expansion.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,10 @@ import numpy as np
 
 from ..coefficients import Coefficients
 from . import trees
-from ._parallel import thread_map
+from ._parallel import TaskPool
 
-__all__ = ["RESIDUAL_GRID", "ResidualFit", "fit_mains_ridge", "fit_residual_trees", "ridge_alpha"]
+__all__ = ["RESIDUAL_GRID", "ResidualFit", "fit_mains_ridge", "fit_residual_trees", "ridge_alpha",
+           "start_residual_trees"]
 
 #: Tree settings tried on the residual (the number of rounds comes from early stopping on the
 #: validation folds). Shallow trees with column subsampling: the residual of a good additive fit
@@ -121,6 +123,19 @@ def fit_residual_trees(
     mean validation curve. The expansion is the average of the fold models (no refit on all
     masks), exactly: its singletons from the ridges, the rest from the trees.
     """
+    with TaskPool(n_threads or 2) as pool:
+        return start_residual_trees(x, z, folds=folds, seed=seed, base=base, grid=grid,
+                                    max_rounds=max_rounds, early_stopping=early_stopping,
+                                    fold_of=fold_of, pool=pool)()
+
+
+def start_residual_trees(
+    x: np.ndarray, z: np.ndarray, *, folds: int, seed: int, base: dict[str, Any], pool: TaskPool,
+    grid: tuple[dict[str, Any], ...] = RESIDUAL_GRID, max_rounds: int = 2000,
+    early_stopping: int = 25, fold_of: np.ndarray | None = None, priority: int = 0,
+) -> Callable[[], list[ResidualFit]]:
+    """:func:`fit_residual_trees` with its boosters trained on ``pool`` (one call per grid
+    point and fold, at ``priority``): returns the call that waits for them and gives the fits."""
     import lightgbm as lgb
 
     m, n = x.shape
@@ -139,37 +154,45 @@ def fit_residual_trees(
         ridge_sse += float(np.sum((z[va] - pred[va]) ** 2))
         residuals.append(z - pred)
     mains = _mains_coefficients(n, float(np.mean(intercepts)), np.mean(weights, axis=0))
-    out = [ResidualFit(mains, 1.0 - ridge_sse / m / var if var > 0 else float("nan"),
-                       {"candidate": "mains_ridge", "alpha": alpha})]
+    ridge_only = ResidualFit(mains, 1.0 - ridge_sse / m / var if var > 0 else float("nan"),
+                             {"candidate": "mains_ridge", "alpha": alpha})
     data_params = {"max_bin": 2, "verbosity": -1, "feature_pre_filter": False}
     sizes = np.array([np.sum(fold == k) for k in range(folds)], dtype=np.float64)
 
-    def one(point: dict[str, Any]) -> ResidualFit:
-        # one thread: OpenMP teams spin-wait at every barrier, ruinous on a busy machine
-        params = trees.histogram_layout({**base, **point, "num_threads": 1}, n)
-        curves, models = [], []
-        for k in range(folds):
-            tr, va = fold != k, fold == k
-            record: dict[str, Any] = {}
-            booster = lgb.train(
-                params, lgb.Dataset(xb[tr], residuals[k][tr], params=data_params), max_rounds,
-                valid_sets=[lgb.Dataset(xb[va], residuals[k][va], params=data_params)],
-                callbacks=[lgb.record_evaluation(record), lgb.early_stopping(early_stopping, verbose=False)],
-            )
-            curves.append(np.asarray(record["valid_0"]["l2"]))
-            models.append(booster)
-        length = min(len(c) for c in curves)
-        # mean validation MSE per round, weighted by fold size
-        mean_curve = np.average(np.stack([c[:length] for c in curves]), axis=0, weights=sizes)
-        rounds = int(np.argmin(mean_curve)) + 1
-        ensemble = trees.concat([trees.tree_arrays(b.model_to_string(num_iteration=rounds), n=n)
-                                 for b in models])
-        tree_part = trees.booster_fourier(ensemble.scaled(1.0 / folds), n_threads=1)
-        return ResidualFit(
-            _add_mains(tree_part, mains), 1.0 - float(mean_curve[rounds - 1]) / var if var > 0 else float("nan"),
-            {"candidate": "mains_ridge+residual_trees", "alpha": alpha, **point, "rounds": rounds,
-             "trees": ensemble.num_trees, "terms": len(tree_part)},
+    def train(params: dict[str, Any], k: int) -> tuple[np.ndarray, str]:
+        """Fold ``k``'s validation curve and booster (as model text: a booster holds its binned
+        fold data) trained on its residual."""
+        tr, va = fold != k, fold == k
+        record: dict[str, Any] = {}
+        booster = lgb.train(
+            params, lgb.Dataset(xb[tr], residuals[k][tr], params=data_params), max_rounds,
+            valid_sets=[lgb.Dataset(xb[va], residuals[k][va], params=data_params)],
+            callbacks=[lgb.record_evaluation(record), lgb.early_stopping(early_stopping, verbose=False)],
         )
+        return np.asarray(record["valid_0"]["l2"]), booster.model_to_string(num_iteration=-1)  # every round
 
-    out += thread_map(one, grid, n_threads or 2)  # grid points side by side
-    return out
+    # one thread per booster: OpenMP teams spin-wait at every barrier, ruinous on a busy machine
+    started = [(point, [pool.submit(train, trees.histogram_layout({**base, **point, "num_threads": 1}, n),
+                                    k, priority=priority) for k in range(folds)])
+               for point in grid]
+
+    def finish() -> list[ResidualFit]:
+        out = [ridge_only]
+        for point, futures in started:
+            curves, models = zip(*(f.result() for f in futures))
+            length = min(len(c) for c in curves)
+            # mean validation MSE per round, weighted by fold size
+            mean_curve = np.average(np.stack([c[:length] for c in curves]), axis=0, weights=sizes)
+            rounds = int(np.argmin(mean_curve)) + 1
+            ensemble = trees.concat([trees.tree_arrays(lgb.Booster(model_str=text), n=n, num_iteration=rounds)
+                                     for text in models])
+            tree_part = trees.booster_fourier(ensemble.scaled(1.0 / folds), n_threads=1)
+            out.append(ResidualFit(
+                _add_mains(tree_part, mains),
+                1.0 - float(mean_curve[rounds - 1]) / var if var > 0 else float("nan"),
+                {"candidate": "mains_ridge+residual_trees", "alpha": alpha, **point, "rounds": rounds,
+                 "trees": ensemble.num_trees, "terms": len(tree_part)},
+            ))
+        return out
+
+    return finish
