@@ -66,3 +66,9 @@ def test_one_worker_runs_each_call_when_it_is_submitted() -> None:
         future = pool.submit(threading.current_thread)
         assert future.done()
         assert future.result() is threading.current_thread()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_map_gives_every_result_in_the_order_of_its_items(workers: int) -> None:
+    with TaskPool(workers) as pool:
+        assert pool.map(lambda k: k * k, list(range(20))) == [k * k for k in range(20)]

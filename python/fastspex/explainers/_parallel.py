@@ -15,25 +15,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Self, TypeVar
 
-__all__ = ["TaskPool", "blas_threads", "thread_map"]
+__all__ = ["TaskPool", "blas_threads"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def thread_map(fn: Callable[[T], R], items: Sequence[T], workers: int,
-               pool: TaskPool | None = None) -> list[R]:
-    """``[fn(item) for item in items]``, in order, on up to ``workers`` threads (those of
-    ``pool`` when given)."""
-    if pool is not None:
-        futures = [pool.submit(fn, item) for item in items]
-        return [f.result() for f in futures]
-    if workers <= 1 or len(items) <= 1:
-        return [fn(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(min(workers, len(items))) as executor:
-        return list(executor.map(fn, items))
 
 
 def blas_threads(limit: int) -> Any:
@@ -50,9 +35,9 @@ def blas_threads(limit: int) -> Any:
 class TaskPool:
     """A fixed set of worker threads running submitted calls, the most urgent first.
 
-    One pool serves a whole fit, so the cores never idle while work is waiting: calls on the
-    critical path (``priority=0``) go first, independent ones that are only needed at the end
-    (``priority=1``) fill the gaps. With one worker, calls run at once in the submitting
+    One pool serves a whole fit, so the cores never idle while work is waiting: the lowest
+    ``priority`` goes first (0: the critical path); independent calls only needed at the end
+    get higher values and fill the gaps. With one worker, calls run at once in the submitting
     thread. Leaving the ``with`` block cancels the calls not yet started and waits for the
     running ones.
     """
@@ -76,6 +61,11 @@ class TaskPool:
         else:
             self._queue.put((priority, next(self._order), (future, fn, args, kwargs)))
         return future
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``[fn(item) for item in items]``, in order, on the workers."""
+        futures = [self.submit(fn, item) for item in items]
+        return [f.result() for f in futures]
 
     def _work(self) -> None:
         while True:

@@ -52,7 +52,7 @@ from ..masks import MaskLike, PackedMasks
 from ..pairs import ablation_pair_scores
 from ..progress import stage
 from . import odd_refit, residual_trees, shapley_design, shapley_refit, trees
-from ._parallel import TaskPool, blas_threads, thread_map
+from ._parallel import TaskPool, blas_threads
 from .result import Explanation, check_design_keep, design_label, measure_faithfulness
 from .shapley_design import SHAPLEY_INDICES
 
@@ -337,27 +337,23 @@ class ProxySPEX:
                 narrow = x.size < _SEQUENTIAL_GRID_CELLS
                 may_be_noisy = not self.grid_given and plan is None
                 cancel_slow = threading.Event()
-                slow = None
-                if may_be_noisy and narrow:
-                    slow = _start_cross_validation(
-                        x, z, grid=[dict(g) for g in NOISY_GRID], base=base, priority=1,
-                        early_stopping=max(self.early_stopping, NOISY_PATIENCE), cancel=cancel_slow,
-                        **cv_args)
+                slow_args = {"grid": [dict(g) for g in NOISY_GRID], "base": base,
+                             "early_stopping": max(self.early_stopping, NOISY_PATIENCE), **cv_args}
+                slow = (_start_cross_validation(x, z, priority=1, cancel=cancel_slow, **slow_args)
+                        if may_be_noisy and narrow else None)
+                residual_args: dict[str, Any] = {"folds": self.folds, "seed": int(seeds[2]),
+                                                 "base": base, "fold_of": fold_of, "pool": pool}
                 residual_fits = None
                 if baselines and narrow:
                     # independent of the proxy: its boosters fill the cores' gaps from here on
-                    residual_fits = residual_trees.start_residual_trees(
-                        x, z, folds=self.folds, seed=int(seeds[2]), base=base, fold_of=fold_of,
-                        pool=pool, priority=2)
+                    residual_fits = residual_trees.start_residual_trees(x, z, priority=2, **residual_args)
                 candidates, cv_table = default()
                 noisy = may_be_noisy and max(row["cv_r2"] for row in cv_table) < NOISY_CV_R2
                 if not noisy:
                     cancel_slow.set()
                 else:
                     if slow is None:
-                        slow = _start_cross_validation(
-                            x, z, grid=[dict(g) for g in NOISY_GRID], base=base,
-                            early_stopping=max(self.early_stopping, NOISY_PATIENCE), **cv_args)
+                        slow = _start_cross_validation(x, z, **slow_args)
                     slow_candidates, slow_table = slow()
                     cv_table += [{**row, "slow_grid": True} for row in slow_table]
                     candidates = sorted(candidates + slow_candidates, key=lambda c: -float(c[0]["cv_r2"]))
@@ -395,9 +391,9 @@ class ProxySPEX:
             fold_r2 = None
             if baselines and len(candidates) == 1:  # the refit to score is known: start its folds now
                 fold_r2 = _refit_fold_r2(candidates[0][1], fold_of, x, z, self.refit, max_k, n, self.folds, pool)
-            refits = thread_map(lambda e: _refit(e[0], x, z, self.refit, folds=self.folds,
-                                                 weights=weights, constraint=constraint, max_k=max_k),
-                                expansions, self.n_threads or 2, pool=pool)
+            refits = pool.map(lambda e: _refit(e[0], x, z, self.refit, folds=self.folds,
+                                               weights=weights, constraint=constraint, max_k=max_k),
+                              expansions)
             timings["refit"] += time.perf_counter() - t
             best: tuple[float, dict[str, Any], Coefficients, dict[str, Any], list[str]] | None = None
             for (chosen, boosters), (raw, num_trees), (coefs, refit_info) in zip(candidates, expansions, refits):
@@ -435,9 +431,7 @@ class ProxySPEX:
                 timings["extract"] += time.perf_counter() - t
                 t = time.perf_counter()
                 if residual_fits is None:
-                    residual_fits = residual_trees.start_residual_trees(
-                        x, z, folds=self.folds, seed=int(seeds[2]),
-                        base=base, fold_of=fold_of, pool=pool)
+                    residual_fits = residual_trees.start_residual_trees(x, z, **residual_args)
                 fits = residual_fits()
                 timings["residual"] = time.perf_counter() - t  # the wait for them
                 # simplest first: the main effects, the refit, ridge + residual trees, the whole proxy

@@ -22,8 +22,7 @@ from ..coefficients import Coefficients
 from . import trees
 from ._parallel import TaskPool
 
-__all__ = ["RESIDUAL_GRID", "ResidualFit", "fit_mains_ridge", "fit_residual_trees", "ridge_alpha",
-           "start_residual_trees"]
+__all__ = ["RESIDUAL_GRID", "ResidualFit", "fit_mains_ridge", "ridge_alpha", "start_residual_trees"]
 
 #: Tree settings tried on the residual (the number of rounds comes from early stopping on the
 #: validation folds). Shallow trees with column subsampling: the residual of a good additive fit
@@ -111,31 +110,20 @@ def _add_mains(part: Coefficients, mains: Coefficients) -> Coefficients:
     return Coefficients(n, indptr, idx, np.concatenate([values, extra[missing]]), "fourier")
 
 
-def fit_residual_trees(
-    x: np.ndarray, z: np.ndarray, *, folds: int, seed: int, base: dict[str, Any],
-    grid: tuple[dict[str, Any], ...] = RESIDUAL_GRID, max_rounds: int = 2000,
-    early_stopping: int = 25, n_threads: int | None = None, fold_of: np.ndarray | None = None,
-) -> list[ResidualFit]:
-    """The main-effects ridge alone and, per grid point, ridge plus trees on its residual.
-
-    One fold split serves every candidate; each fold's ridge is fit on the training part, the
-    trees on its residual with early stopping on the validation part; the rounds minimise the
-    mean validation curve. The expansion is the average of the fold models (no refit on all
-    masks), exactly: its singletons from the ridges, the rest from the trees.
-    """
-    with TaskPool(n_threads or 2) as pool:
-        return start_residual_trees(x, z, folds=folds, seed=seed, base=base, grid=grid,
-                                    max_rounds=max_rounds, early_stopping=early_stopping,
-                                    fold_of=fold_of, pool=pool)()
-
-
 def start_residual_trees(
     x: np.ndarray, z: np.ndarray, *, folds: int, seed: int, base: dict[str, Any], pool: TaskPool,
     grid: tuple[dict[str, Any], ...] = RESIDUAL_GRID, max_rounds: int = 2000,
     early_stopping: int = 25, fold_of: np.ndarray | None = None, priority: int = 0,
 ) -> Callable[[], list[ResidualFit]]:
-    """:func:`fit_residual_trees` with its boosters trained on ``pool`` (one call per grid
-    point and fold, at ``priority``): returns the call that waits for them and gives the fits."""
+    """The main-effects ridge alone and, per grid point, ridge plus trees on its residual.
+
+    One fold split serves every candidate; each fold's ridge is fit on the training part, the
+    trees on its residual with early stopping on the validation part; the rounds minimise the
+    mean validation curve. The expansion is the average of the fold models (no refit on all
+    masks), exactly: its singletons from the ridges, the rest from the trees. The boosters train
+    on ``pool`` (one call per grid point and fold, at ``priority``); returns the call that waits
+    for them and gives the fits.
+    """
     import lightgbm as lgb
 
     m, n = x.shape
